@@ -1,0 +1,130 @@
+/**
+ * Alerts: problems in the traffic are data, not exceptions.
+ *
+ * Every check the dissector makes has a stable code listed here with its severity and the
+ * RFC section it implements. Decoders create alerts with `makeAlert(code, message, extra)`;
+ * severity and section always come from this catalogue so they cannot drift apart.
+ * The catalogue is rendered into docs/alerts.md (see test/alerts.test.ts).
+ */
+
+/** error: the peer broke a MUST; warning: legal but suspicious or unfinished; info: worth knowing. */
+export type Severity = 'error' | 'warning' | 'info';
+
+/** Which peer sent the bytes an alert is about. */
+export type Direction = 'client' | 'server';
+
+interface CatalogueEntry {
+  readonly severity: Severity;
+  /** e.g. "RFC 6455 §5.1" */
+  readonly section: string;
+  /** One line: what the rule is, for docs and the explain view. */
+  readonly rule: string;
+}
+
+const RFC6455 = 'RFC 6455';
+const RFC7692 = 'RFC 7692';
+
+export const ALERT_CATALOGUE = {
+  // --- Opening handshake: request (RFC 6455 §4.1, §4.2.1) -------------------------------
+  'handshake.malformed': { severity: 'error', section: 'RFC 9112 §2-§5', rule: 'The HTTP request or response is not valid HTTP/1.1 syntax.' },
+  'handshake.obs-fold': { severity: 'error', section: 'RFC 9112 §5.2', rule: 'A header value is continued on the next line (obsolete line folding); it must be rejected.' },
+  'handshake.header-too-large': { severity: 'error', section: 'RFC 9112 §2.3', rule: 'The header block exceeds the configured limit; the rest of the stream is not parsed as HTTP.' },
+  'handshake.method': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'The opening handshake must be a GET request.' },
+  'handshake.http-version': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'The opening handshake must use HTTP/1.1 or later.' },
+  'handshake.host-missing': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'The request must carry exactly one Host header.' },
+  'handshake.upgrade-missing': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'The Upgrade header must contain the token "websocket" (case-insensitive).' },
+  'handshake.connection-missing': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'The Connection header must contain the token "Upgrade" (case-insensitive, comma list).' },
+  'handshake.key-missing': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'The request must carry a Sec-WebSocket-Key header.' },
+  'handshake.key-repeated': { severity: 'error', section: `${RFC6455} §11.3.1`, rule: 'Sec-WebSocket-Key must not appear more than once.' },
+  'handshake.key-invalid': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'Sec-WebSocket-Key must be the base64 encoding of exactly 16 bytes.' },
+  'handshake.version-missing': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'The request must carry Sec-WebSocket-Version.' },
+  'handshake.version-unsupported': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'Sec-WebSocket-Version must be 13.' },
+  // --- Opening handshake: response (RFC 6455 §4.1 client checks, §4.2.2) ---------------
+  'handshake.refused': { severity: 'warning', section: `${RFC6455} §4.1`, rule: 'The server answered with a status other than 101: the connection is not upgraded.' },
+  'handshake.response-upgrade-missing': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'The 101 response must carry Upgrade: websocket.' },
+  'handshake.response-connection-missing': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'The 101 response must carry Connection: Upgrade.' },
+  'handshake.accept-missing': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'The 101 response must carry Sec-WebSocket-Accept.' },
+  'handshake.accept-repeated': { severity: 'error', section: `${RFC6455} §11.3.3`, rule: 'Sec-WebSocket-Accept must not appear more than once.' },
+  'handshake.accept-mismatch': { severity: 'error', section: `${RFC6455} §4.2.2`, rule: 'Sec-WebSocket-Accept must be base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).' },
+  'handshake.protocol-not-offered': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'The server may only select a subprotocol the client offered.' },
+  'handshake.protocol-multiple': { severity: 'error', section: `${RFC6455} §4.2.2`, rule: 'The server must select at most one subprotocol.' },
+  'handshake.extension-not-offered': { severity: 'error', section: `${RFC6455} §9.1`, rule: 'The server may only accept extensions the client offered.' },
+  'handshake.extension-invalid': { severity: 'error', section: `${RFC7692} §7`, rule: 'An extension offer or answer carries parameters its specification forbids.' },
+  'handshake.extension-legacy': { severity: 'info', section: `${RFC7692} §1`, rule: 'The pre-standard x-webkit-deflate-frame extension was offered.' },
+  'handshake.early-data': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'A peer sent data before the opening handshake completed.' },
+  'handshake.not-seen': { severity: 'info', section: `${RFC6455} §4`, rule: 'The handshake is not in the capture: decoding mid-stream, negotiated extensions are unknown.' },
+  // --- Framing (RFC 6455 §5) -------------------------------------------------------------
+  'frame.rsv-unnegotiated': { severity: 'error', section: `${RFC6455} §5.2`, rule: 'RSV1-3 must be 0 unless a negotiated extension defines them.' },
+  'frame.opcode-reserved': { severity: 'error', section: `${RFC6455} §5.2`, rule: 'Opcodes 0x3-0x7 and 0xB-0xF are reserved.' },
+  'frame.client-unmasked': { severity: 'error', section: `${RFC6455} §5.1`, rule: 'A client must mask every frame it sends.' },
+  'frame.server-masked': { severity: 'error', section: `${RFC6455} §5.1`, rule: 'A server must not mask the frames it sends.' },
+  'frame.control-too-long': { severity: 'error', section: `${RFC6455} §5.5`, rule: 'Control frames carry at most 125 bytes of payload.' },
+  'frame.control-fragmented': { severity: 'error', section: `${RFC6455} §5.5`, rule: 'Control frames must not be fragmented (FIN must be set).' },
+  'frame.length-not-minimal': { severity: 'error', section: `${RFC6455} §5.2`, rule: 'The payload length must use the minimal encoding (7-bit up to 125, 16-bit up to 65535).' },
+  'frame.length-msb-set': { severity: 'error', section: `${RFC6455} §5.2`, rule: 'The most significant bit of a 64-bit payload length must be 0.' },
+  'frame.length-too-large': { severity: 'error', section: `${RFC6455} §5.2`, rule: 'The declared payload length is beyond what can be followed; framing of this direction is lost.' },
+  'frame.payload-truncated': { severity: 'info', section: `${RFC6455} §10.4`, rule: 'The payload is larger than the configured limit: only its first bytes are kept.' },
+  'frame.incomplete': { severity: 'warning', section: `${RFC6455} §5.2`, rule: 'The stream ended inside a frame.' },
+  'frame.continuation-unexpected': { severity: 'error', section: `${RFC6455} §5.4`, rule: 'A continuation frame arrived with no fragmented message open.' },
+  'frame.message-interleaved': { severity: 'error', section: `${RFC6455} §5.4`, rule: 'A new text or binary frame arrived while a fragmented message was still open.' },
+  'frame.resync': { severity: 'warning', section: `${RFC6455} §5.2`, rule: 'Framing was lost and picked up again at the next plausible frame header.' },
+  'frame.after-close': { severity: 'error', section: `${RFC6455} §5.5.1`, rule: 'An endpoint must not send data frames after its Close frame.' },
+  'message.utf8-invalid': { severity: 'error', section: `${RFC6455} §8.1`, rule: 'A text message must be valid UTF-8 (checked on the whole reassembled message).' },
+  'message.too-large': { severity: 'info', section: `${RFC6455} §10.4`, rule: 'The message is larger than the configured reassembly limit: its content is truncated.' },
+  'close.payload-one-byte': { severity: 'error', section: `${RFC6455} §5.5.1`, rule: 'A Close payload is empty or starts with a 2-byte code; 1 byte is invalid.' },
+  'close.code-invalid': { severity: 'error', section: `${RFC6455} §7.4`, rule: 'Close codes below 1000, 1004-1006, 1015, 1016-2999 and 5000+ must not appear on the wire.' },
+  'close.reason-utf8-invalid': { severity: 'error', section: `${RFC6455} §5.5.1`, rule: 'A close reason must be valid UTF-8.' },
+  'close.unanswered': { severity: 'warning', section: `${RFC6455} §5.5.1`, rule: 'A Close was never answered by a Close from the other side.' },
+  'ping.unanswered': { severity: 'warning', section: `${RFC6455} §5.5.2`, rule: 'A Ping was never answered by a Pong.' },
+  'pong.mismatch': { severity: 'warning', section: `${RFC6455} §5.5.3`, rule: 'A Pong answering a Ping must echo its payload.' },
+  'mask.key-zero': { severity: 'warning', section: `${RFC6455} §10.3`, rule: 'A masking key of 00000000 masks nothing: keys must be unpredictable.' },
+  'mask.key-repeated': { severity: 'warning', section: `${RFC6455} §5.3`, rule: 'A masking key was reused: each frame needs a fresh unpredictable key.' },
+  // --- permessage-deflate (RFC 7692) -------------------------------------------------------
+  'deflate.rsv1-control': { severity: 'error', section: `${RFC7692} §6.1`, rule: 'RSV1 must not be set on control frames.' },
+  'deflate.rsv1-continuation': { severity: 'error', section: `${RFC7692} §6.1`, rule: 'RSV1 is set only on the first frame of a compressed message.' },
+  'deflate.inflate-failed': { severity: 'error', section: `${RFC7692} §7.2.2`, rule: 'The compressed message could not be inflated.' },
+  'deflate.too-large': { severity: 'warning', section: `${RFC7692} §8.1`, rule: 'The inflated message exceeds the configured limit (possible decompression bomb).' },
+  'deflate.context-unknown': { severity: 'warning', section: `${RFC7692} §7.2.3.2`, rule: 'The compression context from before the capture is unknown: messages may not inflate.' },
+  // --- Below WebSocket ------------------------------------------------------------------------
+  'tcp.gap': { severity: 'warning', section: 'RFC 9293 §3.4', rule: 'Bytes are missing from the TCP stream (not captured).' },
+  'tcp.retransmission-conflict': { severity: 'warning', section: 'RFC 9293 §3.4', rule: 'A retransmitted segment carries different bytes than the first copy (first copy kept).' },
+  'tcp.out-of-order-overflow': { severity: 'warning', section: 'RFC 9293 §3.4', rule: 'Too many out-of-order bytes were queued; the queue was flushed as a gap.' },
+  'capture.snaplen-truncated': { severity: 'warning', section: 'pcap §4', rule: 'A packet was cut by the capture snap length: its missing bytes are a gap.' },
+  'capture.link-unsupported': { severity: 'info', section: 'pcap LINKTYPE', rule: 'Packets of an unsupported link type are skipped.' },
+  'capture.malformed-packet': { severity: 'warning', section: 'pcap', rule: 'A packet could not be decoded down to TCP and was skipped.' },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type AlertCode = keyof typeof ALERT_CATALOGUE;
+
+export interface Alert {
+  readonly code: AlertCode;
+  readonly severity: Severity;
+  readonly section: string;
+  /** Specific, human-readable: says what was seen and, where it helps, what was expected. */
+  readonly message: string;
+  /** Who sent the offending bytes, when known. */
+  direction?: Direction;
+  /** Stream offset of the frame (or byte) concerned, in the sender's stream. */
+  offset?: number;
+  /** Capture packet number where the offending bytes start, when known. */
+  packet?: number;
+  /** Extra machine-readable facts (expected/received Accept, close code …). */
+  detail?: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+export interface AlertExtra {
+  direction?: Direction;
+  offset?: number;
+  packet?: number;
+  detail?: Record<string, string | number | boolean | null>;
+}
+
+export function makeAlert(code: AlertCode, message: string, extra: AlertExtra = {}): Alert {
+  const entry = ALERT_CATALOGUE[code];
+  const alert: Alert = { code, severity: entry.severity, section: entry.section, message };
+  if (extra.direction !== undefined) alert.direction = extra.direction;
+  if (extra.offset !== undefined) alert.offset = extra.offset;
+  if (extra.packet !== undefined) alert.packet = extra.packet;
+  if (extra.detail !== undefined) alert.detail = extra.detail;
+  return alert;
+}
