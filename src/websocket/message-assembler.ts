@@ -1,0 +1,224 @@
+import { makeAlert, type Alert, type AlertExtra, type Direction } from '../alerts.js';
+import { decodeClose } from './close.js';
+import { isControlOpcode, isReservedOpcode, opcodeName, Opcode } from './constants.js';
+import type { ExtensionDecoder } from './extension.js';
+import { DEFAULT_LIMITS, type Frame, type Limits, type Message } from './types.js';
+import { decodeUtf8Lossy, isValidUtf8, isValidUtf8Prefix } from './utf8.js';
+
+interface OpenMessage {
+  first: Frame;
+  frameOffsets: number[];
+  chunks: Uint8Array[];
+  kept: number;
+  wireLength: number;
+  truncated: boolean;
+  alerts: Alert[];
+}
+
+export interface MessageAssemblerOptions {
+  direction: Direction;
+  limits?: Partial<Limits>;
+  /** The negotiated extensions for this direction, in negotiation order. */
+  extensions?: ExtensionDecoder[];
+}
+
+function frameWhere(frame: Frame): AlertExtra {
+  return { direction: frame.direction, offset: frame.offset, ...(frame.start.packet !== undefined ? { packet: frame.start.packet } : {}) };
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * Joins one direction's frames into messages (RFC 6455 §5.4): a text or binary frame opens a
+ * message, continuations extend it, FIN completes it. Control frames may arrive between the
+ * fragments and are messages of their own. Fragmentation violations are attached to the frame
+ * that commits them; content violations (UTF-8) to the message, since a code point may be
+ * split across fragments (§5.6).
+ */
+export class MessageAssembler {
+  private readonly limits: Limits;
+  private readonly extensions: ExtensionDecoder[];
+  private open: OpenMessage | null = null;
+  private closeSent = false;
+
+  constructor(private readonly options: MessageAssemblerOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.extensions = options.extensions ?? [];
+  }
+
+  /** True once this direction has sent a Close frame. */
+  get closed(): boolean {
+    return this.closeSent;
+  }
+
+  /** True while a fragmented data message is open. */
+  get inMessage(): boolean {
+    return this.open !== null;
+  }
+
+  /** Feed the next frame of this direction; returns the messages it completes. Adds alerts to `frame.alerts`. */
+  push(frame: Frame): Message[] {
+    const out: Message[] = [];
+    const control = isControlOpcode(frame.opcode);
+    const isData = !control && frame.opcode !== Opcode.Continuation;
+    const firstOfMessage = isData;
+
+    for (const ext of this.extensions) {
+      if (ext.checkFrame) frame.alerts.push(...ext.checkFrame(frame, firstOfMessage));
+    }
+
+    // §5.5.1: "the endpoint MUST NOT send any more data frames after sending a Close frame".
+    if (this.closeSent && !control) {
+      frame.alerts.push(makeAlert('frame.after-close', `${frame.opcodeName} frame sent after this side's Close frame.`, frameWhere(frame)));
+    }
+
+    if (control) {
+      // §5.4: control frames may be injected in the middle of a fragmented message.
+      out.push(this.controlMessage(frame));
+      if (frame.opcode === Opcode.Close) this.closeSent = true;
+      return out;
+    }
+
+    if (frame.opcode === Opcode.Continuation) {
+      if (this.open === null) {
+        frame.alerts.push(makeAlert('frame.continuation-unexpected', 'Continuation frame with no fragmented message open: its payload belongs to no message.', frameWhere(frame)));
+        return out;
+      }
+      this.append(this.open, frame);
+      if (frame.fin) {
+        out.push(this.complete(this.open, frame));
+        this.open = null;
+      }
+      return out;
+    }
+
+    // A text, binary (or reserved data) frame starts a new message.
+    if (this.open !== null) {
+      frame.alerts.push(makeAlert('frame.message-interleaved', `New ${frame.opcodeName} frame while a fragmented ${this.open.first.opcodeName} message is still open (no FIN seen): the open message is abandoned.`, frameWhere(frame)));
+      const abandoned = this.open;
+      abandoned.truncated = true;
+      this.open = null;
+      out.push(this.complete(abandoned, abandoned.first, false));
+    }
+    if (isReservedOpcode(frame.opcode)) {
+      // Reserved data opcodes have no defined fragmentation semantics: show the frame as is.
+      out.push(this.controlMessage(frame));
+      return out;
+    }
+    const msg: OpenMessage = { first: frame, frameOffsets: [], chunks: [], kept: 0, wireLength: 0, truncated: false, alerts: [] };
+    this.append(msg, frame);
+    if (frame.fin) out.push(this.complete(msg, frame));
+    else this.open = msg;
+    return out;
+  }
+
+  /** The stream ended: a message still open is reported as truncated. */
+  end(): Message[] {
+    if (this.open === null) return [];
+    const msg = this.open;
+    this.open = null;
+    msg.truncated = true;
+    msg.alerts.push(makeAlert('frame.incomplete', `Stream ended inside a fragmented ${msg.first.opcodeName} message (${msg.frameOffsets.length} fragment(s), no FIN).`, frameWhere(msg.first)));
+    return [this.complete(msg, msg.first, false)];
+  }
+
+  private append(msg: OpenMessage, frame: Frame): void {
+    msg.frameOffsets.push(frame.offset);
+    msg.wireLength += frame.payloadLength;
+    if (frame.truncated) msg.truncated = true;
+    const room = this.limits.maxMessageSize - msg.kept;
+    if (room <= 0) return;
+    if (frame.data.length > room) {
+      if (!msg.truncated) {
+        msg.alerts.push(makeAlert('message.too-large', `Message is larger than the ${this.limits.maxMessageSize}-byte reassembly limit: content kept up to the limit.`, frameWhere(msg.first)));
+      }
+      msg.truncated = true;
+      msg.chunks.push(frame.data.subarray(0, room));
+      msg.kept += room;
+      return;
+    }
+    if (frame.data.length > 0) msg.chunks.push(frame.data);
+    msg.kept += frame.data.length;
+  }
+
+  private complete(msg: OpenMessage, last: Frame, finished = true): Message {
+    const first = msg.first;
+    let data = concat(msg.chunks, msg.kept);
+    let length = msg.wireLength;
+    let truncated = msg.truncated;
+    let compressed = false;
+    const alerts = msg.alerts;
+    if (finished) {
+      for (const ext of this.extensions) {
+        if (!ext.decodeMessage) continue;
+        const decoded = ext.decodeMessage(data, first, truncated);
+        alerts.push(...decoded.alerts);
+        if (!decoded.transformed) continue;
+        compressed = true;
+        data = decoded.data;
+        length = decoded.length;
+        truncated = decoded.truncated;
+      }
+    }
+    const message: Message = {
+      direction: this.options.direction,
+      type: first.opcodeName,
+      opcode: first.opcode,
+      frameOffsets: msg.frameOffsets,
+      fragments: msg.frameOffsets.length,
+      wireLength: msg.wireLength,
+      length,
+      data,
+      truncated,
+      compressed,
+      start: first.start,
+      end: last.end,
+      alerts,
+    };
+    if (first.opcode === Opcode.Text) this.decodeText(message, first);
+    return message;
+  }
+
+  /** §8.1: the whole message must be UTF-8; a message cut by a limit is checked up to the cut. */
+  private decodeText(message: Message, first: Frame): void {
+    const valid = message.truncated ? isValidUtf8Prefix(message.data) : isValidUtf8(message.data);
+    if (valid) {
+      message.text = decodeUtf8Lossy(message.data);
+      return;
+    }
+    message.alerts.push(makeAlert('message.utf8-invalid', `Text message (${message.length} bytes${message.fragments > 1 ? `, ${message.fragments} fragments` : ''}) is not valid UTF-8: the receiver must fail the connection (1007).`, frameWhere(first)));
+  }
+
+  private controlMessage(frame: Frame): Message {
+    const message: Message = {
+      direction: this.options.direction,
+      type: opcodeName(frame.opcode),
+      opcode: frame.opcode,
+      frameOffsets: [frame.offset],
+      fragments: 1,
+      wireLength: frame.payloadLength,
+      length: frame.payloadLength,
+      data: frame.data,
+      truncated: frame.truncated,
+      compressed: false,
+      start: frame.start,
+      end: frame.end,
+      alerts: [],
+    };
+    if (frame.opcode === Opcode.Close && !frame.truncated) {
+      const { close, alerts } = decodeClose(frame.data, frameWhere(frame));
+      message.close = close;
+      message.alerts.push(...alerts);
+    }
+    return message;
+  }
+}
