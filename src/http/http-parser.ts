@@ -1,0 +1,404 @@
+/**
+ * Incremental HTTP/1.1 head parser (RFC 9112 §2-§5) for the opening handshake.
+ *
+ * It reads exactly one start line plus header block and stops at the blank line, because the
+ * bytes that follow belong to the WebSocket framing (RFC 6455 §4.1: after a 101 the connection
+ * carries frames). Bytes may arrive in any pieces; the result never depends on how the stream
+ * was split. Problems are alerts; the parser never throws on traffic.
+ */
+import { makeAlert, type Alert, type Direction } from '../alerts.js';
+
+export interface HttpHeader {
+  /** As sent (case preserved). */
+  name: string;
+  /** With leading and trailing OWS removed (RFC 9112 §5.1). */
+  value: string;
+}
+
+export interface HttpRequest {
+  kind: 'request';
+  method: string;
+  target: string;
+  version: string;
+  headers: HttpHeader[];
+  /** Bytes from the first byte of the request line to the end of the blank line. */
+  headBytes: number;
+}
+
+export interface HttpResponse {
+  kind: 'response';
+  version: string;
+  status: number;
+  reason: string;
+  headers: HttpHeader[];
+  headBytes: number;
+}
+
+export type HeadResult =
+  | { state: 'need-more' }
+  | { state: 'done'; head: HttpRequest | HttpResponse; rest: Uint8Array; alerts: Alert[] }
+  | { state: 'error'; alerts: Alert[] };
+
+export interface HttpHeadParserOptions {
+  /** Largest head accepted, blank line included (RFC 9112 §2.3 lets a recipient set a limit). */
+  maxHeadBytes?: number;
+  /** Who sends this stream; defaults to client for requests and server for responses. */
+  direction?: Direction;
+}
+
+const DEFAULT_MAX_HEAD_BYTES = 64 * 1024;
+/** Longest method considered before deciding the stream is not HTTP (real ones are < 10). */
+const MAX_METHOD_LENGTH = 24;
+/** Bad header lines tolerated before deciding the stream is not HTTP after all. */
+const MAX_MALFORMED_LINES = 8;
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const HTAB = 0x09;
+const HTTP_NAME = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
+
+/** RFC 9110 §5.6.2 tchar. */
+function isTchar(b: number): boolean {
+  if ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)) return true;
+  return "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b));
+}
+
+/** CTL other than HTAB (RFC 5234 B.1); CR is handled separately as a line ending. */
+function isForbiddenControl(b: number): boolean {
+  return (b < 0x20 && b !== HTAB && b !== CR) || b === 0x7f;
+}
+
+const TCHARS = "[!#$%&'*+.^_`|~0-9A-Za-z-]";
+const REQUEST_LINE = new RegExp(`^(${TCHARS}+) ([\\x21-\\x7e\\x80-\\xff]+) (HTTP/[0-9]\\.[0-9])$`);
+const REQUEST_LINE_LENIENT = new RegExp(`^(${TCHARS}+)[ \\t]+([^ \\t]+)[ \\t]+(HTTP/[0-9]+(?:\\.[0-9]+)?)[ \\t]*$`);
+const STATUS_LINE = /^(HTTP\/[0-9]\.[0-9]) ([0-9]{3}) ([\t \x21-\x7e\x80-\xff]*)$/;
+const STATUS_LINE_LENIENT = /^(HTTP\/[0-9]+(?:\.[0-9]+)?)[ \t]+([0-9]{3})(?:[ \t]+(.*))?$/s;
+const FIELD_LINE = new RegExp(`^(${TCHARS}+):(.*)$`, 's');
+// RFC 9110 §5.5: NUL, CR and LF are never valid in a field value, other CTLs are not field-vchar.
+const VALUE_CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+const VALUE_CONTROLS = /[\x00-\x08\x0a-\x1f\x7f]/g;
+
+/** Header bytes are latin1 (RFC 9110 §5.5: obs-text); never fails, whatever the bytes. */
+function latin1(bytes: Uint8Array): string {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 8192) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return text;
+}
+
+function trimOws(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
+/** Shows a line in a message: printable, and short enough for one terminal line. */
+function quoteLine(line: string): string {
+  const shown = line.length > 60 ? `${line.slice(0, 60)}…` : line;
+  return JSON.stringify(shown);
+}
+
+type Phase = 'first-line' | 'headers' | 'done' | 'error';
+
+export class HttpHeadParser {
+  private readonly kind: 'request' | 'response';
+  private readonly maxHeadBytes: number;
+  private readonly direction: Direction;
+  private phase: Phase = 'first-line';
+  /** The current, incomplete line (copied: a line may span chunks). */
+  private line = new Uint8Array(256);
+  private lineLength = 0;
+  /** Head bytes consumed so far, i.e. the stream offset of the next byte. */
+  private consumed = 0;
+  private lineStart = 0;
+  private pendingCr = false;
+  private methodSeen = false;
+  private startLine: RegExpExecArray | null = null;
+  private readonly headers: HttpHeader[] = [];
+  private readonly alerts: Alert[] = [];
+  private bareLfReported = false;
+  private malformedLines = 0;
+  private head: HttpRequest | HttpResponse | null = null;
+
+  constructor(kind: 'request' | 'response', options: HttpHeadParserOptions = {}) {
+    this.kind = kind;
+    this.maxHeadBytes = options.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES;
+    this.direction = options.direction ?? (kind === 'request' ? 'client' : 'server');
+  }
+
+  /**
+   * Feed the next bytes of the stream. Once the head is complete the parser is finished:
+   * later pushes return the same head with the whole chunk as `rest` and no new alerts.
+   */
+  push(chunk: Uint8Array): HeadResult {
+    if (this.phase === 'done' && this.head !== null) return { state: 'done', head: this.head, rest: chunk, alerts: [] };
+    if (this.phase === 'error') return { state: 'error', alerts: [] };
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (this.phase === 'first-line') {
+        // Byte by byte, so a stream that is not HTTP is recognised within a few bytes
+        // instead of being buffered up to the limit.
+        const byte = chunk[pos] as number;
+        pos += 1;
+        this.consumed += 1;
+        if (this.consumed > this.maxHeadBytes) return this.tooLarge();
+        if (byte === LF) {
+          const outcome = this.completeLine();
+          if (outcome !== null) return this.finish(outcome, chunk, pos);
+          continue;
+        }
+        const problem = this.scanFirstLineByte(byte);
+        if (problem !== null) {
+          return this.fail(makeAlert('handshake.malformed', `Not HTTP: ${problem}; the stream is not parsed as HTTP.`, {
+            direction: this.direction,
+            offset: this.consumed - 1,
+            detail: { byte: byte },
+          }));
+        }
+        this.append(chunk.subarray(pos - 1, pos));
+      } else {
+        const lf = chunk.indexOf(LF, pos);
+        const end = lf === -1 ? chunk.length : lf + 1;
+        if (this.consumed + (end - pos) > this.maxHeadBytes) return this.tooLarge();
+        this.append(chunk.subarray(pos, lf === -1 ? end : lf));
+        this.consumed += end - pos;
+        pos = end;
+        if (lf === -1) break;
+        const outcome = this.completeLine();
+        if (outcome !== null) return this.finish(outcome, chunk, pos);
+      }
+    }
+    return { state: 'need-more' };
+  }
+
+  private finish(outcome: 'done' | 'error', chunk: Uint8Array, pos: number): HeadResult {
+    if (outcome === 'done' && this.head !== null) {
+      return { state: 'done', head: this.head, rest: chunk.subarray(pos), alerts: this.alerts };
+    }
+    return { state: 'error', alerts: this.alerts };
+  }
+
+  private fail(alert: Alert): HeadResult {
+    this.phase = 'error';
+    this.alerts.push(alert);
+    return { state: 'error', alerts: this.alerts };
+  }
+
+  private tooLarge(): HeadResult {
+    return this.fail(makeAlert('handshake.header-too-large', `The HTTP ${this.kind} head is longer than ${this.maxHeadBytes} bytes without reaching its blank line; the stream is not parsed as HTTP.`, {
+      direction: this.direction,
+      offset: 0,
+      detail: { limit: this.maxHeadBytes },
+    }));
+  }
+
+  private append(bytes: Uint8Array): void {
+    const needed = this.lineLength + bytes.length;
+    if (needed > this.line.length) {
+      const grown = new Uint8Array(Math.max(needed, this.line.length * 2));
+      grown.set(this.line.subarray(0, this.lineLength));
+      this.line = grown;
+    }
+    this.line.set(bytes, this.lineLength);
+    this.lineLength = needed;
+  }
+
+  /**
+   * Checks one byte of the start line against what an HTTP start line can begin with.
+   * Returns why the stream cannot be HTTP, or null while it still can be.
+   */
+  private scanFirstLineByte(byte: number): string | null {
+    const index = this.lineLength;
+    if (this.pendingCr) return 'a CR not followed by LF in the start line';
+    if (byte === CR) {
+      this.pendingCr = true;
+      return null;
+    }
+    if (isForbiddenControl(byte)) return `control byte 0x${byte.toString(16).padStart(2, '0')} in the start line`;
+    if (this.kind === 'response') {
+      // RFC 9112 §4: status-line starts with HTTP-version, and HTTP-name is case-sensitive.
+      const expected = HTTP_NAME[index];
+      if (expected !== undefined && byte !== expected) return 'a status line must start with "HTTP/"';
+      return null;
+    }
+    // RFC 9112 §3: request-line starts with method = token, then SP.
+    if (this.methodSeen) return null;
+    if (byte === SP) {
+      this.methodSeen = true;
+      return index === 0 ? 'the request line starts with a space' : null;
+    }
+    if (!isTchar(byte)) return 'the request line does not start with a method token';
+    if (index >= MAX_METHOD_LENGTH) return `no method token within the first ${MAX_METHOD_LENGTH} bytes`;
+    return null;
+  }
+
+  /** A whole line has arrived (LF consumed). Returns 'done' or 'error' when the head ends. */
+  private completeLine(): 'done' | 'error' | null {
+    let bytes = this.line.subarray(0, this.lineLength);
+    const offset = this.lineStart;
+    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) {
+      bytes = bytes.subarray(0, bytes.length - 1);
+    } else if (!this.bareLfReported) {
+      // RFC 9112 §2.2: a recipient MAY accept a bare LF as a line terminator; say so once.
+      this.bareLfReported = true;
+      this.alerts.push(makeAlert('handshake.malformed', 'A line of the HTTP head ends with a bare LF instead of CRLF (RFC 9112 §2.2).', {
+        direction: this.direction,
+        offset: offset + bytes.length,
+      }));
+    }
+    const text = latin1(bytes);
+    this.lineLength = 0;
+    this.pendingCr = false;
+    this.lineStart = this.consumed;
+
+    if (this.phase === 'first-line') {
+      this.phase = 'headers';
+      return this.parseStartLine(text, offset) ? null : 'error';
+    }
+    if (text.length === 0) {
+      this.phase = 'done';
+      this.head = this.buildHead();
+      return 'done';
+    }
+    return this.parseFieldLine(text, offset) ? null : 'error';
+  }
+
+  private parseStartLine(text: string, offset: number): boolean {
+    const isRequest = this.kind === 'request';
+    const what = isRequest ? 'request line' : 'status line';
+    const strict = (isRequest ? REQUEST_LINE : STATUS_LINE).exec(text);
+    if (strict !== null) {
+      this.startLine = strict;
+      return true;
+    }
+    const lenient = (isRequest ? REQUEST_LINE_LENIENT : STATUS_LINE_LENIENT).exec(text);
+    if (lenient !== null) {
+      this.startLine = lenient;
+      this.alerts.push(makeAlert('handshake.malformed', `The ${what} ${quoteLine(text)} is not valid syntax (RFC 9112 §${isRequest ? 3 : 4}: single spaces, HTTP/x.y).`, {
+        direction: this.direction,
+        offset,
+        detail: { line: text },
+      }));
+      return true;
+    }
+    this.phase = 'error';
+    this.alerts.push(makeAlert('handshake.malformed', `The ${what} ${quoteLine(text)} is not HTTP/1.x; the stream is not parsed as HTTP.`, {
+      direction: this.direction,
+      offset,
+      detail: { line: text },
+    }));
+    return false;
+  }
+
+  /** One header line. Returns false when too many bad lines say this is not HTTP after all. */
+  private parseFieldLine(text: string, offset: number): boolean {
+    const first = text.charCodeAt(0);
+    if (first === SP || first === HTAB) {
+      const previous = this.headers[this.headers.length - 1];
+      if (previous === undefined) {
+        // RFC 9112 §2.2: whitespace between the start line and the first field line.
+        return this.malformedLine(`Whitespace-prefixed line ${quoteLine(text)} right after the start line is ignored (RFC 9112 §2.2).`, text, offset);
+      }
+      // RFC 9112 §5.2: obs-fold must be rejected, or replaced by SP; we flag and join.
+      this.alerts.push(makeAlert('handshake.obs-fold', `The value of ${previous.name} is continued on the next line (obsolete line folding); it is joined with a space.`, {
+        direction: this.direction,
+        offset,
+        detail: { header: previous.name },
+      }));
+      const continuation = trimOws(text);
+      previous.value = previous.value === '' ? continuation : `${previous.value} ${continuation}`;
+      return true;
+    }
+    const match = FIELD_LINE.exec(text);
+    if (match === null) {
+      const colon = text.indexOf(':');
+      const reason = colon > 0 && /[ \t]$/.test(text.slice(0, colon))
+        ? 'has whitespace between the field name and the colon (RFC 9112 §5.1)'
+        : 'is not a "name: value" field line (RFC 9112 §5)';
+      return this.malformedLine(`Header line ${quoteLine(text)} ${reason}; it is ignored.`, text, offset);
+    }
+    const name = match[1] as string;
+    let value = trimOws(match[2] as string);
+    if (VALUE_CONTROL.test(value)) {
+      value = value.replace(VALUE_CONTROLS, ' ');
+      this.headers.push({ name, value });
+      return this.malformedLine(`The value of ${name} contains control characters; they are replaced by spaces (RFC 9110 §5.5).`, text, offset);
+    }
+    this.headers.push({ name, value });
+    return true;
+  }
+
+  private malformedLine(message: string, text: string, offset: number): boolean {
+    this.malformedLines += 1;
+    if (this.malformedLines > MAX_MALFORMED_LINES) {
+      this.phase = 'error';
+      this.alerts.push(makeAlert('handshake.malformed', `More than ${MAX_MALFORMED_LINES} malformed header lines: this is not an HTTP head; the stream is not parsed as HTTP.`, {
+        direction: this.direction,
+        offset,
+      }));
+      return false;
+    }
+    this.alerts.push(makeAlert('handshake.malformed', message, { direction: this.direction, offset, detail: { line: text } }));
+    return true;
+  }
+
+  private buildHead(): HttpRequest | HttpResponse {
+    const fields = this.startLine ?? [];
+    if (this.kind === 'request') {
+      return {
+        kind: 'request',
+        method: fields[1] ?? '',
+        target: fields[2] ?? '',
+        version: fields[3] ?? '',
+        headers: this.headers,
+        headBytes: this.consumed,
+      };
+    }
+    return {
+      kind: 'response',
+      version: fields[1] ?? '',
+      status: Number(fields[2] ?? 0),
+      reason: fields[3] ?? '',
+      headers: this.headers,
+      headBytes: this.consumed,
+    };
+  }
+}
+
+/** All values of a header, in order; field names are case-insensitive (RFC 9110 §5.1). */
+export function headerValues(headers: HttpHeader[], name: string): string[] {
+  const wanted = name.toLowerCase();
+  return headers.filter((header) => header.name.toLowerCase() === wanted).map((header) => header.value);
+}
+
+/**
+ * Elements of comma-separated list headers (RFC 9110 §5.6.1), across repeated headers
+ * (RFC 9110 §5.3: repeating a list header is the same as joining it with commas).
+ * Empty elements are dropped, OWS trimmed, and commas inside quoted strings do not split.
+ */
+export function tokenList(values: string[]): string[] {
+  const elements: string[] = [];
+  for (const value of values) {
+    let current = '';
+    let quoted = false;
+    let escaped = false;
+    for (const char of value) {
+      if (escaped) {
+        escaped = false;
+      } else if (quoted && char === '\\') {
+        escaped = true;
+      } else if (char === '"') {
+        quoted = !quoted;
+      } else if (char === ',' && !quoted) {
+        const element = trimOws(current);
+        if (element !== '') elements.push(element);
+        current = '';
+        continue;
+      }
+      current += char;
+    }
+    const element = trimOws(current);
+    if (element !== '') elements.push(element);
+  }
+  return elements;
+}
