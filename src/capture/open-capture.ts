@@ -1,0 +1,96 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable, pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { ChunkSource } from './chunk-source.js';
+import { openPcap } from './pcap-reader.js';
+import { openPcapng } from './pcapng-reader.js';
+import { SNIFF_LENGTH, sniffFormat } from './sniff.js';
+import { CaptureFormatError, type CaptureInfo, type CaptureItem } from './types.js';
+
+export interface OpenCaptureOptions {
+  /** How the input is named in messages when it is a stream (the CLI passes '<stdin>'). */
+  name?: string;
+}
+
+export interface OpenedCapture {
+  info: CaptureInfo;
+  /**
+   * Packets and notices in file order, produced as the bytes arrive. Pull it to the end or
+   * break out of the loop: either releases the input. Bad data ends it with a notice; only an
+   * unreadable input makes it throw, and then a CaptureFormatError.
+   */
+  items: AsyncIterable<CaptureItem>;
+}
+
+/**
+ * Opens a capture file (a path) or stream (e.g. process.stdin) and works out its format from
+ * the first bytes: classic pcap (either byte order, microsecond or nanosecond), pcapng, or
+ * either of them gzip-compressed. Throws CaptureFormatError when the input is not usable.
+ */
+export async function openCapture(
+  source: string | NodeJS.ReadableStream,
+  options: OpenCaptureOptions = {},
+): Promise<OpenedCapture> {
+  const name = typeof source === 'string' ? source : (options.name ?? '<stream>');
+  let input = typeof source === 'string' ? await openFile(source) : new ChunkSource(source);
+  try {
+    let head = await readHead(input, name, 'cannot read');
+    let sniffed = sniffFormat(head, name);
+    const gzip = sniffed.format === 'gzip';
+    if (sniffed.format === 'gzip') {
+      input = gunzip(input);
+      head = await readHead(input, name, 'the gzip data is unusable');
+      if (head.length === 0) throw new CaptureFormatError(`${name}: the gzip data decompresses to nothing`);
+      sniffed = sniffFormat(head, `${name} (decompressed)`);
+      if (sniffed.format === 'gzip') throw new CaptureFormatError(`${name}: gzip inside gzip is not supported`);
+    }
+    if (sniffed.format === 'pcap') {
+      return await openPcap(input, { name, gzip, byteOrder: sniffed.byteOrder, nanosecond: sniffed.nanosecond });
+    }
+    return openPcapng(input, { name, gzip, byteOrder: sniffed.byteOrder });
+  } catch (err) {
+    await input.close();
+    throw err;
+  }
+}
+
+async function openFile(path: string): Promise<ChunkSource> {
+  try {
+    const stats = await stat(path);
+    if (stats.isDirectory()) throw new CaptureFormatError(`${path}: is a directory, not a capture file`);
+  } catch (err) {
+    if (err instanceof CaptureFormatError) throw err;
+    throw new CaptureFormatError(`${path}: cannot open: ${describeSystemError(err)}`);
+  }
+  const stream = createReadStream(path);
+  return new ChunkSource(stream, () => stream.destroy());
+}
+
+async function readHead(input: ChunkSource, name: string, what: string): Promise<Buffer> {
+  try {
+    return await input.peekAtLeast(SNIFF_LENGTH);
+  } catch (err) {
+    throw new CaptureFormatError(`${name}: ${what}: ${describeSystemError(err)}`);
+  }
+}
+
+/** Decompresses the rest of `input`; Wireshark ships its sample captures as .pcap.gz. */
+function gunzip(input: ChunkSource): ChunkSource {
+  const inflater = createGunzip();
+  // pipeline carries backpressure from the inflater back to the file, and a read error of
+  // the file into the inflater, where the reader sees it.
+  pipeline(Readable.from(input.chunks(), { objectMode: false }), inflater, () => {});
+  return new ChunkSource(inflater, () => {
+    inflater.destroy();
+    void input.close();
+  });
+}
+
+function describeSystemError(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'is a directory';
+  return err instanceof Error ? err.message : String(err);
+}
