@@ -1,0 +1,66 @@
+/**
+ * The last few KiB delivered in one direction of a TCP stream, kept so that a retransmission
+ * arriving after its first copy was delivered can still be compared byte for byte. A ring
+ * buffer that grows on demand up to its bound, so idle or small connections cost little.
+ */
+export class ByteHistory {
+  private buffer = new Uint8Array(0);
+  /** Where the next byte is written. */
+  private head = 0;
+  /** How many of the most recent bytes are remembered. */
+  private size = 0;
+
+  constructor(private readonly max: number) {}
+
+  /** Forget everything: after a gap the bytes before it no longer sit just behind the stream position. */
+  clear(): void {
+    this.size = 0;
+  }
+
+  append(bytes: Uint8Array): void {
+    if (this.max <= 0 || bytes.length === 0) return;
+    const n = bytes.length;
+    if (n >= this.max) {
+      if (this.buffer.length < this.max) this.buffer = new Uint8Array(this.max);
+      this.buffer.set(bytes.subarray(n - this.max));
+      this.head = 0;
+      this.size = this.max;
+      return;
+    }
+    if (this.size + n > this.buffer.length && this.buffer.length < this.max) {
+      let capacity = Math.max(4096, this.buffer.length);
+      while (capacity < this.size + n) capacity *= 2;
+      this.grow(Math.min(this.max, capacity));
+    }
+    const capacity = this.buffer.length;
+    const first = Math.min(n, capacity - this.head);
+    this.buffer.set(bytes.subarray(0, first), this.head);
+    if (first < n) this.buffer.set(bytes.subarray(first), 0);
+    this.head = (this.head + n) % capacity;
+    this.size = Math.min(capacity, this.size + n);
+  }
+
+  /** The byte `back` positions before the stream position (1 = the last one), if remembered. */
+  at(back: number): number | undefined {
+    if (back < 1 || back > this.size) return undefined;
+    const capacity = this.buffer.length;
+    return this.buffer[(this.head - back + capacity) % capacity];
+  }
+
+  private grow(capacity: number): void {
+    const next = new Uint8Array(capacity);
+    const old = this.buffer.length;
+    if (old > 0 && this.size > 0) {
+      const start = (this.head - this.size + old) % old;
+      if (start + this.size <= old) {
+        next.set(this.buffer.subarray(start, start + this.size));
+      } else {
+        const tail = this.buffer.subarray(start);
+        next.set(tail);
+        next.set(this.buffer.subarray(0, this.size - tail.length), tail.length);
+      }
+    }
+    this.buffer = next;
+    this.head = this.size % capacity;
+  }
+}
