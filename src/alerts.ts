@@ -63,7 +63,7 @@ export const ALERT_CATALOGUE = {
   'frame.length-not-minimal': { severity: 'error', section: `${RFC6455} §5.2`, rule: 'The payload length must use the minimal encoding (7-bit up to 125, 16-bit up to 65535).' },
   'frame.length-msb-set': { severity: 'error', section: `${RFC6455} §5.2`, rule: 'The most significant bit of a 64-bit payload length must be 0.' },
   'frame.length-too-large': { severity: 'error', section: `${RFC6455} §5.2`, rule: 'The declared payload length is beyond what can be followed; framing of this direction is lost.' },
-  'frame.payload-truncated': { severity: 'info', section: `${RFC6455} §10.4`, rule: 'The payload is larger than the configured limit: only its first bytes are kept.' },
+  'frame.payload-truncated': { severity: 'info', section: `${RFC6455} §10.4`, rule: 'Only the first bytes of the payload are kept: it is larger than the configured limit, or the rest was not captured.' },
   'frame.incomplete': { severity: 'warning', section: `${RFC6455} §5.2`, rule: 'The stream ended inside a frame.' },
   'frame.continuation-unexpected': { severity: 'error', section: `${RFC6455} §5.4`, rule: 'A continuation frame arrived with no fragmented message open.' },
   'frame.message-interleaved': { severity: 'error', section: `${RFC6455} §5.4`, rule: 'A new text or binary frame arrived while a fragmented message was still open.' },
@@ -127,4 +127,24 @@ export function makeAlert(code: AlertCode, message: string, extra: AlertExtra = 
   if (extra.packet !== undefined) alert.packet = extra.packet;
   if (extra.detail !== undefined) alert.detail = extra.detail;
   return alert;
+}
+
+/** The catalogue as a Markdown table (docs/alerts.md is this output; a test keeps them equal). */
+export function renderAlertCatalogue(): string {
+  const lines = [
+    '# Alert codes',
+    '',
+    'Every check wsdump and wsproxy make, with its stable code, severity and the section it implements.',
+    'Codes never change meaning; new checks get new codes. `error`: a MUST was broken.',
+    '`warning`: legal but suspicious, or unfinished (captures end). `info`: worth knowing.',
+    '',
+    '<!-- generated from src/alerts.ts: UPDATE_DOCS=1 npx vitest run test/alerts.test.ts -->',
+    '',
+    '| code | severity | section | rule |',
+    '|---|---|---|---|',
+  ];
+  for (const [code, entry] of Object.entries(ALERT_CATALOGUE)) {
+    lines.push(`| \`${code}\` | ${entry.severity} | ${entry.section} | ${entry.rule} |`);
+  }
+  return lines.join('\n') + '\n';
 }

@@ -15,6 +15,11 @@ export interface DecodedPayload {
   data: Uint8Array;
   /** True when the extension transformed the payload (e.g. it was inflated). */
   transformed: boolean;
+  /**
+   * True when the payload is encoded by this extension but could not be decoded: `data` is
+   * still encoded, so content checks (UTF-8) do not apply to it.
+   */
+  failed?: boolean;
   /** True when the output was cut by a limit or could not be produced completely. */
   truncated: boolean;
   /** The full decoded length, when known (it may exceed data.length when truncated). */

@@ -156,12 +156,18 @@ export class MessageAssembler {
     let length = msg.wireLength;
     let truncated = msg.truncated;
     let compressed = false;
+    let undecodable = false;
     const alerts = msg.alerts;
     if (finished) {
       for (const ext of this.extensions) {
         if (!ext.decodeMessage) continue;
         const decoded = ext.decodeMessage(data, first, truncated);
         alerts.push(...decoded.alerts);
+        if (decoded.failed) {
+          compressed = true;
+          undecodable = true;
+          break;
+        }
         if (!decoded.transformed) continue;
         compressed = true;
         data = decoded.data;
@@ -184,7 +190,7 @@ export class MessageAssembler {
       end: last.end,
       alerts,
     };
-    if (first.opcode === Opcode.Text) this.decodeText(message, first);
+    if (first.opcode === Opcode.Text && !undecodable) this.decodeText(message, first);
     return message;
   }
 

@@ -4,7 +4,7 @@ import type { Frame } from '../../src/websocket/types.js';
 let nextOffset = 0;
 
 /** A Frame as the parser would report it, for assembler and rule tests that need no bytes. */
-export function makeFrame(fields: Partial<Frame> & { opcode: number; data?: Uint8Array | string }): Frame {
+export function makeFrame(fields: Omit<Partial<Frame>, 'data'> & { opcode: number; data?: Uint8Array | string }): Frame {
   const data = typeof fields.data === 'string' ? new TextEncoder().encode(fields.data) : (fields.data ?? new Uint8Array(0));
   const direction = fields.direction ?? 'server';
   const masked = fields.masked ?? direction === 'client';

@@ -1,0 +1,166 @@
+import { makeAlert, type Alert, type Direction } from '../alerts.js';
+import { Opcode } from './constants.js';
+import type { Extension, ExtensionDecoder } from './extension.js';
+import { RSV1 } from './extension.js';
+import { FrameParser } from './frame-parser.js';
+import { MessageAssembler } from './message-assembler.js';
+import { checkFrameHeader, MaskingKeyTracker } from './rules.js';
+import { DEFAULT_LIMITS, type Frame, type Limits, type Message, type StreamPosition } from './types.js';
+
+export type SessionEvent =
+  | { type: 'frame'; frame: Frame }
+  | { type: 'message'; message: Message }
+  | { type: 'alert'; alert: Alert };
+
+export interface WebSocketSessionOptions {
+  limits?: Partial<Limits>;
+  /** The extensions the handshake negotiated, in the order the server listed them. */
+  extensions?: Extension[];
+  /**
+   * False when the handshake was not seen (decoding mid-stream): RSV bits cannot be judged and
+   * the framing resynchronisation accepts RSV1, since permessage-deflate is the common case.
+   */
+  extensionsKnown?: boolean;
+}
+
+interface PendingPing {
+  payload: string;
+  offset: number;
+  packet?: number;
+}
+
+/** Pings kept per direction while waiting for a Pong: enough for any sane peer, bounded for hostile ones. */
+const MAX_PENDING_PINGS = 64;
+
+function other(direction: Direction): Direction {
+  return direction === 'client' ? 'server' : 'client';
+}
+
+class HalfSession {
+  readonly parser: FrameParser;
+  readonly assembler: MessageAssembler;
+  readonly pings: PendingPing[] = [];
+  closeFrame: Frame | null = null;
+
+  /** `allowedRsv` is null when the negotiated extensions are unknown. */
+  constructor(direction: Direction, limits: Limits, decoders: ExtensionDecoder[], readonly allowedRsv: number | null) {
+    // While resynchronising, accept RSV1 when extensions are unknown: permessage-deflate is the usual case.
+    this.parser = new FrameParser({ direction, limits, allowedRsv: allowedRsv ?? RSV1 });
+    this.assembler = new MessageAssembler({ direction, limits, extensions: decoders });
+  }
+}
+
+/**
+ * The WebSocket phase of one connection: both directions' frame parsers and message
+ * assemblers, the frame rules, and the rules that need both directions (Ping/Pong, the closing
+ * handshake, masking key reuse). Pure: bytes in, events out, in stream order.
+ */
+export class WebSocketSession {
+  private readonly halves: Record<Direction, HalfSession>;
+  private readonly keys = new MaskingKeyTracker();
+  private finished = false;
+
+  constructor(options: WebSocketSessionOptions = {}) {
+    const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const extensions = options.extensions ?? [];
+    const known = options.extensionsKnown ?? true;
+    const make = (direction: Direction): HalfSession => {
+      const decoders = extensions.map((e) => e.createDecoder(direction, limits));
+      const mask = decoders.reduce((m, d) => m | d.rsvMask, 0);
+      return new HalfSession(direction, limits, decoders, known ? mask : null);
+    };
+    this.halves = { client: make('client'), server: make('server') };
+  }
+
+  /** Bytes of one direction's stream, in order. */
+  push(direction: Direction, chunk: Uint8Array, pos?: StreamPosition): SessionEvent[] {
+    return this.process(direction, this.halves[direction].parser.push(chunk, pos));
+  }
+
+  /** `size` bytes of one direction's stream were not captured. */
+  gap(direction: Direction, size: number, pos?: StreamPosition): SessionEvent[] {
+    return this.process(direction, this.halves[direction].parser.gap(size, pos));
+  }
+
+  /** One direction's stream ended (FIN, RST or end of capture). */
+  end(direction: Direction, pos?: StreamPosition): SessionEvent[] {
+    const half = this.halves[direction];
+    const events = this.process(direction, half.parser.end(pos));
+    for (const message of half.assembler.end()) events.push({ type: 'message', message });
+    return events;
+  }
+
+  /** The connection is over: end both directions, then the rules that can only be judged at the end. */
+  finish(pos?: StreamPosition): SessionEvent[] {
+    if (this.finished) return [];
+    this.finished = true;
+    const events = [...this.end('client', pos), ...this.end('server', pos)];
+    for (const direction of ['client', 'server'] as const) {
+      const half = this.halves[direction];
+      const closer = half.closeFrame;
+      if (closer !== null && this.halves[other(direction)].closeFrame === null) {
+        events.push({
+          type: 'alert',
+          alert: makeAlert('close.unanswered', `The ${direction}'s Close was never answered by the ${other(direction)} (the capture may have ended first).`, {
+            direction,
+            offset: closer.offset,
+            ...(closer.start.packet !== undefined ? { packet: closer.start.packet } : {}),
+          }),
+        });
+      }
+      for (const ping of half.pings) {
+        events.push({
+          type: 'alert',
+          alert: makeAlert('ping.unanswered', `The ${direction}'s Ping was never answered by a Pong.`, {
+            direction,
+            offset: ping.offset,
+            ...(ping.packet !== undefined ? { packet: ping.packet } : {}),
+          }),
+        });
+      }
+    }
+    return events;
+  }
+
+  private process(direction: Direction, frames: Frame[]): SessionEvent[] {
+    const events: SessionEvent[] = [];
+    const half = this.halves[direction];
+    for (const frame of frames) {
+      frame.alerts.unshift(...checkFrameHeader(frame, { allowedRsv: half.allowedRsv }));
+      const reuse = this.keys.check(frame);
+      if (reuse !== null) frame.alerts.push(reuse);
+      const messages = half.assembler.push(frame);
+      if (frame.opcode === Opcode.Close && half.closeFrame === null) half.closeFrame = frame;
+      events.push({ type: 'frame', frame });
+      for (const message of messages) {
+        this.trackPingPong(direction, message);
+        events.push({ type: 'message', message });
+      }
+    }
+    return events;
+  }
+
+  /** §5.5.2, §5.5.3: a Pong answers the Pings before it and echoes the payload of the one it answers. */
+  private trackPingPong(direction: Direction, message: Message): void {
+    if (message.opcode === Opcode.Ping) {
+      const pings = this.halves[direction].pings;
+      pings.push({ payload: Buffer.from(message.data).toString('hex'), offset: message.frameOffsets[0]!, ...(message.start.packet !== undefined ? { packet: message.start.packet } : {}) });
+      if (pings.length > MAX_PENDING_PINGS) pings.shift();
+      return;
+    }
+    if (message.opcode !== Opcode.Pong) return;
+    const pending = this.halves[other(direction)].pings;
+    if (pending.length === 0) return; // §5.5.3: an unsolicited Pong is allowed (a heartbeat)
+    const payload = Buffer.from(message.data).toString('hex');
+    const answered = pending.findIndex((p) => p.payload === payload);
+    if (answered < 0 && !message.truncated) {
+      message.alerts.push(makeAlert('pong.mismatch', `Pong payload (${message.length} bytes) matches none of the ${pending.length} unanswered Ping(s).`, {
+        direction,
+        offset: message.frameOffsets[0]!,
+        ...(message.start.packet !== undefined ? { packet: message.start.packet } : {}),
+      }));
+    }
+    // §5.5.3 lets a peer answer only the most recent Ping: everything up to the match is answered.
+    pending.splice(0, answered < 0 ? pending.length : answered + 1);
+  }
+}
