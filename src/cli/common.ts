@@ -1,0 +1,216 @@
+import { supportsColor } from 'chalk';
+import { InvalidArgumentError } from 'commander';
+import type { Direction } from '../alerts.js';
+import type { DissectEvent } from '../engine/events.js';
+import { eventToNdjson } from '../render/json.js';
+import { TableRenderer } from '../render/table.js';
+import { Opcode } from '../websocket/constants.js';
+import { DEFAULT_LIMITS, type Limits } from '../websocket/types.js';
+
+/** Streams the CLI writes to; injected so tests can run the program without spawning it. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export const processIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
+
+/** Unusable input or arguments: one line on stderr, exit 1. */
+export class UsageError extends Error {}
+
+/** Options shared by wsdump and wsproxy for what is shown and how. */
+export interface ViewOptions {
+  json?: boolean;
+  messages?: boolean;
+  summary?: boolean;
+  color?: boolean;
+  width?: number;
+  payload?: number;
+  full?: boolean;
+  conn?: number[];
+  from?: Direction;
+  opcode?: string[];
+  host?: string[];
+  port?: number[];
+  maxFrame?: number;
+  maxMessage?: number;
+  maxInflated?: number;
+}
+
+export function parseCount(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number.');
+  return Number(value);
+}
+
+export function parsePort(value: string, previous: number[] = []): number[] {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new InvalidArgumentError('expected a port number (1-65535).');
+  return [...previous, port];
+}
+
+export function parseConnList(value: string, previous: number[] = []): number[] {
+  return [...previous, ...value.split(',').map((v) => parseCount(v.trim()))];
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+}
+
+export function parseDirection(value: string): Direction {
+  if (value !== 'client' && value !== 'server') throw new InvalidArgumentError('expected "client" or "server".');
+  return value;
+}
+
+/** Accepts 1048576, 64k, 16M, 1G (binary multiples). */
+export function parseSize(value: string): number {
+  const m = /^(\d+)([kKmMgG]?)[bB]?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected a size such as 65536, 64k or 16M.');
+  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Number(m[1]) * scale;
+}
+
+/** --opcode names: text → 0x1 … (RFC 6455 §5.2). */
+const OPCODES: Readonly<Record<string, number>> = Object.fromEntries(Object.entries(Opcode).map(([name, value]) => [name.toLowerCase(), value]));
+const OPCODE_NAMES = Object.keys(OPCODES);
+
+export function parseOpcodes(value: string, previous: string[] = []): string[] {
+  const list = collect(value, previous);
+  for (const name of list) {
+    if (!OPCODE_NAMES.includes(name) && !/^0x[0-9a-f]$/i.test(name)) throw new InvalidArgumentError(`unknown opcode "${name}": use ${OPCODE_NAMES.join(', ')} or 0x0-0xf.`);
+  }
+  return list;
+}
+
+/**
+ * Colors only on a terminal, never with NO_COLOR (https://no-color.org: any non-empty value),
+ * unless --color forces them; --no-color always wins.
+ */
+export function colorLevel(option: boolean | undefined, io: CliIo): 0 | 1 | 2 | 3 {
+  if (option === false) return 0;
+  const detected = supportsColor ? supportsColor.level : 0;
+  if (option === true) return detected > 0 ? detected : 1;
+  if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') return 0;
+  if (!io.stdout.isTTY || io.env.TERM === 'dumb') return 0;
+  // chalk detects from the process's own stdout; the stream we write to is a terminal.
+  return detected > 0 ? detected : 1;
+}
+
+export function limitsFrom(options: ViewOptions): Limits {
+  return {
+    maxFramePayload: options.maxFrame ?? DEFAULT_LIMITS.maxFramePayload,
+    maxMessageSize: options.maxMessage ?? DEFAULT_LIMITS.maxMessageSize,
+    maxInflatedSize: options.maxInflated ?? DEFAULT_LIMITS.maxInflatedSize,
+  };
+}
+
+/**
+ * The filters (--conn, --from, --opcode, --host, --port). Connection-level filters are decided
+ * on the `connection` event and remembered until the connection ends, so memory stays bounded.
+ */
+export class EventFilter {
+  private readonly hidden = new Set<number>();
+  private readonly opcodes: Set<number> | null;
+
+  constructor(private readonly options: ViewOptions) {
+    this.opcodes = options.opcode?.length ? new Set(options.opcode.map((o) => (o.startsWith('0x') ? parseInt(o, 16) : OPCODES[o]!))) : null;
+  }
+
+  accepts(event: DissectEvent): boolean {
+    if (event.type === 'notice') return true;
+    const o = this.options;
+    if (event.type === 'connection') {
+      const byConn = !o.conn?.length || o.conn.includes(event.conn);
+      const byHost = !o.host?.length || o.host.includes(event.client.ip) || o.host.includes(event.server.ip);
+      const byPort = !o.port?.length || o.port.includes(event.client.port) || o.port.includes(event.server.port);
+      if (!(byConn && byHost && byPort)) {
+        this.hidden.add(event.conn);
+        return false;
+      }
+      return true;
+    }
+    if (this.hidden.has(event.conn)) {
+      if (event.type === 'end') this.hidden.delete(event.conn);
+      return false;
+    }
+    switch (event.type) {
+      case 'frame':
+        return (!o.from || event.frame.direction === o.from) && (this.opcodes === null || this.opcodes.has(event.frame.opcode));
+      case 'message':
+        return (!o.from || event.message.direction === o.from) && (this.opcodes === null || this.opcodes.has(event.message.opcode));
+      case 'alert':
+        return !o.from || event.alert.direction === undefined || event.alert.direction === o.from;
+      default:
+        return true;
+    }
+  }
+}
+
+/** The chosen view as a function from event to text. */
+export function makeView(options: ViewOptions, io: CliIo): (event: DissectEvent) => string {
+  const filter = new EventFilter(options);
+  if (options.json) {
+    const maxHexBytes = options.full ? Infinity : (options.payload ?? 256);
+    return (event) => (filter.accepts(event) ? eventToNdjson(event, { maxHexBytes }) : '');
+  }
+  const table = new TableRenderer({
+    colorLevel: colorLevel(options.color, io),
+    width: options.width ?? (io.stdout.isTTY && io.stdout.columns ? io.stdout.columns : 120),
+    view: options.summary ? 'summary' : options.messages ? 'messages' : 'frames',
+    ...(options.payload !== undefined ? { payloadChars: options.payload } : {}),
+    ...(options.full ? { full: true } : {}),
+  });
+  return (event) => (filter.accepts(event) ? table.render(event) : '');
+}
+
+/** Did this event carry an error-severity alert? (for --strict) */
+export function hasError(event: DissectEvent): boolean {
+  switch (event.type) {
+    case 'alert':
+      return event.alert.severity === 'error';
+    case 'frame':
+      return event.frame.alerts.some((a) => a.severity === 'error');
+    case 'message':
+      return event.message.alerts.some((a) => a.severity === 'error');
+    case 'handshake':
+      return event.alerts.some((a) => a.severity === 'error');
+    default:
+      return false;
+  }
+}
+
+/**
+ * Writes text with backpressure: waits for 'drain' when the stream's buffer is full, so a slow
+ * pager or terminal slows the decoder instead of growing memory. A closed pipe (`| head`)
+ * ends output quietly.
+ */
+export class Output {
+  private closed = false;
+
+  constructor(private readonly stream: NodeJS.WritableStream) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') this.closed = true;
+      else throw error;
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async write(text: string): Promise<void> {
+    if (text === '' || this.closed) return;
+    if (!this.stream.write(text)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.stream.off('drain', done);
+          this.stream.off('close', done);
+          resolve();
+        };
+        this.stream.on('drain', done);
+        this.stream.on('close', done);
+      });
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import type { Alert } from '../alerts.js';
+import type { DissectEvent } from '../engine/events.js';
+import type { ExtensionOffer } from '../http/extensions.js';
+import type { StreamPosition } from '../websocket/types.js';
+
+export interface JsonOptions {
+  /** Bytes of frame payloads and binary messages shown as hex (content beyond is summarised by length and hash). */
+  maxHexBytes?: number;
+}
+
+const DEFAULT_MAX_HEX = 256;
+
+function hex(bytes: Uint8Array | null, max = Infinity): string | null {
+  if (bytes === null) return null;
+  const shown = bytes.length > max ? bytes.subarray(0, max) : bytes;
+  return Buffer.from(shown.buffer, shown.byteOffset, shown.byteLength).toString('hex');
+}
+
+function position(at: StreamPosition): { packet: number | null; ts: number | null } {
+  return { packet: at.packet ?? null, ts: at.ts ?? null };
+}
+
+function alertJson(alert: Alert, conn: number | null): Record<string, unknown> {
+  return {
+    code: alert.code,
+    severity: alert.severity,
+    rfc: alert.section,
+    message: alert.message,
+    conn,
+    from: alert.direction ?? null,
+    packet: alert.packet ?? null,
+    offset: alert.offset ?? null,
+    ...(alert.detail !== undefined ? { detail: alert.detail } : {}),
+  };
+}
+
+function extensionText(e: ExtensionOffer): string {
+  return [e.name, ...e.params.map((p) => (p.value === null ? p.name : `${p.name}=${p.value}`))].join('; ');
+}
+
+/**
+ * One event as a plain JSON object: the schema documented in docs/json.md. Every line has
+ * `type`; byte fields are lowercase hex. `packet` is the capture packet in which a frame or
+ * message ends (as Wireshark numbers frames), `startPacket` where it began.
+ */
+export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Record<string, unknown> {
+  const maxHex = options.maxHexBytes ?? DEFAULT_MAX_HEX;
+  switch (event.type) {
+    case 'notice':
+      return { type: 'notice', code: event.code, message: event.message, ...position(event.at) };
+    case 'connection':
+      return { type: 'connection', conn: event.conn, client: event.client, server: event.server, sawSyn: event.sawSyn, ...position(event.at) };
+    case 'handshake':
+      return {
+        type: 'handshake',
+        conn: event.conn,
+        ...position(event.request.at),
+        method: event.request.method,
+        path: event.request.target,
+        version: event.request.version,
+        status: event.response?.status ?? null,
+        reason: event.response?.reason ?? null,
+        upgraded: event.upgraded,
+        key: event.key,
+        accept: event.receivedAccept,
+        expectedAccept: event.expectedAccept,
+        acceptValid: event.acceptValid,
+        subprotocol: event.protocol,
+        offeredSubprotocols: event.offeredProtocols,
+        extensions: event.extensions.map(extensionText),
+        offeredExtensions: event.offeredExtensions.map(extensionText),
+        deflate: event.deflate,
+        supportedVersions: event.supportedVersions,
+        requestHeaders: event.request.headers.map((h) => [h.name, h.value]),
+        responseHeaders: event.response === null ? null : event.response.headers.map((h) => [h.name, h.value]),
+        responsePacket: event.response?.at.packet ?? null,
+        alerts: event.alerts.map((a) => alertJson(a, event.conn)),
+      };
+    case 'other':
+      return { type: 'other', conn: event.conn, kind: event.kind, requestLine: event.requestLine, status: event.status, note: event.note, ...position(event.at) };
+    case 'frame': {
+      const f = event.frame;
+      const close = f.opcode === 0x8 && f.data.length >= 2 && !f.truncated ? { closeCode: (f.data[0]! << 8) | f.data[1]!, closeReason: new TextDecoder().decode(f.data.subarray(2)) } : {};
+      return {
+        type: 'frame',
+        conn: event.conn,
+        from: f.direction,
+        packet: f.end.packet ?? null,
+        startPacket: f.start.packet ?? null,
+        ts: f.end.ts ?? null,
+        offset: f.offset,
+        fin: f.fin,
+        rsv1: f.rsv1,
+        rsv2: f.rsv2,
+        rsv3: f.rsv3,
+        opcode: f.opcode,
+        opcodeName: f.opcodeName,
+        masked: f.masked,
+        maskingKey: hex(f.maskingKey),
+        payloadLength: f.payloadLength,
+        lengthEncoding: f.lengthEncoding,
+        headerLength: f.headerLength,
+        header: hex(f.header),
+        payload: hex(f.data, maxHex),
+        truncated: f.truncated,
+        incomplete: f.incomplete,
+        ...close,
+        alerts: f.alerts.map((a) => alertJson(a, event.conn)),
+      };
+    }
+    case 'message': {
+      const m = event.message;
+      return {
+        type: 'message',
+        conn: event.conn,
+        from: m.direction,
+        packet: m.end.packet ?? null,
+        startPacket: m.start.packet ?? null,
+        ts: m.end.ts ?? null,
+        opcode: m.opcode,
+        opcodeName: m.type,
+        fragments: m.fragments,
+        wireLength: m.wireLength,
+        length: m.length,
+        compressed: m.compressed,
+        truncated: m.truncated,
+        ...(m.text !== undefined ? { text: m.text } : { payload: hex(m.data, maxHex), sha256: createHash('sha256').update(m.data).digest('hex') }),
+        ...(m.close !== undefined ? { closeCode: m.close.code, closeName: m.close.codeName, closeReason: m.close.reason } : {}),
+        alerts: m.alerts.map((a) => alertJson(a, event.conn)),
+      };
+    }
+    case 'alert':
+      return { type: 'alert', ...alertJson(event.alert, event.conn) };
+    case 'end':
+      return { type: 'end', conn: event.conn, kind: event.kind, totals: event.totals, alerts: event.alerts, closeCodes: event.closeCodes, duration: event.duration, ...position(event.at) };
+  }
+}
+
+/** One NDJSON line (with its newline). */
+export function eventToNdjson(event: DissectEvent, options?: JsonOptions): string {
+  return JSON.stringify(eventToJson(event, options)) + '\n';
+}

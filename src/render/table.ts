@@ -1,0 +1,347 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import Table from 'cli-table3';
+import type { Alert, Direction } from '../alerts.js';
+import type { DissectEvent, Endpoint, HandshakeEvent } from '../engine/events.js';
+import type { ExtensionOffer } from '../http/extensions.js';
+import type { Frame, Message } from '../websocket/types.js';
+import { escapeText, hexPreview } from './escape.js';
+
+export interface TableOptions {
+  /** chalk color level: 0 = none (NO_COLOR, not a terminal), 1-3 = terminal colors. */
+  colorLevel: 0 | 1 | 2 | 3;
+  /** Terminal width the rows must fit in. */
+  width: number;
+  /** A row per frame (default), a row per reassembled message, or only per-connection summaries. */
+  view?: 'frames' | 'messages' | 'summary';
+  /** Characters of payload preview (default: what fits the width). */
+  payloadChars?: number;
+  /** Show whole payloads, under the row they belong to. */
+  full?: boolean;
+}
+
+/** One color per field, used by every human view so a field is recognisable anywhere. */
+export function palette(chalk: ChalkInstance) {
+  return {
+    packet: chalk.gray,
+    time: chalk.gray,
+    client: chalk.cyan,
+    server: chalk.magenta,
+    fin: chalk.white,
+    rsv: chalk.yellow,
+    opcode: chalk.green,
+    mask: chalk.blue,
+    length: chalk.white,
+    key: chalk.blue,
+    payload: chalk.reset,
+    error: chalk.red.bold,
+    warning: chalk.yellow,
+    info: chalk.cyan,
+    dim: chalk.dim,
+    ok: chalk.green,
+    heading: chalk.bold,
+  };
+}
+
+/** Symbols carry the meaning without color (NO_COLOR, printed output, color blindness). */
+const SEVERITY_SYMBOL: Record<Alert['severity'], string> = { error: '✖ error', warning: '▲ warning', info: 'ℹ info' };
+const ARROW: Record<Direction, string> = { client: 'C→S', server: 'S→C' };
+
+const COLUMNS = [
+  { head: 'No.', width: 7 },
+  { head: 'Time', width: 10 },
+  { head: 'Conn', width: 5 },
+  { head: 'Dir', width: 5 },
+  { head: 'FIN', width: 5 },
+  { head: 'RSV', width: 5 },
+  { head: 'Opcode', width: 14 },
+  { head: 'MASK', width: 6 },
+  { head: 'Length', width: 14 },
+  { head: 'Key', width: 10 },
+] as const;
+
+const MESSAGE_COLUMNS = [
+  { head: 'No.', width: 7 },
+  { head: 'Time', width: 10 },
+  { head: 'Conn', width: 5 },
+  { head: 'Dir', width: 5 },
+  { head: 'Type', width: 8 },
+  { head: 'Frags', width: 7 },
+  { head: 'Length', width: 16 },
+] as const;
+
+const fixedWidth = (columns: readonly { width: number }[]) => columns.reduce((w, c) => w + c.width, 0) + columns.length + 1;
+const MIN_PAYLOAD = 12;
+
+function endpoint(e: Endpoint): string {
+  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+}
+
+function extensionText(e: ExtensionOffer): string {
+  return [e.name, ...e.params.map((p) => (p.value === null ? p.name : `${p.name}=${p.value}`))].join('; ');
+}
+
+/**
+ * The default wsdump/wsproxy view: a header per connection (addresses, request, handshake
+ * verdict), a row per frame with its header fields, alerts under the frame they concern, and
+ * a summary line per connection. Rows are rendered one at a time, so output is live.
+ */
+export class TableRenderer {
+  private readonly c: ReturnType<typeof palette>;
+  private readonly view: 'frames' | 'messages' | 'summary';
+  private readonly columns: readonly { head: string; width: number }[];
+  private readonly payloadWidth: number;
+  /** Characters of content shown in a row. */
+  private readonly previewChars: number;
+  private t0: number | null = null;
+  private headerShown = false;
+  /** "client → server" per open connection, for the handshake header. */
+  private readonly endpoints = new Map<number, string>();
+  /** Request path per open connection, for --summary. */
+  private readonly paths = new Map<number, string>();
+
+  constructor(private readonly options: TableOptions) {
+    this.c = palette(new Chalk({ level: options.colorLevel }));
+    this.view = options.view ?? 'frames';
+    this.columns = this.view === 'messages' ? MESSAGE_COLUMNS : COLUMNS;
+    this.payloadWidth = Math.max(MIN_PAYLOAD, options.width - fixedWidth(this.columns) - 3);
+    this.previewChars = options.payloadChars ?? this.payloadWidth - 4;
+  }
+
+  /** Text to print for one event (possibly empty), ending with a newline when not empty. */
+  render(event: DissectEvent): string {
+    if (this.view === 'summary') return this.renderSummaryView(event);
+    switch (event.type) {
+      case 'notice':
+        return `${this.c.info('ℹ')} ${this.c.dim(event.code)} ${escapeText(event.message, 300)}\n`;
+      case 'connection':
+        this.noteTime(event.at.ts);
+        this.endpoints.set(event.conn, `${endpoint(event.client)} → ${endpoint(event.server)}`);
+        return '';
+      case 'handshake':
+        this.noteTime(event.request.at.ts);
+        return this.handshake(event);
+      case 'other':
+        this.noteTime(event.at.ts);
+        return `${this.c.heading(`#${event.conn}`)} ${this.endpoints.get(event.conn) ?? ''} ${this.c.dim('not WebSocket:')} ${escapeText(event.note)}${event.requestLine ? ` ${this.c.dim('(')}${escapeText(event.requestLine, 80)}${this.c.dim(')')}` : ''}\n`;
+      case 'frame':
+        this.noteTime(event.frame.start.ts);
+        if (this.view === 'messages') return this.alerts(event.frame.alerts);
+        return this.frameRow(event.conn, event.frame) + this.fullPayload(event.frame.data, event.frame.opcode === 0x1 && !event.frame.rsv1) + this.alerts(event.frame.alerts);
+      case 'message':
+        if (this.view === 'messages') return this.messageRow(event.conn, event.message) + this.fullPayload(event.message.data, event.message.text !== undefined) + this.alerts(event.message.alerts);
+        return this.message(event.message);
+      case 'alert':
+        return this.alerts([event.alert], `#${event.conn} `);
+      case 'end':
+        this.endpoints.delete(event.conn);
+        return this.summary(event);
+    }
+  }
+
+  private noteTime(ts: number | undefined): void {
+    if (this.t0 === null && ts !== undefined) this.t0 = ts;
+  }
+
+  private handshake(h: HandshakeEvent): string {
+    const c = this.c;
+    const lines: string[] = [];
+    lines.push(`${c.heading(`#${h.conn}`)} ${this.endpoints.get(h.conn) ?? ''}  ${c.heading(escapeText(`${h.request.method} ${h.request.target} ${h.request.version}`, 120))}`);
+    if (h.response === null) {
+      lines.push(`   ${c.warning('▲')} no answer from the server in this capture`);
+    } else {
+      const status = `${h.response.status} ${escapeText(h.response.reason, 60)}`.trimEnd();
+      lines.push(`   ${h.upgraded ? c.ok(`✓ ${status}`) : c.warning(`▲ ${status}: not upgraded`)}${h.supportedVersions.length > 0 ? ` (server supports version ${escapeText(h.supportedVersions.join(', '))})` : ''}`);
+    }
+    if (h.key !== null) {
+      if (h.receivedAccept === null) {
+        if (h.upgraded) lines.push(`   ${c.error('✖')} Sec-WebSocket-Accept missing (expected ${h.expectedAccept ?? '?'})`);
+      } else if (h.acceptValid) {
+        lines.push(`   ${c.ok('✓')} Sec-WebSocket-Accept ${escapeText(h.receivedAccept)} = base64(SHA-1(key + GUID))`);
+      } else {
+        lines.push(`   ${c.error('✖')} Sec-WebSocket-Accept ${escapeText(h.receivedAccept)}, expected ${h.expectedAccept ?? '?'}`);
+      }
+    }
+    if (h.upgraded) {
+      const ext = h.extensions.length > 0 ? h.extensions.map(extensionText).join(', ') : 'none';
+      lines.push(`   subprotocol: ${escapeText(h.protocol ?? 'none')}   extensions: ${escapeText(ext)}`);
+    }
+    let out = lines.join('\n') + '\n' + this.alerts(h.alerts);
+    if (h.upgraded && !this.headerShown) {
+      this.headerShown = true;
+      out += this.headRow();
+    }
+    return out;
+  }
+
+  private table(): Table.Table {
+    return new Table({
+      colWidths: [...this.columns.map((col) => col.width), this.payloadWidth],
+      wordWrap: false,
+      style: { head: [], border: [], 'padding-left': 1, 'padding-right': 0 },
+      chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ' },
+    });
+  }
+
+  /** A rendered one-row table, without the padding cli-table3 leaves at the end of the line. */
+  private row(cells: string[]): string {
+    const t = this.table();
+    t.push(cells);
+    return t.toString().replace(/ +$/gm, '') + '\n';
+  }
+
+  private headRow(): string {
+    return this.row([...this.columns.map((col) => this.c.heading(col.head)), this.c.heading(this.view === 'messages' ? 'Content' : 'Payload')]);
+  }
+
+  private time(ts: number | undefined): string {
+    return ts !== undefined && this.t0 !== null ? (ts - this.t0).toFixed(6) : '';
+  }
+
+  private dir(direction: Direction): string {
+    return direction === 'client' ? this.c.client(ARROW.client) : this.c.server(ARROW.server);
+  }
+
+  private messageRow(conn: number, m: Message): string {
+    const c = this.c;
+    const length = m.compressed ? `${m.wireLength}→${m.length}` : String(m.length);
+    return this.row([
+      c.packet(m.end.packet !== undefined ? String(m.end.packet) : '-'),
+      c.time(this.time(m.start.ts)),
+      `#${conn}`,
+      this.dir(m.direction),
+      c.opcode(m.type.length > 8 ? `0x${m.opcode.toString(16)}` : m.type),
+      String(m.fragments),
+      c.length(length + (m.truncated ? '+' : '')),
+      this.content(m),
+    ]);
+  }
+
+  private content(m: Message): string {
+    if (m.close) {
+      const code = m.close.code === null ? 'no code' : `${m.close.code} ${m.close.codeName}`;
+      return `${code}${m.close.reason ? ` "${escapeText(m.close.reason, this.previewChars)}"` : ''}`;
+    }
+    if (m.length === 0) return this.c.dim('(empty)');
+    if (m.text !== undefined) return `"${escapeText(m.text, this.previewChars)}"`;
+    return hexPreview(m.data, Math.max(1, Math.floor(this.previewChars / 3)));
+  }
+
+  /** --full: the whole payload under its row, escaped text or a hex dump, indented. */
+  private fullPayload(data: Uint8Array, isText: boolean): string {
+    if (!this.options.full || data.length === 0) return '';
+    if (isText) return `      ${escapeText(new TextDecoder().decode(data)).replace(/\\n/g, '\\n\n      ')}\n`;
+    let out = '';
+    for (let at = 0; at < data.length; at += 16) {
+      const row = data.subarray(at, at + 16);
+      const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+      out += `      ${this.c.dim(at.toString(16).padStart(6, '0'))}  ${hexPreview(row, 16).padEnd(47)}  ${ascii}\n`;
+    }
+    return out;
+  }
+
+  private frameRow(conn: number, f: Frame): string {
+    const c = this.c;
+    const rsv = `${+f.rsv1}${+f.rsv2}${+f.rsv3}`;
+    const enc = f.lengthEncoding === 7 ? '' : ` (${f.lengthEncoding})`;
+    return this.row([
+      c.packet(f.end.packet !== undefined ? String(f.end.packet) : '-'),
+      c.time(this.time(f.start.ts)),
+      `#${conn}`,
+      this.dir(f.direction),
+      c.fin(f.fin ? '1' : '0'),
+      rsv === '000' ? c.dim(rsv) : c.rsv(rsv),
+      c.opcode(f.opcodeName.length > 13 ? `0x${f.opcode.toString(16)} rsvd` : f.opcodeName),
+      c.mask(f.masked ? '1' : '0'),
+      c.length(`${f.payloadLength}${enc}`),
+      f.maskingKey ? c.key(Buffer.from(f.maskingKey).toString('hex')) : c.dim('-'),
+      this.preview(f),
+    ]);
+  }
+
+  private preview(f: Frame): string {
+    const width = this.previewChars;
+    const more = f.truncated ? this.c.dim(' [truncated]') : '';
+    if (f.payloadLength === 0) return this.c.dim('(empty)');
+    if (f.opcode === 0x8 && f.data.length >= 2) {
+      const code = (f.data[0]! << 8) | f.data[1]!;
+      const reason = new TextDecoder().decode(f.data.subarray(2));
+      return `${code}${reason ? ` "${escapeText(reason, width - 8)}"` : ''}`;
+    }
+    if (f.opcode === 0x2 || f.rsv1) return hexPreview(f.data, Math.max(1, Math.floor(width / 3))) + more;
+    return `"${escapeText(new TextDecoder().decode(f.data.subarray(0, width * 4)), width)}"${more}`;
+  }
+
+  private message(m: Message): string {
+    const c = this.c;
+    const parts: string[] = [];
+    if (m.close) {
+      const code = m.close.code === null ? 'no code' : `${m.close.code} ${m.close.codeName}`;
+      parts.push(`close: ${code}${m.close.reason ? ` "${escapeText(m.close.reason, 60)}"` : ''}`);
+    } else if (m.fragments > 1 || m.compressed) {
+      const how = [m.fragments > 1 ? `${m.fragments} fragments` : '', m.compressed ? `inflated ${m.wireLength} → ${m.length} bytes (${(m.length === 0 ? 0 : (m.wireLength / m.length) * 100).toFixed(0)}%)` : `${m.length} bytes`].filter(Boolean).join(', ');
+      const content = m.text !== undefined ? `"${escapeText(m.text, Math.max(20, this.options.width - 40))}"` : hexPreview(m.data, 16);
+      parts.push(`${m.type} message, ${how}: ${content}`);
+    }
+    const out = parts.length > 0 ? `${c.dim('   └')} ${parts.join(' ')}\n` : '';
+    return out + this.alerts(m.alerts);
+  }
+
+  private alerts(alerts: Alert[], prefix = ''): string {
+    let out = '';
+    for (const a of alerts) {
+      const color = this.c[a.severity];
+      const where = a.packet !== undefined ? ` [packet ${a.packet}]` : '';
+      out += `   ${prefix}${color(SEVERITY_SYMBOL[a.severity])} ${this.c.dim(a.code)} ${escapeText(a.message, 400)} ${this.c.dim(`(${a.section})${where}`)}\n`;
+    }
+    return out;
+  }
+
+  /** --summary: connection lines and per-connection totals only. */
+  private renderSummaryView(event: DissectEvent): string {
+    switch (event.type) {
+      case 'notice':
+        return `${this.c.info('ℹ')} ${this.c.dim(event.code)} ${escapeText(event.message, 300)}\n`;
+      case 'connection':
+        this.endpoints.set(event.conn, `${endpoint(event.client)} → ${endpoint(event.server)}`);
+        return '';
+      case 'handshake':
+        this.paths.set(event.conn, `${event.request.target}${event.upgraded ? '' : ` (${event.response ? `${event.response.status} refused` : 'unanswered'})`}`);
+        return '';
+      case 'end':
+        return this.summaryBlock(event);
+      default:
+        return '';
+    }
+  }
+
+  private summaryBlock(e: Extract<DissectEvent, { type: 'end' }>): string {
+    const c = this.c;
+    const where = this.endpoints.get(e.conn) ?? '';
+    const path = this.paths.get(e.conn);
+    this.endpoints.delete(e.conn);
+    this.paths.delete(e.conn);
+    const duration = e.duration !== null ? `, ${e.duration.toFixed(3)} s` : '';
+    const lines = [`${c.heading(`#${e.conn}`)} ${where}  ${e.kind}${path ? ` ${escapeText(path, 80)}` : ''}${duration}`];
+    if (e.kind === 'websocket') {
+      for (const d of ['client', 'server'] as const) {
+        const t = e.totals[d];
+        const ops = Object.entries(t.byOpcode).map(([op, v]) => `${op} ${v.frames}/${v.bytes} B`).join(', ');
+        lines.push(`   ${this.dir(d)} ${t.frames} frames, ${t.messages} messages, ${t.bytes} bytes${t.missing ? `, ${t.missing} missing` : ''}${ops ? `  (${ops})` : ''}`);
+      }
+      const close = (d: Direction) => (e.closeCodes[d].length > 0 ? e.closeCodes[d].map((x) => x ?? 'no code').join('/') : '-');
+      lines.push(`   close: C→S ${close('client')}, S→C ${close('server')}`);
+    }
+    const alerts = [e.alerts.error && c.error(`✖ ${e.alerts.error} error(s)`), e.alerts.warning && c.warning(`▲ ${e.alerts.warning} warning(s)`), e.alerts.info && c.info(`ℹ ${e.alerts.info} info`)].filter(Boolean).join(', ');
+    if (alerts) lines.push(`   alerts: ${alerts}`);
+    return lines.join('\n') + '\n';
+  }
+
+  private summary(e: Extract<DissectEvent, { type: 'end' }>): string {
+    if (e.kind !== 'websocket') return '';
+    const c = this.c;
+    const side = (d: Direction) => `${ARROW[d]} ${e.totals[d].frames} frames, ${e.totals[d].messages} messages, ${e.totals[d].bytes} bytes${e.totals[d].missing ? `, ${e.totals[d].missing} missing` : ''}`;
+    const alerts = [e.alerts.error && c.error(`${e.alerts.error} error(s)`), e.alerts.warning && c.warning(`${e.alerts.warning} warning(s)`), e.alerts.info && c.info(`${e.alerts.info} info`)].filter(Boolean).join(', ') || c.ok('no alerts');
+    const close = (d: Direction) => (e.closeCodes[d].length > 0 ? e.closeCodes[d].map((x) => x ?? 'no code').join('/') : '-');
+    return `${c.heading(`#${e.conn} summary`)}: ${side('client')}; ${side('server')}; close C→S ${close('client')}, S→C ${close('server')}; ${alerts}\n`;
+  }
+}

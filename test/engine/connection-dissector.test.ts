@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import type { Direction } from '../../src/alerts.js';
+import { ConnectionDissector } from '../../src/engine/connection-dissector.js';
+import type { DissectEvent } from '../../src/engine/events.js';
+import { computeAccept } from '../../src/http/accept.js';
+import { encodeFrame } from '../../src/websocket/frame-encoder.js';
+
+const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+const enc = (s: string) => new TextEncoder().encode(s);
+const cat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
+
+function request(extra = ''): Uint8Array {
+  return enc(`GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`);
+}
+
+function response(extra = '', accept = computeAccept(KEY)): Uint8Array {
+  return enc(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${extra}\r\n`);
+}
+
+const maskedHello = Uint8Array.from([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+const serverHello = Uint8Array.from([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+
+function dissect(steps: [Direction, Uint8Array][], options = {}): DissectEvent[] {
+  const d = new ConnectionDissector(1, options);
+  const events = d.start({ packet: 1 });
+  steps.forEach(([dir, bytes], i) => events.push(...d.data(dir, bytes, { packet: i + 1, ts: i })));
+  return [...events, ...d.finish()];
+}
+
+const byType = <T extends DissectEvent['type']>(events: DissectEvent[], type: T) => events.filter((e): e is Extract<DissectEvent, { type: T }> => e.type === type);
+
+describe('ConnectionDissector', () => {
+  it('verifies the RFC 6455 §1.2 handshake and decodes the frames after it', () => {
+    const events = dissect([
+      ['client', request('Sec-WebSocket-Protocol: chat, superchat\r\n')],
+      ['server', cat(response('Sec-WebSocket-Protocol: chat\r\n'), serverHello)],
+      ['client', maskedHello],
+    ]);
+    const [hs] = byType(events, 'handshake');
+    expect(hs).toMatchObject({ upgraded: true, acceptValid: true, expectedAccept: 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=', receivedAccept: 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=', protocol: 'chat', alerts: [] });
+    expect(hs!.request).toMatchObject({ method: 'GET', target: '/chat', at: { packet: 1 } });
+    expect(hs!.response).toMatchObject({ status: 101, at: { packet: 2 } });
+    // The server's frame arrived in the same segment as its 101 response.
+    expect(byType(events, 'message').map((e) => [e.message.direction, e.message.text, e.message.start.packet])).toEqual([
+      ['server', 'Hello', 2],
+      ['client', 'Hello', 3],
+    ]);
+    const [end] = byType(events, 'end');
+    expect(end).toMatchObject({ kind: 'websocket', alerts: { error: 0, warning: 0, info: 0 } });
+    expect(end!.totals.client).toMatchObject({ frames: 1, messages: 1 });
+  });
+
+  it('gives the same events for any split of the handshake and frames', () => {
+    const c = cat(request(), maskedHello);
+    const s = cat(response(), serverHello);
+    const whole = dissect([['client', request()], ['server', s], ['client', maskedHello]]);
+    const d = new ConnectionDissector(1);
+    const pieces: DissectEvent[] = [];
+    // Request byte by byte, then the response byte by byte, then the client's frame.
+    for (let i = 0; i < request().length; i++) pieces.push(...d.data('client', c.subarray(i, i + 1), { packet: 1, ts: 0 }));
+    for (let i = 0; i < s.length; i++) pieces.push(...d.data('server', s.subarray(i, i + 1), { packet: 2, ts: 1 }));
+    for (let i = request().length; i < c.length; i++) pieces.push(...d.data('client', c.subarray(i, i + 1), { packet: 3, ts: 2 }));
+    pieces.push(...d.finish());
+    const texts = (events: DissectEvent[]) => byType(events, 'message').map((e) => e.message.text);
+    expect(texts(pieces)).toEqual(texts(whole));
+    expect(byType(pieces, 'handshake')[0]!.acceptValid).toBe(true);
+  });
+
+  it('shows expected and received Accept when they differ', () => {
+    const events = dissect([['client', request()], ['server', response('', 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=')]]);
+    const [hs] = byType(events, 'handshake');
+    expect(hs).toMatchObject({ upgraded: true, acceptValid: false, receivedAccept: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=', expectedAccept: 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=' });
+    expect(hs!.alerts.map((a) => a.code)).toEqual(['handshake.accept-mismatch']);
+  });
+
+  it('reports a refused upgrade and stops treating the stream as WebSocket', () => {
+    const events = dissect([
+      ['client', request()],
+      ['server', enc('HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13, 8\r\nContent-Length: 2\r\n\r\nno')],
+      ['client', maskedHello],
+    ]);
+    const [hs] = byType(events, 'handshake');
+    expect(hs).toMatchObject({ upgraded: false, supportedVersions: ['13', '8'] });
+    expect(hs!.alerts.map((a) => a.code)).toEqual(['handshake.refused']);
+    expect(byType(events, 'other')).toMatchObject([{ kind: 'refused', status: 426 }]);
+    expect(byType(events, 'frame')).toEqual([]);
+    expect(byType(events, 'end')[0]!.kind).toBe('refused');
+  });
+
+  it('says what a plain HTTP request or a non-HTTP stream was', () => {
+    const http = dissect([['client', enc('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n')], ['server', enc('HTTP/1.1 200 OK\r\n\r\n')]]);
+    expect(byType(http, 'other')).toMatchObject([{ kind: 'http', requestLine: 'GET /index.html HTTP/1.1' }]);
+    expect(byType(http, 'handshake')).toEqual([]);
+    const tls = dissect([['client', Uint8Array.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])]]);
+    expect(byType(tls, 'other')).toMatchObject([{ kind: 'not-http' }]);
+  });
+
+  it('flags client data sent before the 101 and still decodes it afterwards', () => {
+    const events = dissect([['client', cat(request(), maskedHello)], ['server', response()]]);
+    const codes = events.flatMap((e) => (e.type === 'alert' ? [e.alert.code] : []));
+    expect(codes).toEqual(['handshake.early-data']);
+    expect(byType(events, 'message').map((e) => e.message.text)).toEqual(['Hello']);
+  });
+
+  it('reports an upgrade request left unanswered by the end of the capture', () => {
+    const events = dissect([['client', request()]]);
+    expect(byType(events, 'handshake')).toMatchObject([{ response: null, upgraded: false }]);
+  });
+
+  it('negotiates permessage-deflate and inflates with it', () => {
+    const events = dissect([
+      ['client', request('Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n')],
+      ['server', cat(response('Sec-WebSocket-Extensions: permessage-deflate\r\n'), Uint8Array.from([0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]))],
+    ]);
+    expect(byType(events, 'handshake')[0]!.deflate).not.toBeNull();
+    expect(byType(events, 'message').map((e) => [e.message.text, e.message.compressed])).toEqual([['Hello', true]]);
+  });
+
+  it('flags RSV1 when permessage-deflate was not negotiated', () => {
+    const events = dissect([['client', request()], ['server', cat(response(), Uint8Array.from([0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]))]]);
+    expect(byType(events, 'frame')[0]!.frame.alerts.map((a) => a.code)).toEqual(['frame.rsv-unnegotiated']);
+  });
+
+  it('decodes mid-stream with a notice when told the port is WebSocket', () => {
+    const events = dissect([['client', maskedHello], ['server', serverHello]], { midstream: true });
+    expect(events[0]).toMatchObject({ type: 'alert', alert: { code: 'handshake.not-seen' } });
+    expect(byType(events, 'message').map((e) => e.message.text)).toEqual(['Hello', 'Hello']);
+  });
+
+  const alertCodes = (events: DissectEvent[]) => events.flatMap((e) => (e.type === 'alert' ? [e.alert.code] : e.type === 'frame' ? e.frame.alerts.map((a) => a.code) : []));
+
+  it('keeps framing across a TCP gap inside a payload', () => {
+    const d = new ConnectionDissector(1, { midstream: true });
+    const events = [...d.start(), ...d.data('server', serverHello.subarray(0, 3)), ...d.gap('server', 4), ...d.data('server', serverHello), ...d.finish()];
+    expect(alertCodes(events)).toEqual(['handshake.not-seen', 'tcp.gap', 'frame.payload-truncated']);
+    expect(byType(events, 'message').map((e) => e.message.text)).toEqual(['H', 'Hello']);
+  });
+
+  it('resynchronises after a TCP gap inside a frame header', () => {
+    const d = new ConnectionDissector(1, { midstream: true });
+    const events = [...d.start(), ...d.data('server', serverHello.subarray(0, 1)), ...d.gap('server', 2), ...d.data('server', cat(serverHello.subarray(3), serverHello, serverHello)), ...d.finish()];
+    expect(alertCodes(events)).toEqual(['handshake.not-seen', 'tcp.gap', 'frame.resync']);
+    expect(byType(events, 'message').map((e) => e.message.text)).toEqual(['Hello', 'Hello']);
+    expect(byType(events, 'end')[0]!.totals.server.missing).toBe(2);
+  });
+});
