@@ -1,0 +1,101 @@
+/**
+ * Differential test: for every bundled capture, the header fields of every WebSocket frame
+ * (fin, rsv, opcode, mask, payload length, masking key, close code) must be what tshark reports,
+ * packet by packet. tshark is a second opinion, not the truth: where it is known to be wrong,
+ * the difference is listed in KNOWN_DIFFERENCES with the reason.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dissectFile } from '../helpers/dissect.js';
+
+const TSHARK = (() => {
+  try {
+    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Captures whose frames tshark cannot be compared on, with the reason. */
+const KNOWN_DIFFERENCES: Record<string, string> = {};
+
+/** Directories whose captures are deliberately broken (tested elsewhere). */
+const EXCLUDED_DIRS = new Set(['bad']);
+
+function captures(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) {
+      if (!EXCLUDED_DIRS.has(name)) out.push(...captures(path));
+    } else if (/\.(pcap|pcapng)(\.gz)?$/.test(name)) out.push(path);
+  }
+  return out.sort();
+}
+
+const FIELDS = ['frame.number', 'websocket.fin', 'websocket.rsv', 'websocket.opcode', 'websocket.mask', 'websocket.payload_length', 'websocket.payload_length_ext_16', 'websocket.payload_length_ext_64', 'websocket.masking_key', 'websocket.payload.close.status_code'];
+
+interface FrameFields {
+  fin: boolean;
+  rsv: number;
+  opcode: number;
+  mask: boolean;
+  length: number;
+  key: string | null;
+}
+
+/** tshark's view: per packet, the frames it decoded there, and the close codes in order. */
+function tsharkFrames(file: string, httpPorts: number[]): Map<number, { frames: FrameFields[]; closeCodes: number[] }> {
+  const args = ['-r', file, '-Y', 'websocket', '-T', 'fields', '-E', 'separator=|', '-E', 'occurrence=a', '-E', 'aggregator=,'];
+  for (const port of httpPorts) args.push('-d', `tcp.port==${port},http`);
+  for (const f of FIELDS) args.push('-e', f);
+  const text = execFileSync('tshark', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const result = new Map<number, { frames: FrameFields[]; closeCodes: number[] }>();
+  for (const line of text.split('\n').filter(Boolean)) {
+    const [no, fin, rsv, opcode, mask, len7, len16, len64, key, close] = line.split('|').map((v) => (v === '' ? [] : v.split(',')));
+    const frames: FrameFields[] = [];
+    let ext16 = 0;
+    let ext64 = 0;
+    let keyAt = 0;
+    for (let i = 0; i < fin!.length; i++) {
+      const masked = mask![i] === '1' || mask![i] === 'True';
+      const short = Number(len7![i]);
+      const length = short === 126 ? Number(len16![ext16++]) : short === 127 ? Number(len64![ext64++]) : short;
+      frames.push({ fin: fin![i] === '1' || fin![i] === 'True', rsv: Number(rsv![i]), opcode: Number(opcode![i]), mask: masked, length, key: masked ? (key![keyAt++] ?? '').replace(/:/g, '') : null });
+    }
+    result.set(Number(no![0]), { frames, closeCodes: (close ?? []).map(Number) });
+  }
+  return result;
+}
+
+const files = captures('fixtures');
+
+describe.skipIf(!TSHARK && !process.env.CI)('frames agree with tshark', () => {
+  it('has tshark installed in CI', () => {
+    expect(TSHARK).toBe(true);
+  });
+
+  it('has captures to compare', () => {
+    expect(files.length).toBeGreaterThan(3);
+  });
+
+  it.each(files)('%s', async (file) => {
+    if (KNOWN_DIFFERENCES[file]) return;
+    const { json } = await dissectFile(file);
+    const ports = [...new Set(json.filter((e) => e.type === 'connection').map((e) => e.server.port as number))];
+    const theirs = tsharkFrames(file, ports);
+    const ours = new Map<number, { frames: FrameFields[]; closeCodes: number[] }>();
+    for (const f of json.filter((e) => e.type === 'frame' && !e.incomplete)) {
+      const entry = ours.get(f.packet) ?? { frames: [], closeCodes: [] };
+      entry.frames.push({ fin: f.fin, rsv: (f.rsv1 ? 4 : 0) | (f.rsv2 ? 2 : 0) | (f.rsv3 ? 1 : 0), opcode: f.opcode, mask: f.masked, length: f.payloadLength, key: f.maskingKey });
+      if (f.closeCode !== undefined) entry.closeCodes.push(f.closeCode);
+      ours.set(f.packet, entry);
+    }
+    expect(ours.size).toBeGreaterThan(0);
+    expect([...ours.keys()]).toEqual([...theirs.keys()]);
+    for (const [packet, entry] of ours) expect(entry, `packet ${packet}`).toEqual(theirs.get(packet));
+  });
+});
