@@ -4,6 +4,7 @@ import type { Alert, Direction } from '../alerts.js';
 import type { DissectEvent, Endpoint, HandshakeEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
+import { isValidUtf8Prefix } from '../websocket/utf8.js';
 import { escapeText, hexPreview } from './escape.js';
 
 export interface TableOptions {
@@ -46,31 +47,38 @@ export function palette(chalk: ChalkInstance) {
 const SEVERITY_SYMBOL: Record<Alert['severity'], string> = { error: '✖ error', warning: '▲ warning', info: 'ℹ info' };
 const ARROW: Record<Direction, string> = { client: 'C→S', server: 'S→C' };
 
+/** Widths include cli-table3's one space of left padding, which also separates the columns. */
 const COLUMNS = [
   { head: 'No.', width: 7 },
-  { head: 'Time', width: 10 },
+  { head: 'Time', width: 11 },
   { head: 'Conn', width: 5 },
-  { head: 'Dir', width: 5 },
-  { head: 'FIN', width: 5 },
-  { head: 'RSV', width: 5 },
-  { head: 'Opcode', width: 14 },
-  { head: 'MASK', width: 6 },
-  { head: 'Length', width: 14 },
-  { head: 'Key', width: 10 },
+  { head: 'Dir', width: 4 },
+  { head: 'FIN', width: 4 },
+  { head: 'RSV', width: 4 },
+  { head: 'Opcode', width: 13 },
+  { head: 'MASK', width: 5 },
+  { head: 'Length', width: 12 },
+  { head: 'Key', width: 9 },
 ] as const;
 
 const MESSAGE_COLUMNS = [
   { head: 'No.', width: 7 },
-  { head: 'Time', width: 10 },
+  { head: 'Time', width: 11 },
   { head: 'Conn', width: 5 },
-  { head: 'Dir', width: 5 },
+  { head: 'Dir', width: 4 },
   { head: 'Type', width: 8 },
-  { head: 'Frags', width: 7 },
+  { head: 'Frags', width: 6 },
   { head: 'Length', width: 16 },
 ] as const;
 
-const fixedWidth = (columns: readonly { width: number }[]) => columns.reduce((w, c) => w + c.width, 0) + columns.length + 1;
+const fixedWidth = (columns: readonly { width: number }[]) => columns.reduce((w, c) => w + c.width, 0);
 const MIN_PAYLOAD = 12;
+
+/** UTF-8 (possibly cut mid code point) without control characters other than tab and newlines. */
+function looksLikeText(bytes: Uint8Array): boolean {
+  for (const b of bytes) if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f) return false;
+  return isValidUtf8Prefix(bytes);
+}
 
 function endpoint(e: Endpoint): string {
   return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
@@ -103,7 +111,7 @@ export class TableRenderer {
     this.c = palette(new Chalk({ level: options.colorLevel }));
     this.view = options.view ?? 'frames';
     this.columns = this.view === 'messages' ? MESSAGE_COLUMNS : COLUMNS;
-    this.payloadWidth = Math.max(MIN_PAYLOAD, options.width - fixedWidth(this.columns) - 3);
+    this.payloadWidth = Math.max(MIN_PAYLOAD, options.width - fixedWidth(this.columns) - 1);
     this.previewChars = options.payloadChars ?? this.payloadWidth - 4;
   }
 
@@ -178,7 +186,7 @@ export class TableRenderer {
       colWidths: [...this.columns.map((col) => col.width), this.payloadWidth],
       wordWrap: false,
       style: { head: [], border: [], 'padding-left': 1, 'padding-right': 0 },
-      chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ' },
+      chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '' },
     });
   }
 
@@ -267,8 +275,11 @@ export class TableRenderer {
       const reason = new TextDecoder().decode(f.data.subarray(2));
       return `${code}${reason ? ` "${escapeText(reason, width - 8)}"` : ''}`;
     }
-    if (f.opcode === 0x2 || f.rsv1) return hexPreview(f.data, Math.max(1, Math.floor(width / 3))) + more;
-    return `"${escapeText(new TextDecoder().decode(f.data.subarray(0, width * 4)), width)}"${more}`;
+    const sample = f.data.subarray(0, width * 4);
+    // A continuation or control frame does not say whether it carries text: judge by content.
+    const asText = !f.rsv1 && (f.opcode === 0x1 || (f.opcode !== 0x2 && looksLikeText(sample)));
+    if (!asText) return hexPreview(f.data, Math.max(1, Math.floor(width / 3))) + more;
+    return `"${escapeText(new TextDecoder().decode(sample), width)}"${more}`;
   }
 
   private message(m: Message): string {

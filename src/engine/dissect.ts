@@ -1,0 +1,14 @@
+import { openCapture, type OpenCaptureOptions } from '../capture/index.js';
+import { CaptureDissector, type CaptureDissectorOptions } from './capture-dissector.js';
+import type { DissectEvent } from './events.js';
+
+/**
+ * Dissect a whole capture (a path, or a readable stream such as process.stdin): the events in
+ * capture order, produced as the bytes are read. Throws CaptureFormatError for unusable input.
+ */
+export async function* dissect(source: string | NodeJS.ReadableStream, options: CaptureDissectorOptions & OpenCaptureOptions = {}): AsyncGenerator<DissectEvent> {
+  const capture = await openCapture(source, options.name !== undefined ? { name: options.name } : {});
+  const dissector = new CaptureDissector(options);
+  for await (const item of capture.items) yield* dissector.item(item);
+  yield* dissector.finish();
+}
