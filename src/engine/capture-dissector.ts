@@ -117,8 +117,9 @@ export class CaptureDissector {
       [client, server] = [server, client];
       swapped = true;
     }
-    const midstream = !e.sawSyn && this.decodeAs.has(server.port);
-    const dissector = new ConnectionDissector(e.conn, { ...(this.options.limits ? { limits: this.options.limits } : {}), midstream });
+    const decodeAs = this.decodeAs.has(server.port);
+    const midstream = !e.sawSyn && decodeAs;
+    const dissector = new ConnectionDissector(e.conn, { ...(this.options.limits ? { limits: this.options.limits } : {}), midstream, fallbackToMidstream: decodeAs });
     this.flows.set(e.conn, { dissector, swapped, ended: new Set() });
     const at = { packet: e.packet, ts: e.ts };
     return [{ type: 'connection', conn: e.conn, client, server, sawSyn: e.sawSyn, at }, ...dissector.start(at)];

@@ -16,6 +16,11 @@ export interface ConnectionDissectorOptions {
   midstream?: boolean;
   /** Bytes a client may send before the server's answer that are kept for the session. */
   maxEarlyBytes?: number;
+  /**
+   * The user said this connection is WebSocket (--decode-as): if the handshake cannot be read
+   * (bytes missing from the capture), decode the rest mid-stream instead of giving up.
+   */
+  fallbackToMidstream?: boolean;
 }
 
 type Phase =
@@ -59,6 +64,7 @@ export class ConnectionDissector {
   private readonly closeCodes: Record<Direction, (number | null)[]> = { client: [], server: [] };
   private readonly limits: Partial<Limits>;
   private readonly maxEarly: number;
+  private readonly fallback: boolean;
   private ended = false;
   private firstTs: number | undefined;
   private lastTs: number | undefined;
@@ -69,10 +75,11 @@ export class ConnectionDissector {
   ) {
     this.limits = options.limits ?? {};
     this.maxEarly = options.maxEarlyBytes ?? DEFAULT_MAX_EARLY;
+    this.fallback = options.fallbackToMidstream ?? false;
     this.phase = options.midstream ? 'websocket' : 'request';
     if (options.midstream) {
       this.kind = 'websocket';
-      this.session = new WebSocketSession({ limits: this.limits, extensionsKnown: false });
+      this.session = new WebSocketSession({ limits: this.limits, extensionsKnown: false, synced: false });
     }
   }
 
@@ -104,7 +111,15 @@ export class ConnectionDissector {
     if (this.phase === 'websocket') return [...events, ...this.fromSession(this.session!.gap(direction, size, pos))];
     if (this.phase === 'request' || this.phase === 'response') {
       // The HTTP head cannot be parsed across missing bytes.
+      if (this.fallback) {
+        this.phase = 'websocket';
+        this.kind = 'websocket';
+        this.session = new WebSocketSession({ limits: this.limits, extensionsKnown: false, synced: false });
+        events.push(this.alertEvent(makeAlert('handshake.not-seen', 'The handshake was cut by bytes missing from the capture: decoding as WebSocket from here (--decode-as); negotiated extensions are unknown, frames are resynchronised.', { direction, ...(pos.packet !== undefined ? { packet: pos.packet } : {}) })));
+        return [...events, ...this.fromSession(this.session.gap(direction, size, pos))];
+      }
       this.phase = 'done';
+      events.push({ type: 'other', conn: this.conn, kind: 'not-http', requestLine: this.request ? requestLine(this.request.head) : null, status: null, note: 'the handshake was cut by bytes missing from the capture (snap length?); --decode-as PORT decodes the frames after it', at: pos });
     }
     return events;
   }

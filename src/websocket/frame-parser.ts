@@ -25,6 +25,12 @@ export interface FrameParserOptions {
    * judge whether a candidate header is plausible while resynchronising.
    */
   allowedRsv?: number;
+  /**
+   * False when the stream is joined mid-way (the capture started after the handshake, or
+   * bytes were missing): the first byte need not start a frame, so the parser begins by
+   * scanning for a plausible header, exactly as after a gap.
+   */
+  synced?: boolean;
 }
 
 /**
@@ -205,6 +211,7 @@ export class FrameParser {
     this.direction = options.direction;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.allowedRsv = (options.allowedRsv ?? 0) & 7;
+    if (options.synced === false) this.loseFraming(0, 0);
   }
 
   /** Bytes of the stream handed to the parser so far (pushed plus gaps): the offset of the next byte. */
@@ -502,7 +509,8 @@ export class FrameParser {
     if (this.pendingResync !== null) {
       const { lostAt, missing } = this.pendingResync;
       const skipped = this.frameStart - lostAt;
-      alerts.push(
+      // A stream joined mid-way whose first byte starts a frame skipped nothing: no notice.
+      if (skipped > 0 || missing > 0) alerts.push(
         this.alert(
           'frame.resync',
           `Framing was lost at stream offset ${lostAt} and picked up again here after ${skipped} bytes` +

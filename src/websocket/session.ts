@@ -21,6 +21,8 @@ export interface WebSocketSessionOptions {
    * the framing resynchronisation accepts RSV1, since permessage-deflate is the common case.
    */
   extensionsKnown?: boolean;
+  /** False when the streams are joined mid-way: the parsers first look for a frame boundary. */
+  synced?: boolean;
 }
 
 interface PendingPing {
@@ -43,9 +45,9 @@ class HalfSession {
   closeFrame: Frame | null = null;
 
   /** `allowedRsv` is null when the negotiated extensions are unknown. */
-  constructor(direction: Direction, limits: Limits, decoders: ExtensionDecoder[], readonly allowedRsv: number | null) {
+  constructor(direction: Direction, limits: Limits, decoders: ExtensionDecoder[], readonly allowedRsv: number | null, synced: boolean) {
     // While resynchronising, accept RSV1 when extensions are unknown: permessage-deflate is the usual case.
-    this.parser = new FrameParser({ direction, limits, allowedRsv: allowedRsv ?? RSV1 });
+    this.parser = new FrameParser({ direction, limits, allowedRsv: allowedRsv ?? RSV1, synced });
     this.assembler = new MessageAssembler({ direction, limits, extensions: decoders });
   }
 }
@@ -67,7 +69,7 @@ export class WebSocketSession {
     const make = (direction: Direction): HalfSession => {
       const decoders = extensions.map((e) => e.createDecoder(direction, limits));
       const mask = decoders.reduce((m, d) => m | d.rsvMask, 0);
-      return new HalfSession(direction, limits, decoders, known ? mask : null);
+      return new HalfSession(direction, limits, decoders, known ? mask : null, options.synced ?? true);
     };
     this.halves = { client: make('client'), server: make('server') };
   }

@@ -5,9 +5,9 @@
  * the difference is listed in KNOWN_DIFFERENCES with the reason.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { dissectFile } from '../helpers/dissect.js';
 
 const TSHARK = (() => {
@@ -19,8 +19,20 @@ const TSHARK = (() => {
   }
 })();
 
+/**
+ * Packets where tshark and wsdump legitimately differ, with the reason. tshark only hands a
+ * stream to its WebSocket dissector once it has seen the 101 response.
+ */
+const KNOWN_PACKETS: Record<string, { packets: number[]; reason: string }> = {
+  'fixtures/crafted/handshake-early-data.pcap': { packets: [5], reason: 'a client frame sent before the 101: tshark does not decode it, wsdump does (and flags handshake.early-data)' },
+};
+
 /** Captures whose frames tshark cannot be compared on, with the reason. */
-const KNOWN_DIFFERENCES: Record<string, string> = {};
+const KNOWN_DIFFERENCES: Record<string, string> = {
+  // Every packet is cut at 96 bytes, the upgrade request included: tshark finds no WebSocket
+  // at all, and wsdump decodes only with --decode-as (test/engine/capture-dissector.test.ts).
+  'fixtures/real/snaplen-96.pcap': 'handshake cut by the snap length',
+};
 
 /** Directories whose captures are deliberately broken (tested elsewhere). */
 const EXCLUDED_DIRS = new Set(['bad']);
@@ -47,10 +59,22 @@ interface FrameFields {
   key: string | null;
 }
 
+/**
+ * Server ports of connections whose handshake is not in the capture, from the generator's
+ * NAME.expected.json beside the capture: both tools are told to decode them as WebSocket.
+ */
+function midstreamPorts(file: string): number[] {
+  const manifest = file.replace(/\.(pcap|pcapng)(\.gz)?$/, '.expected.json');
+  if (!existsSync(manifest)) return [];
+  const { connections = [] } = JSON.parse(readFileSync(manifest, 'utf8')) as { connections?: { handshake?: { captured?: boolean }; server?: { port: number } }[] };
+  return connections.filter((c) => c.handshake?.captured === false && c.server).map((c) => c.server!.port);
+}
+
 /** tshark's view: per packet, the frames it decoded there, and the close codes in order. */
-function tsharkFrames(file: string, httpPorts: number[]): Map<number, { frames: FrameFields[]; closeCodes: number[] }> {
+function tsharkFrames(file: string, httpPorts: number[], websocketPorts: number[]): Map<number, { frames: FrameFields[]; closeCodes: number[] }> {
   const args = ['-r', file, '-Y', 'websocket', '-T', 'fields', '-E', 'separator=|', '-E', 'occurrence=a', '-E', 'aggregator=,'];
   for (const port of httpPorts) args.push('-d', `tcp.port==${port},http`);
+  for (const port of websocketPorts) args.push('-d', `tcp.port==${port},websocket`);
   for (const f of FIELDS) args.push('-e', f);
   const text = execFileSync('tshark', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   const result = new Map<number, { frames: FrameFields[]; closeCodes: number[] }>();
@@ -82,11 +106,18 @@ describe.skipIf(!TSHARK && !process.env.CI)('frames agree with tshark', () => {
     expect(files.length).toBeGreaterThan(3);
   });
 
+  let framesCompared = 0;
+  afterAll(() => {
+    // Refused upgrades rightly have no frames; the suite as a whole must compare many.
+    expect(framesCompared).toBeGreaterThan(100);
+  });
+
   it.each(files)('%s', async (file) => {
     if (KNOWN_DIFFERENCES[file]) return;
-    const { json } = await dissectFile(file);
-    const ports = [...new Set(json.filter((e) => e.type === 'connection').map((e) => e.server.port as number))];
-    const theirs = tsharkFrames(file, ports);
+    const decodeAs = midstreamPorts(file);
+    const { json } = await dissectFile(file, { decodeAs });
+    const ports = [...new Set(json.filter((e) => e.type === 'connection').map((e) => e.server.port as number))].filter((p) => !decodeAs.includes(p));
+    const theirs = tsharkFrames(file, ports, decodeAs);
     const ours = new Map<number, { frames: FrameFields[]; closeCodes: number[] }>();
     for (const f of json.filter((e) => e.type === 'frame' && !e.incomplete)) {
       const entry = ours.get(f.packet) ?? { frames: [], closeCodes: [] };
@@ -94,8 +125,11 @@ describe.skipIf(!TSHARK && !process.env.CI)('frames agree with tshark', () => {
       if (f.closeCode !== undefined) entry.closeCodes.push(f.closeCode);
       ours.set(f.packet, entry);
     }
-    expect(ours.size).toBeGreaterThan(0);
-    expect([...ours.keys()]).toEqual([...theirs.keys()]);
+    for (const packet of KNOWN_PACKETS[file]?.packets ?? []) ours.delete(packet);
+    framesCompared += ours.size;
+    // Mid-stream, a direction's first frame is only emitted once the next header confirms it.
+    const sorted = (m: Map<number, unknown>) => [...m.keys()].sort((a, b) => a - b);
+    expect(sorted(ours)).toEqual(sorted(theirs));
     for (const [packet, entry] of ours) expect(entry, `packet ${packet}`).toEqual(theirs.get(packet));
   });
 });

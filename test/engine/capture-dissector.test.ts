@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { dissectFile } from '../helpers/dissect.js';
+
+const serverPort = (name: string): number => JSON.parse(readFileSync(`fixtures/real/${name}.expected.json`, 'utf8')).connections[0].server.port;
+
+const alertCodes = (json: Record<string, any>[]) => json.flatMap((e) => (e.type === 'alert' ? [e.code] : Array.isArray(e.alerts) ? e.alerts.map((a: { code: string }) => a.code) : []));
+const texts = (json: Record<string, any>[], from: string) => json.filter((e) => e.type === 'message' && e.from === from).map((e) => e.text ?? e.closeCode ?? e.opcodeName);
+
+describe('CaptureDissector on captures that miss bytes', () => {
+  it('says why a connection whose handshake was cut by the snap length is not decoded', async () => {
+    const { json } = await dissectFile('fixtures/real/snaplen-96.pcap');
+    expect(alertCodes(json)).toEqual(expect.arrayContaining(['capture.snaplen-truncated', 'tcp.gap']));
+    expect(json.find((e) => e.type === 'other')).toMatchObject({ kind: 'not-http', note: expect.stringContaining('--decode-as') });
+    expect(json.filter((e) => e.type === 'frame')).toEqual([]);
+  });
+
+  it('recovers the frames after the cut with --decode-as, resynchronising each direction', async () => {
+    const { json } = await dissectFile('fixtures/real/snaplen-96.pcap', { decodeAs: [serverPort('snaplen-96')] });
+    expect(alertCodes(json)).toEqual(expect.arrayContaining(['handshake.not-seen', 'frame.resync']));
+    // The generator sent "fits in 96", a 1000-byte binary, a ping and close 1000 (see the manifest);
+    // the binary's payload is mostly beyond the snap length, its header is not.
+    expect(texts(json, 'client')).toEqual(['fits in 96', 'binary', 'ping', 1000]);
+    expect(json.find((e) => e.type === 'message' && e.opcodeName === 'binary')).toMatchObject({ length: 1000, truncated: true });
+    expect(texts(json, 'server')).toContain(1000);
+  });
+
+  it('decodes a capture started mid-connection only when told the port', async () => {
+    const without = await dissectFile('fixtures/real/midstream.pcap');
+    expect(without.json.filter((e) => e.type === 'message')).toEqual([]);
+    expect(without.json.find((e) => e.type === 'connection')).toMatchObject({ sawSyn: false });
+    const { json } = await dissectFile('fixtures/real/midstream.pcap', { decodeAs: [serverPort('midstream')] });
+    expect(alertCodes(json)[0]).toBe('handshake.not-seen');
+    expect(json.filter((e) => e.type === 'message').length).toBeGreaterThan(3);
+    // The reassembler guessed the client from the ports; --decode-as names the server, so
+    // every client frame is masked and every server frame is not.
+    for (const f of json.filter((e) => e.type === 'frame')) expect(f.masked).toBe(f.from === 'client');
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * Content test: the messages each real-peer generator sent (fixtures/real/NAME.expected.json,
+ * written by fixtures/generate while it drove the peers) are exactly the messages wsdump
+ * reassembles and inflates from the capture, in order, per connection and direction.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { dissectFile } from '../helpers/dissect.js';
+
+interface ExpectedMessage {
+  type: string;
+  length?: number;
+  sha256?: string;
+  text?: string;
+  compressed?: boolean;
+  code?: number;
+  reason?: string;
+}
+
+interface ExpectedConnection {
+  kind: 'websocket' | 'http';
+  client: { port: number };
+  server: { port: number };
+  handshake?: { captured: boolean; path: string; subprotocol: string | null; refused?: boolean; status?: number };
+  http?: { path: string; status: number };
+  messages?: { client: ExpectedMessage[]; server: ExpectedMessage[] };
+}
+
+/** Captures whose content cannot all be recovered, with the reason (what is recovered is tested elsewhere). */
+const PARTIAL: Record<string, string> = {
+  'snaplen-96.expected.json': 'packets are cut at 96 bytes: most payloads are not in the capture',
+};
+
+const DIR = 'fixtures/real';
+const manifests = readdirSync(DIR).filter((f) => f.endsWith('.expected.json') && !PARTIAL[f]).sort();
+
+/** Our message in the generator's terms, keeping only the keys the generator recorded. */
+function comparable(m: Record<string, any>, expected: ExpectedMessage): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: m.opcodeName };
+  if (expected.length !== undefined) out.length = m.length;
+  // Control frames carry bytes, not text: the generator wrote their payload as text.
+  if (expected.text !== undefined) out.text = m.text ?? Buffer.from(m.payload, 'hex').toString('utf8');
+  if (expected.sha256 !== undefined && expected.text === undefined) out.sha256 = m.text !== undefined ? createHash('sha256').update(m.text).digest('hex') : m.sha256;
+  if (expected.compressed !== undefined) out.compressed = m.compressed;
+  if (expected.code !== undefined) out.code = m.closeCode;
+  if (expected.reason !== undefined) out.reason = m.closeReason;
+  return out;
+}
+
+function wanted(e: ExpectedMessage): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: e.type };
+  if (e.length !== undefined) out.length = e.length;
+  if (e.text !== undefined) out.text = e.text;
+  if (e.sha256 !== undefined && e.text === undefined) out.sha256 = e.sha256;
+  if (e.compressed !== undefined) out.compressed = e.compressed;
+  if (e.code !== undefined) out.code = e.code;
+  if (e.reason !== undefined) out.reason = e.reason;
+  return out;
+}
+
+describe('messages match what the real peers sent', () => {
+  it('has manifests to check', () => {
+    expect(manifests.length).toBeGreaterThan(5);
+  });
+
+  it.each(manifests)('%s', async (manifest) => {
+    const spec = JSON.parse(readFileSync(`${DIR}/${manifest}`, 'utf8')) as { file: string; connections: ExpectedConnection[] };
+    const decodeAs = spec.connections.filter((c) => c.handshake?.captured === false).map((c) => c.server.port);
+    const { json } = await dissectFile(`${DIR}/${spec.file}`, { decodeAs });
+    for (const expected of spec.connections) {
+      const conn = json.find((e) => e.type === 'connection' && e.client.port === expected.client.port && e.server.port === expected.server.port)?.conn;
+      expect(conn, `connection from port ${expected.client.port}`).toBeDefined();
+      const events = json.filter((e) => e.conn === conn);
+      const handshake = events.find((e) => e.type === 'handshake');
+      if (expected.kind === 'http') {
+        expect(events.find((e) => e.type === 'other')).toMatchObject({ kind: 'http', requestLine: `GET ${expected.http!.path} HTTP/1.1` });
+        continue;
+      }
+      if (expected.handshake?.captured) {
+        expect(handshake).toMatchObject({ path: expected.handshake.path, subprotocol: expected.handshake.subprotocol, status: expected.handshake.status ?? 101, upgraded: !expected.handshake.refused });
+        if (!expected.handshake.refused) expect(handshake!.acceptValid).toBe(true);
+      }
+      for (const from of ['client', 'server'] as const) {
+        const want = expected.messages?.[from] ?? [];
+        const got = events.filter((e) => e.type === 'message' && e.from === from);
+        expect(got.map((m, i) => comparable(m, want[i] ?? { type: '?' })), `${from} messages`).toEqual(want.map(wanted));
+      }
+    }
+  });
+});
