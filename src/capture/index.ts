@@ -13,3 +13,10 @@ export {
   type CaptureNotice,
   type CapturePacket,
 } from './types.js';
+export { buildPcapFile, LINKTYPE_ETHERNET, PcapStreamWriter, type PcapFileOptions } from './pcap-file-writer.js';
+export {
+  TcpConversationRecorder,
+  type RecordedPacket,
+  type RecorderEndpoint,
+  type TcpConversationOptions,
+} from './tcp-recorder.js';
