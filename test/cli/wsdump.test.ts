@@ -86,6 +86,35 @@ describe('wsdump CLI', () => {
     expect(frames.every((f) => f.from === 'client')).toBe(true);
   });
 
+  it('filters by connection, host and port', async () => {
+    const TWO = 'fixtures/real/two-connections.pcap';
+    const all = fakeIo();
+    await main(argv('--json', TWO), all);
+    const conns = ndjson(all.stdout.text).filter((e) => e.type === 'connection');
+    expect(conns.length).toBe(2);
+    const only = async (...args: string[]) => {
+      const io = fakeIo();
+      await main(argv('--json', ...args, TWO), io);
+      return [...new Set(ndjson(io.stdout.text).filter((e) => e.type === 'frame').map((e) => e.conn))];
+    };
+    expect(await only('--conn', '2')).toEqual([2]);
+    expect(await only('--port', String(conns[0]!.client.port))).toEqual([1]);
+    expect(await only('--host', '192.0.2.99')).toEqual([]);
+    expect(await only('--host', conns[0]!.server.ip)).toEqual([1, 2]);
+  });
+
+  it('sets the preview length with --payload and shows everything with --full', async () => {
+    const short = fakeIo();
+    await main(argv('--payload', '6', CHAT), short);
+    expect(short.stdout.text).toContain('"echo,t…"');
+    const full = fakeIo();
+    await main(argv('--full', '--payload', '6', CHAT), full);
+    expect(full.stdout.text).toMatch(/\n\s+echo,test message\n/);
+    const json = fakeIo();
+    await main(argv('--json', '--payload', '2', CHAT), json);
+    expect(ndjson(json.stdout.text).find((e) => e.type === 'frame')!.payload).toHaveLength(4);
+  });
+
   it('summarises each connection', async () => {
     const io = fakeIo();
     await main(argv('--summary', CHAT), io);
