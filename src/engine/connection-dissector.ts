@@ -2,6 +2,7 @@ import { makeAlert, type Alert, type Direction } from '../alerts.js';
 import { checkRequest, checkResponse, type HandshakeVerdict, type RequestCheck } from '../http/handshake.js';
 import { HttpHeadParser, type HttpRequest, type HttpResponse } from '../http/http-parser.js';
 import { Opcode } from '../websocket/constants.js';
+import { assumedPermessageDeflate } from '../websocket/permessage-deflate.js';
 import { WebSocketSession, type SessionEvent } from '../websocket/session.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
 import type { ConnectionEndEvent, DirectionTotals, DissectEvent, HandshakeEvent } from './events.js';
@@ -79,7 +80,7 @@ export class ConnectionDissector {
     this.phase = options.midstream ? 'websocket' : 'request';
     if (options.midstream) {
       this.kind = 'websocket';
-      this.session = new WebSocketSession({ limits: this.limits, extensionsKnown: false, synced: false });
+      this.session = this.midstreamSession();
     }
   }
 
@@ -114,7 +115,7 @@ export class ConnectionDissector {
       if (this.fallback) {
         this.phase = 'websocket';
         this.kind = 'websocket';
-        this.session = new WebSocketSession({ limits: this.limits, extensionsKnown: false, synced: false });
+        this.session = this.midstreamSession();
         events.push(this.alertEvent(makeAlert('handshake.not-seen', 'The handshake was cut by bytes missing from the capture: decoding as WebSocket from here (--decode-as); negotiated extensions are unknown, frames are resynchronised.', { direction, ...(pos.packet !== undefined ? { packet: pos.packet } : {}) })));
         return [...events, ...this.fromSession(this.session.gap(direction, size, pos))];
       }
@@ -219,6 +220,11 @@ export class ConnectionDissector {
     this.early = [];
     if (result.rest.length > 0) events.push(...this.fromSession(this.session.push('server', result.rest, pos)));
     return events;
+  }
+
+  /** A session for streams joined without their handshake (see assumedPermessageDeflate). */
+  private midstreamSession(): WebSocketSession {
+    return new WebSocketSession({ limits: this.limits, extensions: [assumedPermessageDeflate()], extensionsKnown: false, synced: false });
   }
 
   /** The handshake event: the request's alerts, then the response's, in one place. */
