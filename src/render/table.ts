@@ -6,6 +6,7 @@ import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
 import { isValidUtf8Prefix } from '../websocket/utf8.js';
 import { escapeText, hexPreview } from './escape.js';
+import { visibleLength, wrapBlock } from './wrap.js';
 
 export interface TableOptions {
   /** chalk color level: 0 = none (NO_COLOR, not a terminal), 1-3 = terminal colors. */
@@ -61,6 +62,25 @@ const COLUMNS = [
   { head: 'Key', width: 9 },
 ] as const;
 
+/**
+ * The frame table below COMPACT_BELOW columns: time in milliseconds, FIN/RSV1-3/MASK merged
+ * into one Flags cell (F = FIN, 1 2 3 = RSV1-3, M = MASK, - = bit clear), "cont" for
+ * continuation, so a row fits an 80-column terminal with room for the payload.
+ */
+const COMPACT_COLUMNS = [
+  { head: 'No.', width: 7 },
+  { head: 'Time', width: 9 },
+  { head: 'Conn', width: 5 },
+  { head: 'Dir', width: 4 },
+  { head: 'Flags', width: 6 },
+  { head: 'Opcode', width: 9 },
+  { head: 'Length', width: 11 },
+  { head: 'Key', width: 9 },
+] as const;
+
+/** Narrower than this, the frame table is compact and long lines are folded to the width. */
+export const COMPACT_BELOW = 100;
+
 const MESSAGE_COLUMNS = [
   { head: 'No.', width: 7 },
   { head: 'Time', width: 11 },
@@ -100,6 +120,8 @@ export class TableRenderer {
   private readonly payloadWidth: number;
   /** Characters of content shown in a row. */
   private readonly previewChars: number;
+  /** Narrow terminal: compact frame rows, lines folded to the width. */
+  private readonly compact: boolean;
   private t0: number | null = null;
   private headerShown = false;
   /** "client → server" per open connection, for the handshake header. */
@@ -110,13 +132,19 @@ export class TableRenderer {
   constructor(private readonly options: TableOptions) {
     this.c = palette(new Chalk({ level: options.colorLevel }));
     this.view = options.view ?? 'frames';
-    this.columns = this.view === 'messages' ? MESSAGE_COLUMNS : COLUMNS;
+    this.compact = options.width < COMPACT_BELOW;
+    this.columns = this.view === 'messages' ? MESSAGE_COLUMNS : this.compact ? COMPACT_COLUMNS : COLUMNS;
     this.payloadWidth = Math.max(MIN_PAYLOAD, options.width - fixedWidth(this.columns) - 1);
     this.previewChars = options.payloadChars ?? this.payloadWidth - 4;
   }
 
   /** Text to print for one event (possibly empty), ending with a newline when not empty. */
   render(event: DissectEvent): string {
+    const text = this.renderWide(event);
+    return this.compact ? wrapBlock(text, this.options.width - 1, 2) : text;
+  }
+
+  private renderWide(event: DissectEvent): string {
     if (this.view === 'summary') return this.renderSummaryView(event);
     switch (event.type) {
       case 'notice':
@@ -153,7 +181,9 @@ export class TableRenderer {
   private handshake(h: HandshakeEvent): string {
     const c = this.c;
     const lines: string[] = [];
-    lines.push(`${c.heading(`#${h.conn}`)} ${this.endpoints.get(h.conn) ?? ''}  ${c.heading(escapeText(`${h.request.method} ${h.request.target} ${h.request.version}`, 120))}`);
+    const where = `${c.heading(`#${h.conn}`)} ${this.endpoints.get(h.conn) ?? ''}  `;
+    const requestRoom = this.compact ? Math.max(20, this.options.width - 2 - visibleLength(where)) : 120;
+    lines.push(`${where}${c.heading(escapeText(`${h.request.method} ${h.request.target} ${h.request.version}`, requestRoom))}`);
     if (h.response === null) {
       lines.push(`   ${c.warning('▲')} no answer from the server in this capture`);
     } else {
@@ -164,9 +194,9 @@ export class TableRenderer {
       if (h.receivedAccept === null) {
         if (h.upgraded) lines.push(`   ${c.error('✖')} Sec-WebSocket-Accept missing (expected ${h.expectedAccept ?? '?'})`);
       } else if (h.acceptValid) {
-        lines.push(`   ${c.ok('✓')} Sec-WebSocket-Accept ${escapeText(h.receivedAccept)} = base64(SHA-1(key + GUID))`);
+        lines.push(`   ${c.ok('✓')} Sec-WebSocket-Accept ${escapeText(h.receivedAccept)} ${this.compact ? 'matches the key' : '= base64(SHA-1(key + GUID))'}`);
       } else {
-        lines.push(`   ${c.error('✖')} Sec-WebSocket-Accept ${escapeText(h.receivedAccept)}, expected ${h.expectedAccept ?? '?'}`);
+        lines.push(`   ${c.error('✖')} Sec-WebSocket-Accept ${escapeText(h.receivedAccept, this.compact ? 40 : Infinity)},${this.compact ? '\n    ' : ''} expected ${h.expectedAccept ?? '?'}`);
       }
     }
     if (h.upgraded) {
@@ -202,7 +232,7 @@ export class TableRenderer {
   }
 
   private time(ts: number | undefined): string {
-    return ts !== undefined && this.t0 !== null ? (ts - this.t0).toFixed(6) : '';
+    return ts !== undefined && this.t0 !== null ? (ts - this.t0).toFixed(this.compact && this.view === 'frames' ? 3 : 6) : '';
   }
 
   private dir(direction: Direction): string {
@@ -231,6 +261,8 @@ export class TableRenderer {
     }
     if (m.length === 0) return this.c.dim('(empty)');
     if (m.text !== undefined) return `"${escapeText(m.text, this.previewChars)}"`;
+    // Ping and Pong payloads are bytes, often readable ones.
+    if (m.type !== 'binary' && !m.compressed && looksLikeText(m.data)) return `"${escapeText(new TextDecoder().decode(m.data), this.previewChars)}"`;
     return hexPreview(m.data, Math.max(1, Math.floor(this.previewChars / 3)));
   }
 
@@ -248,6 +280,7 @@ export class TableRenderer {
   }
 
   private frameRow(conn: number, f: Frame): string {
+    if (this.compact) return this.compactFrameRow(conn, f);
     const c = this.c;
     const rsv = `${+f.rsv1}${+f.rsv2}${+f.rsv3}`;
     const enc = f.lengthEncoding === 7 ? '' : ` (${f.lengthEncoding})`;
@@ -260,6 +293,26 @@ export class TableRenderer {
       rsv === '000' ? c.dim(rsv) : c.rsv(rsv),
       c.opcode(f.opcodeName.length > 13 ? `0x${f.opcode.toString(16)} rsvd` : f.opcodeName),
       c.mask(f.masked ? '1' : '0'),
+      c.length(`${f.payloadLength}${enc}`),
+      f.maskingKey ? c.key(Buffer.from(f.maskingKey).toString('hex')) : c.dim('-'),
+      this.preview(f),
+    ]);
+  }
+
+  /** The frame row for narrow terminals (COMPACT_COLUMNS). */
+  private compactFrameRow(conn: number, f: Frame): string {
+    const c = this.c;
+    const bit = (on: boolean, mark: string, color: (s: string) => string) => (on ? color(mark) : c.dim('-'));
+    const flags = bit(f.fin, 'F', c.fin) + bit(f.rsv1, '1', c.rsv) + bit(f.rsv2, '2', c.rsv) + bit(f.rsv3, '3', c.rsv) + bit(f.masked, 'M', c.mask);
+    const opcode = f.opcode === 0x0 ? 'cont' : f.opcodeName.length > 8 ? `0x${f.opcode.toString(16)} rsvd` : f.opcodeName;
+    const enc = f.lengthEncoding === 7 ? '' : ` (${f.lengthEncoding})`;
+    return this.row([
+      c.packet(f.end.packet !== undefined ? String(f.end.packet) : '-'),
+      c.time(this.time(f.start.ts)),
+      `#${conn}`,
+      this.dir(f.direction),
+      flags,
+      c.opcode(opcode),
       c.length(`${f.payloadLength}${enc}`),
       f.maskingKey ? c.key(Buffer.from(f.maskingKey).toString('hex')) : c.dim('-'),
       this.preview(f),
