@@ -8,6 +8,7 @@ export {
 } from './pcap-writer.js';
 export {
   CaptureFormatError,
+  DAMAGE_NOTICES,
   type CaptureInfo,
   type CaptureItem,
   type CaptureNotice,

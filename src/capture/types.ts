@@ -28,6 +28,20 @@ export interface CaptureNotice {
 
 export type CaptureItem = ({ kind: 'packet' } & CapturePacket) | CaptureNotice;
 
+/**
+ * Notices after which the reader stops: the file is damaged there. Everything before the
+ * damage has been delivered; the CLI reports these on stderr with its own exit code.
+ */
+export const DAMAGE_NOTICES: ReadonlySet<string> = new Set([
+  'truncated',
+  'truncated-gzip',
+  'gzip-error',
+  'record-too-large',
+  'block-too-large',
+  'bad-block-length',
+  'bad-byte-order-magic',
+]);
+
 export interface CaptureInfo {
   format: 'pcap' | 'pcap-ns' | 'pcapng';
   /** The bytes were gzip-compressed and are read through gunzip. */

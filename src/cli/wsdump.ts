@@ -1,10 +1,15 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
-import { CaptureFormatError, openCapture } from '../capture/index.js';
+import { CaptureFormatError, DAMAGE_NOTICES, openCapture } from '../capture/index.js';
 import { CaptureDissector } from '../engine/capture-dissector.js';
+import { EXPLAIN_WIDTH, ExplainRenderer, renderAccept } from '../render/explain.js';
+import { checkFrames, decodeHexFrames, HexInputError, inferDirection, parseHex } from '../render/hex-input.js';
+import { eventToNdjson } from '../render/json.js';
+import { wrapBlock } from '../render/wrap.js';
 import {
   collect,
+  colorLevel,
   hasError,
   limitsFrom,
   makeView,
@@ -25,10 +30,12 @@ export interface WsdumpOptions extends ViewOptions {
   decodeAs?: number[];
   strict?: boolean;
   progress?: boolean;
+  decodeHex?: string;
+  accept?: string;
 }
 
 /** Exit codes, documented in the README and --help. */
-export const EXIT = { ok: 0, unusable: 1, strict: 2 } as const;
+export const EXIT = { ok: 0, unusable: 1, strict: 2, damaged: 3 } as const;
 
 const EXAMPLES = `
 Examples:
@@ -38,22 +45,30 @@ Examples:
   $ wsdump --decode-as 8080 midstream.pcap        no handshake in the capture
   $ tcpdump -i lo -U -w - 'tcp port 8080' | wsdump -     live
   $ wsdump --strict lab.pcap                      exit 2 if any RFC violation
+  $ wsdump --explain --conn 1 lab.pcap            every frame bit by bit, for teaching
+  $ wsdump --decode-hex 818537fa213d7f9f4d5158    frame bytes typed by hand
+  $ echo '81 05 48 65 6c 6c 6f' | wsdump --decode-hex -
+  $ wsdump --accept dGhlIHNhbXBsZSBub25jZQ==      Sec-WebSocket-Accept step by step
 
 Exit codes: 0 decoded (even with alerts), 1 unusable input or arguments,
-            2 with --strict: an error-severity alert was raised.
+            2 with --strict: an error-severity alert was raised,
+            3 the capture is damaged (cut, corrupt): decoded up to the damage.
 Alert codes: docs/alerts.md.  NDJSON schema: docs/json.md.`;
 
 /** The commander program, built by a factory so tests can parse argv without spawning. */
 export function createWsdumpProgram(): Command {
   return new Command('wsdump')
     .description('Dissect the WebSocket traffic (RFC 6455, RFC 7692) in a pcap or pcapng capture.')
-    .argument('<capture>', 'capture file (pcap, pcapng, optionally gzipped), or - for stdin')
+    .argument('[capture]', 'capture file (pcap, pcapng, optionally gzipped), or - for stdin (not with --decode-hex, --accept)')
     .option('-j, --json', 'NDJSON: one event per line (schema in docs/json.md)')
+    .option('-e, --explain', 'teaching view: each frame as the RFC 6455 header diagram with its bits, the handshake header by header')
+    .option('--decode-hex <hex>', 'explain frame bytes typed in hex (one or more frames; - reads stdin); no capture')
+    .option('--accept <key>', 'derive Sec-WebSocket-Accept from a Sec-WebSocket-Key step by step; no capture')
     .option('-m, --messages', 'one row per reassembled message instead of per frame')
     .option('-s, --summary', 'only per-connection totals')
     .option('--decode-as <port>', 'decode this server port as WebSocket without a handshake (repeatable)', parsePort)
     .option('--conn <n,...>', 'only these connections', parseConnList)
-    .addOption(new Option('--from <side>', 'only frames sent by this side').choices(['client', 'server']).argParser(parseDirection))
+    .addOption(new Option('--from <side>', 'only frames sent by this side (with --decode-hex: who sent the bytes)').choices(['client', 'server']).argParser(parseDirection))
     .option('--opcode <names>', 'only these opcodes: text,binary,close,ping,pong,continuation', parseOpcodes)
     .option('--host <ip>', 'only connections with this address (repeatable)', collect)
     .option('--port <port>', 'only connections with this port (repeatable)', parsePort)
@@ -128,15 +143,24 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
       source = createReadStream(path, { highWaterMark: 1 << 20 }).pipe(counter((n) => bar.add(n)));
     }
   }
-  const capture = await openCapture(source, { name: path === '-' ? '<stdin>' : path });
+  const name = path === '-' ? '<stdin>' : path;
+  const capture = await openCapture(source, { name });
   const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}) });
   const view = makeView(options, io);
   const out = new Output(io.stdout);
   let errors = 0;
+  let damaged = false;
   const emit = async (events: ReturnType<CaptureDissector['item']>) => {
     let text = '';
     for (const event of events) {
       if (options.strict && hasError(event)) errors++;
+      if (event.type === 'notice' && DAMAGE_NOTICES.has(event.code)) {
+        // Damage is said once on stderr; the table does not repeat it, NDJSON keeps it as an event.
+        damaged = true;
+        progress?.clear();
+        io.stderr.write(`wsdump: ${event.message.startsWith(name) ? '' : `${name}: `}${event.message}\n`);
+        if (!options.json) continue;
+      }
       text += view(event);
     }
     if (text !== '') {
@@ -150,7 +174,49 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   }
   await emit(dissector.finish());
   progress?.clear();
-  return options.strict && errors > 0 ? EXIT.strict : EXIT.ok;
+  if (options.strict && errors > 0) return EXIT.strict;
+  return damaged ? EXIT.damaged : EXIT.ok;
+}
+
+/** The teaching views fit 80 columns unless --width says otherwise (or the terminal is narrower). */
+function explainWidth(options: WsdumpOptions, io: CliIo): number {
+  if (options.width !== undefined) return options.width;
+  return io.stdout.isTTY && io.stdout.columns ? Math.min(io.stdout.columns, EXPLAIN_WIDTH) : EXPLAIN_WIDTH;
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('latin1');
+  return text;
+}
+
+/** --decode-hex: the explain view (or NDJSON) of frames typed by hand. */
+async function decodeHex(arg: string, options: WsdumpOptions, io: CliIo): Promise<number> {
+  if (options.messages || options.summary) throw new UsageError('--decode-hex shows the explain view, or NDJSON with --json');
+  let bytes: Uint8Array;
+  let count: number;
+  try {
+    bytes = parseHex(arg === '-' ? await readAll(io.stdin) : arg);
+    count = checkFrames(bytes).length;
+  } catch (error) {
+    if (error instanceof HexInputError) throw new UsageError(`--decode-hex: ${error.message}`);
+    throw error;
+  }
+  const direction = options.from ?? inferDirection(bytes);
+  const events = decodeHexFrames(bytes, direction);
+  const out = new Output(io.stdout);
+  if (options.json) {
+    const maxHexBytes = options.full ? Infinity : (options.payload ?? 256);
+    await out.write(events.map((e) => eventToNdjson(e, { maxHexBytes })).join(''));
+    return EXIT.ok;
+  }
+  const renderer = new ExplainRenderer({ colorLevel: colorLevel(options.color, io), width: explainWidth(options, io), source: 'hex' });
+  const how = options.from
+    ? 'as --from says'
+    : `inferred from MASK = ${direction === 'client' ? 1 : 0} in frame 1 (clients mask, servers do not; --from ${direction === 'client' ? 'server' : 'client'} to change it)`;
+  const head = wrapBlock(`${bytes.length} bytes, ${count} frame${count === 1 ? '' : 's'}, sent by the ${direction}: ${how}.\n\n`, explainWidth(options, io), 0);
+  await out.write(head + events.map((e) => renderer.render(e)).join(''));
+  return options.strict && events.some(hasError) ? EXIT.strict : EXIT.ok;
 }
 
 /**
@@ -168,12 +234,31 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     throw error;
   }
   const options = program.opts<WsdumpOptions>();
-  if ([options.json, options.messages, options.summary].filter(Boolean).length > 1) {
-    io.stderr.write('wsdump: choose one of --json, --messages, --summary\n');
+  if ([options.json, options.messages, options.summary, options.explain].filter(Boolean).length > 1) {
+    io.stderr.write('wsdump: choose one of --json, --messages, --summary, --explain\n');
+    return EXIT.unusable;
+  }
+  const capture = program.args[0];
+  const standalone = [options.decodeHex !== undefined && '--decode-hex', options.accept !== undefined && '--accept'].filter((x): x is string => x !== false);
+  if (standalone.length > 1) {
+    io.stderr.write('wsdump: choose one of --decode-hex, --accept\n');
+    return EXIT.unusable;
+  }
+  if (standalone.length === 1 && capture !== undefined) {
+    io.stderr.write(`wsdump: ${standalone[0]} takes no capture argument (got "${capture}")\n`);
+    return EXIT.unusable;
+  }
+  if (standalone.length === 0 && capture === undefined) {
+    io.stderr.write('wsdump: missing the capture argument: a pcap or pcapng file, or - for stdin (--decode-hex and --accept need none; see --help)\n');
     return EXIT.unusable;
   }
   try {
-    return await dissectCapture(program.args[0]!, options, io);
+    if (options.accept !== undefined) {
+      await new Output(io.stdout).write(renderAccept(options.accept, { colorLevel: colorLevel(options.color, io), width: explainWidth(options, io) }));
+      return EXIT.ok;
+    }
+    if (options.decodeHex !== undefined) return await decodeHex(options.decodeHex, options, io);
+    return await dissectCapture(capture!, options, io);
   } catch (error) {
     if (error instanceof CaptureFormatError || error instanceof UsageError) {
       io.stderr.write(`wsdump: ${error.message}\n`);
