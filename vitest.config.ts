@@ -3,7 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Property tests and end-to-end tests over loopback can take a few seconds each.
-    testTimeout: 30_000,
+    setupFiles: ['test/setup/fuzz.ts'],
+    // Property tests and end-to-end tests over loopback can take a few seconds each; under
+    // `npm run fuzz` properties run FUZZ_FACTOR times longer.
+    testTimeout: process.env.FUZZ_FACTOR ? 30 * 60_000 : 30_000,
   },
 });

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CaptureFormatError } from '../src/capture/index.js';
 import { dissect } from '../src/engine/dissect.js';
+import { runs } from './helpers/fuzz.js';
 
 const FILES = ['fixtures/real/ws-basic.pcap', 'fixtures/real/deflate.pcap', 'fixtures/real/dumpcap-pcapng.pcapng', 'fixtures/crafted/frame-length-msb.pcap', 'fixtures/shared/suricata-websocket-control-frag.pcap'];
 
@@ -58,7 +59,7 @@ describe('truncated captures', () => {
         const { error } = await run(file.subarray(0, Math.floor(file.length * cutAt)));
         if (error !== null) expect(error).toBeInstanceOf(CaptureFormatError);
       }),
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     );
   });
 });

@@ -10,6 +10,7 @@ import { writePcapHeader, writePcapRecord } from '../../src/capture/pcap-writer.
 import { CaptureFormatError, type CaptureItem } from '../../src/capture/types.js';
 import { enhancedPacket, interfaceDescription, sectionHeader, simplePacket } from './pcapng-builder.js';
 import { bytesOf, comparable, notices, packets, readAll, streamOf } from './helpers.js';
+import { runs } from '../helpers/fuzz.js';
 
 const options = { linkType: 1, snapLength: 65535 };
 const samplePcap = Buffer.concat([
@@ -242,7 +243,7 @@ describe('openCapture: never fails with anything but CaptureFormatError', () => 
   it('on random bytes', async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(300)), drain),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -252,7 +253,7 @@ describe('openCapture: never fails with anything but CaptureFormatError', () => 
       fc.asyncProperty(fc.constantFrom(...starts), fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(400)), (s, rest, split) =>
         drain(Buffer.concat([s, rest]), split),
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -270,7 +271,7 @@ describe('openCapture: never fails with anything but CaptureFormatError', () => 
           return drain(cut === null ? bytes : bytes.subarray(0, cut % (bytes.length + 1)), split);
         },
       ),
-      { numRuns: 500 },
+      { numRuns: runs(500) },
     );
   });
 });

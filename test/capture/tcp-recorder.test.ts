@@ -11,6 +11,7 @@ import { PacketDecoder } from '../../src/net/decode.js';
 import { seqAdd, seqDiff } from '../../src/net/seq.js';
 import { TcpReassembler, type FlowEvent } from '../../src/net/tcp-reassembler.js';
 import type { TcpSegment } from '../../src/net/types.js';
+import { runs } from '../helpers/fuzz.js';
 
 const V4: TcpConversationOptions = { client: { ip: '10.1.2.3', port: 50123 }, server: { ip: '10.9.8.7', port: 8080 } };
 const V6: TcpConversationOptions = { client: { ip: '2001:db8::2', port: 40000 }, server: { ip: '::1', port: 443 } };
@@ -251,7 +252,7 @@ describe('TcpConversationRecorder', () => {
           checkSequenceSpace(packets, options.client.ip, options.client.port, mss);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Alert } from '../../src/alerts.js';
 import { HttpHeadParser, headerValues, tokenList, type HeadResult, type HttpRequest, type HttpResponse } from '../../src/http/http-parser.js';
+import { runs } from '../helpers/fuzz.js';
 
 const encoder = new TextEncoder();
 
@@ -223,7 +224,7 @@ describe('HttpHeadParser: never throws', () => {
           expect(['need-more', 'done', 'error']).toContain(outcome.result.state);
         },
       ),
-      { numRuns: 500 },
+      { numRuns: runs(500) },
     );
   });
 
@@ -234,7 +235,7 @@ describe('HttpHeadParser: never throws', () => {
         const whole = feed('request', [data]);
         expect(feed('request', splitAt(data, points)).result).toEqual(whole.result);
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 

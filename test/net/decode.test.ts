@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PacketDecoder, decodePacket, type DecodeResult, type TcpSegment } from '../../src/net/decode.js';
 import { LINKTYPE } from '../../src/net/link.js';
+import { runs } from '../helpers/fuzz.js';
 import {
   buildEthernet,
   buildIpv4,
@@ -282,7 +283,7 @@ describe('robustness', () => {
         const result = decoder.decode(linkType, data, original ?? undefined);
         expect(['tcp', 'other', 'unsupported-link', 'malformed']).toContain(result.kind);
       }),
-      { numRuns: 3000 },
+      { numRuns: runs(3000) },
     );
   });
 
@@ -300,7 +301,7 @@ describe('robustness', () => {
         decoder.decode(linkType, data, frame.length);
         decoder.decode(linkType, data);
       }),
-      { numRuns: 3000 },
+      { numRuns: runs(3000) },
     );
   });
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodePacket } from '../../src/net/decode.js';
+import { runs } from '../helpers/fuzz.js';
 import {
   encodeTcpPacket,
   internetChecksum,
@@ -212,7 +213,7 @@ describe('encodeTcpPacket (property)', () => {
           expect([...parseIpAddress(decoded.src).bytes]).toEqual([...parseIpAddress(srcIp).bytes]);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });

@@ -4,6 +4,7 @@ import { seqAdd } from '../../src/net/seq.js';
 import { TcpReassembler, type FlowEvent } from '../../src/net/tcp-reassembler.js';
 import type { TcpFlags, TcpSegment } from '../../src/net/types.js';
 import { bytes, concat } from './packet-builder.js';
+import { runs } from '../helpers/fuzz.js';
 
 const CLIENT = { ip: '10.0.0.1', port: 50000 };
 const SERVER = { ip: '10.0.0.2', port: 80 };
@@ -399,7 +400,7 @@ describe('TcpReassembler', () => {
           const endIndex = h.events.findIndex((e) => e.type === 'end');
           expect(h.events.slice(endIndex).some((e) => e.type === 'data')).toBe(false);
         }),
-        { numRuns: 500 },
+        { numRuns: runs(500) },
       );
     });
 
@@ -426,7 +427,7 @@ describe('TcpReassembler', () => {
           expect(offset).toBeLessThanOrEqual(data.length);
           expect(h.alerts().filter((c) => c === 'tcp.retransmission-conflict')).toEqual([]);
         }),
-        { numRuns: 500 },
+        { numRuns: runs(500) },
       );
     });
 
@@ -464,7 +465,7 @@ describe('TcpReassembler', () => {
           for (const count of ended.values()) expect(count).toBe(2);
           expect(r.openConnections).toBe(0);
         }),
-        { numRuns: 1000 },
+        { numRuns: runs(1000) },
       );
     });
   });

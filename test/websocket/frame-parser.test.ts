@@ -4,6 +4,7 @@ import type { Direction } from '../../src/alerts.js';
 import { encodeFrame, type FrameSpec } from '../../src/websocket/frame-encoder.js';
 import { FrameParser, type FrameParserOptions } from '../../src/websocket/frame-parser.js';
 import type { Frame, StreamPosition } from '../../src/websocket/types.js';
+import { runs } from '../helpers/fuzz.js';
 
 function hex(s: string): Uint8Array {
   return Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -277,7 +278,7 @@ describe('FrameParser: properties', () => {
           expect(parseChunks(split(bytes, cuts), { direction })).toEqual(whole);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 
@@ -350,7 +351,7 @@ describe('FrameParser: properties', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -381,7 +382,7 @@ describe('FrameParser: properties', () => {
           expect(run(split(before, cuts), split(after, cuts))).toEqual(whole);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 });

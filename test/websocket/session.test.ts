@@ -5,6 +5,7 @@ import type { Direction } from '../../src/alerts.js';
 import { encodeFrame, type FrameSpec } from '../../src/websocket/frame-encoder.js';
 import { permessageDeflate } from '../../src/websocket/permessage-deflate.js';
 import { WebSocketSession, type SessionEvent } from '../../src/websocket/session.js';
+import { runs } from '../helpers/fuzz.js';
 
 const KEY = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
 let keySeed = 1;
@@ -153,7 +154,7 @@ describe('WebSocketSession', () => {
         const strip = (events: SessionEvent[]) => JSON.stringify(events, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
         expect(strip(actual)).toBe(strip(expected));
       }),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 });
