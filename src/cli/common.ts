@@ -2,6 +2,7 @@ import { supportsColor } from 'chalk';
 import { InvalidArgumentError } from 'commander';
 import type { Direction } from '../alerts.js';
 import type { DissectEvent } from '../engine/events.js';
+import { EXPLAIN_WIDTH, ExplainRenderer } from '../render/explain.js';
 import { eventToNdjson } from '../render/json.js';
 import { TableRenderer } from '../render/table.js';
 import { Opcode } from '../websocket/constants.js';
@@ -25,6 +26,8 @@ export interface ViewOptions {
   json?: boolean;
   messages?: boolean;
   summary?: boolean;
+  /** The teaching view (src/render/explain.ts). */
+  explain?: boolean;
   color?: boolean;
   width?: number;
   payload?: number;
@@ -153,6 +156,11 @@ export function makeView(options: ViewOptions, io: CliIo): (event: DissectEvent)
   if (options.json) {
     const maxHexBytes = options.full ? Infinity : (options.payload ?? 256);
     return (event) => (filter.accepts(event) ? eventToNdjson(event, { maxHexBytes }) : '');
+  }
+  if (options.explain) {
+    const width = options.width ?? (io.stdout.isTTY && io.stdout.columns ? Math.min(io.stdout.columns, EXPLAIN_WIDTH) : EXPLAIN_WIDTH);
+    const explain = new ExplainRenderer({ colorLevel: colorLevel(options.color, io), width });
+    return (event) => (filter.accepts(event) ? explain.render(event) : '');
   }
   const table = new TableRenderer({
     colorLevel: colorLevel(options.color, io),

@@ -5,6 +5,7 @@ import { CaptureFormatError, DAMAGE_NOTICES, openCapture } from '../capture/inde
 import { CaptureDissector } from '../engine/capture-dissector.js';
 import { EXPLAIN_WIDTH, ExplainRenderer, renderAccept } from '../render/explain.js';
 import { checkFrames, decodeHexFrames, HexInputError, inferDirection, parseHex } from '../render/hex-input.js';
+import { escapeText } from '../render/escape.js';
 import { eventToNdjson } from '../render/json.js';
 import { wrapBlock } from '../render/wrap.js';
 import {
@@ -245,7 +246,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return EXIT.unusable;
   }
   if (standalone.length === 1 && capture !== undefined) {
-    io.stderr.write(`wsdump: ${standalone[0]} takes no capture argument (got "${capture}")\n`);
+    const hint = standalone[0] === '--decode-hex' && /^(0x)?[0-9a-f:,]+$/i.test(capture) ? ': put hex with spaces in quotes' : '';
+    io.stderr.write(`wsdump: ${standalone[0]} takes no capture argument (got "${escapeText(capture, 40)}")${hint}\n`);
     return EXIT.unusable;
   }
   if (standalone.length === 0 && capture === undefined) {
