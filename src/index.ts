@@ -43,3 +43,9 @@ export { dissect } from './engine/dissect.js';
 export { eventToJson, eventToNdjson } from './render/json.js';
 export { TableRenderer, type TableOptions } from './render/table.js';
 export { escapeText, hexPreview } from './render/escape.js';
+
+// wsproxy: the relay with its passive tap, usable in-process.
+export { startProxy, ProxyError, type ProxyOptions, type RunningProxy } from './proxy/proxy.js';
+export { parseHostPort, parseTarget, formatHostPort, AddressError, type HostPort, type ProxyTarget } from './proxy/address.js';
+export { BoundedOutput, type BoundedOutputOptions } from './proxy/bounded-output.js';
+export { ConnectionTap, CaptureRecording, type ConnectionTapOptions, type CaptureRecordingOptions } from './proxy/tap.js';

@@ -1,0 +1,102 @@
+/**
+ * Live output that can never hold up the relay. Text is handed to the stream at once, but only
+ * while fewer than `maxPendingBytes` are still waiting to be written; past that, whole events
+ * are dropped and counted, and one line saying how many goes out as soon as the stream has
+ * room again (or at `flush()`). A slow terminal or a paused pager thus costs at most
+ * `maxPendingBytes` of memory and never a byte of relayed traffic.
+ */
+export interface BoundedOutputOptions {
+  /** Bytes accepted but not yet written by the stream before events are dropped. Default 4 MiB. */
+  maxPendingBytes?: number;
+  /** The line (or NDJSON record) that reports `count` dropped events. */
+  droppedLine: (count: number) => string;
+  /** The stream failed with something other than a closed pipe (reported once; output stops). */
+  onError?: (error: Error) => void;
+}
+
+export const DEFAULT_MAX_PENDING_OUTPUT = 4 * 1024 * 1024;
+
+export class BoundedOutput {
+  private pending = 0;
+  private droppedSince = 0;
+  private droppedTotal = 0;
+  private closed = false;
+  private readonly max: number;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly stream: NodeJS.WritableStream,
+    private readonly options: BoundedOutputOptions,
+  ) {
+    this.max = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_OUTPUT;
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      // `| head` closed the pipe: output ends quietly, the relay goes on.
+      if (!this.closed && error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') this.options.onError?.(error);
+      this.stop();
+    });
+    stream.on('close', () => this.stop());
+  }
+
+  /** Events dropped so far because the output was too slow. */
+  get dropped(): number {
+    return this.droppedTotal;
+  }
+
+  /** Bytes accepted and not yet written. */
+  get pendingBytes(): number {
+    return this.pending;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Queues one event's text; false when it was dropped (or output has stopped). */
+  write(text: string): boolean {
+    if (text === '') return true;
+    if (this.closed) return false;
+    const size = Buffer.byteLength(text);
+    if (this.pending + size > this.max) {
+      this.droppedSince++;
+      this.droppedTotal++;
+      return false;
+    }
+    this.reportDropped();
+    this.send(text, size);
+    return true;
+  }
+
+  /** Resolves when everything accepted has been written (or the stream is gone). */
+  async flush(): Promise<void> {
+    this.reportDropped();
+    if (this.pending === 0 || this.closed) return;
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  private reportDropped(): void {
+    if (this.droppedSince === 0 || this.closed) return;
+    const line = this.options.droppedLine(this.droppedSince);
+    this.droppedSince = 0;
+    // Always sent, even over the limit: it is one line, and it must not be lost.
+    this.send(line, Buffer.byteLength(line));
+  }
+
+  private send(text: string, size: number): void {
+    this.pending += size;
+    this.stream.write(text, () => {
+      this.pending -= size;
+      if (this.pending === 0) this.wake();
+    });
+  }
+
+  private stop(): void {
+    this.closed = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,4 @@
+export { startProxy, ProxyError, type ProxyOptions, type RunningProxy } from './proxy.js';
+export { parseHostPort, parseTarget, formatHostPort, AddressError, type HostPort, type ProxyTarget } from './address.js';
+export { BoundedOutput, DEFAULT_MAX_PENDING_OUTPUT, type BoundedOutputOptions } from './bounded-output.js';
+export { ConnectionTap, CaptureRecording, captureClock, type ConnectionTapOptions, type CaptureRecordingOptions } from './tap.js';

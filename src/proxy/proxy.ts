@@ -1,0 +1,317 @@
+/**
+ * wsproxy as a library: a TCP (or TLS) listener that relays each accepted client to its own
+ * upstream connection and dissects what crosses it, emitting the same events wsdump emits.
+ *
+ *   const proxy = await startProxy({ listen: { port: 9000 }, target: 'localhost:8080', onEvent: console.log });
+ *   …
+ *   await proxy.close();
+ */
+import { createServer, connect as netConnect, isIP, type Server, type Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import { connect as tlsConnect, createSecureContext, rootCertificates, TLSSocket, type ConnectionOptions, type SecureContext } from 'node:tls';
+import type { DissectEvent } from '../engine/events.js';
+import type { Limits } from '../websocket/types.js';
+import { canonicalIp, formatHostPort, parseTarget, sameFamily, type HostPort, type ProxyTarget } from './address.js';
+import { ConnectionRelay, resetSide, type RelaySide } from './relay.js';
+import { CaptureRecording, captureClock, ConnectionTap, describe, notice } from './tap.js';
+
+export interface ProxyOptions {
+  /** Where to listen. Host default 127.0.0.1 (all interfaces only when asked: 0.0.0.0 or ::); port 0 picks a free one. */
+  listen?: { host?: string; port?: number };
+  /** `[host:]port`, `ws://host:port`, `wss://host:port`, or the parsed form. */
+  target: string | ProxyTarget;
+  /** wss:// target: skip certificate verification. */
+  insecure?: boolean;
+  /** wss:// target: CA certificates (PEM) trusted in addition to the system's. */
+  ca?: (string | Buffer)[];
+  /** Accept TLS from clients with this certificate and key (PEM): the decrypted traffic is dissected. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Record the relayed traffic as a pcap file into this stream (closed by close()). */
+  record?: Writable;
+  /** Bytes the recording may lag behind before it stops (default 64 MiB). */
+  maxRecordLag?: number;
+  limits?: Partial<Limits>;
+  /** Clients served at once; more are refused (closed at once) with a notice. Default 256. */
+  maxConnections?: number;
+  /** Milliseconds to wait for the target (TCP and TLS handshakes), and for a TLS client's handshake. Default 10000. */
+  connectTimeout?: number;
+  /** Every event, in the order things happened. Called synchronously: keep it fast (the CLI queues text). */
+  onEvent?: (event: DissectEvent) => void;
+  /** onEvent threw (a bug in the caller): reported here, and the relay goes on. Default: ignored. */
+  onCallbackError?: (error: unknown) => void;
+}
+
+export interface RunningProxy {
+  /** The address actually listened on. */
+  readonly address: HostPort;
+  readonly target: ProxyTarget;
+  /** Connections being relayed (or connecting) now. */
+  readonly connections: number;
+  /** Connections accepted so far (the last connection number). */
+  readonly accepted: number;
+  /**
+   * Stops accepting, lets open connections finish for `grace` milliseconds (default 2000),
+   * resets those still open, waits for their summaries and flushes the recording.
+   */
+  close(options?: { grace?: number }): Promise<void>;
+}
+
+/** The proxy could not start (address in use, unusable certificate …): the message is one line. */
+export class ProxyError extends Error {}
+
+interface Entry {
+  abort(): void;
+  done: Promise<void>;
+}
+
+function listenError(error: NodeJS.ErrnoException, where: string): ProxyError {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new ProxyError(`cannot listen on ${where}: the address is already in use`);
+    case 'EACCES':
+      return new ProxyError(`cannot listen on ${where}: permission denied (ports below 1024 need privileges)`);
+    case 'EADDRNOTAVAIL':
+      return new ProxyError(`cannot listen on ${where}: that address is not one of this machine's`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ProxyError(`cannot listen on ${where}: unknown host`);
+    default:
+      return new ProxyError(`cannot listen on ${where}: ${error.message}`);
+  }
+}
+
+const CERT_HINT = ' (--insecure skips the check, --ca FILE adds a CA)';
+
+/** Why the target could not be used, in words. */
+function targetError(error: NodeJS.ErrnoException & { errors?: NodeJS.ErrnoException[] }, target: ProxyTarget): string {
+  const code = error.code ?? error.errors?.[0]?.code;
+  const where = formatHostPort(target);
+  switch (code) {
+    case 'ECONNREFUSED':
+      return `the target ${where} refused the connection (nothing listens there)`;
+    case 'ETIMEDOUT':
+      return `the target ${where} did not answer in time`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `the target host ${target.host} is unknown`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `the target ${where} is unreachable`;
+    case 'ECONNRESET':
+      return `the target ${where} reset the connection${target.tls ? ' during the TLS handshake (is it really TLS?)' : ''}`;
+    default:
+      if (code !== undefined && /CERT|SIGNATURE|ISSUER|ALTNAME|SELF_SIGNED/.test(code)) return `the target's TLS certificate was refused: ${error.message}${CERT_HINT}`;
+      return `the target ${where} failed: ${error.message}`;
+  }
+}
+
+/** OpenSSL's reason ("wrong version number") rather than its whole error stack, on one line. */
+function tlsFailure(error: unknown): string {
+  const e = error as { code?: string; reason?: string; message?: string };
+  if (e.code === 'ERR_SSL_HTTP_REQUEST') return 'the client sent plain HTTP, not TLS (use https:// or wss://)';
+  if (e.code === 'ERR_SSL_WRONG_VERSION_NUMBER') return 'the client did not speak TLS';
+  return (e.reason ?? e.message ?? String(error)).replace(/\s+/g, ' ');
+}
+
+/** Resolves once `socket` has emitted `event`; rejects on error, close or timeout. */
+function ready(socket: Socket, event: string, timeout: number, timeoutError: () => Error): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(timeoutError()), timeout);
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      socket.off(event, onReady);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReady = () => finish();
+    const onError = (error: Error) => finish(error);
+    const onClose = () => finish(Object.assign(new Error('the connection closed'), { code: 'ECONNRESET' }));
+    socket.once(event, onReady);
+    socket.once('error', onError);
+    socket.once('close', onClose);
+  });
+}
+
+export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  const target = typeof options.target === 'string' ? parseTarget(options.target) : options.target;
+  const listenHost = options.listen?.host ?? '127.0.0.1';
+  const listenPort = options.listen?.port ?? 0;
+  const maxConnections = options.maxConnections ?? 256;
+  const connectTimeout = options.connectTimeout ?? 10_000;
+  const ca = options.ca?.length ? [...rootCertificates, ...options.ca.map(String)] : undefined;
+
+  let secureContext: SecureContext | null = null;
+  if (options.tls) {
+    try {
+      secureContext = createSecureContext({ cert: options.tls.cert, key: options.tls.key });
+    } catch (error) {
+      throw new ProxyError(`the TLS certificate and key cannot be used: ${describe(error)}`);
+    }
+  }
+
+  const emit = (event: DissectEvent) => {
+    try {
+      options.onEvent?.(event);
+    } catch (error) {
+      options.onCallbackError?.(error);
+    }
+  };
+  const report = (code: string, message: string) => emit(notice(code, message, captureClock()));
+
+  const recording = options.record
+    ? new CaptureRecording(options.record, { ...(options.maxRecordLag !== undefined ? { maxPendingBytes: options.maxRecordLag } : {}), onStop: (reason) => report('proxy.record-stopped', reason) })
+    : null;
+
+  const entries = new Set<Entry>();
+  let accepted = 0;
+  let closing: Promise<void> | null = null;
+
+  const server: Server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (raw) => {
+    const conn = ++accepted;
+    const from = `${formatHostPort({ host: canonicalIp(raw.remoteAddress ?? '?'), port: raw.remotePort ?? 0 })}`;
+    raw.on('error', () => {}); // reported by whoever owns the socket next; never an uncaught error
+    if (closing !== null) {
+      raw.destroy();
+      return;
+    }
+    if (entries.size >= maxConnections) {
+      report('proxy.connection-refused', `#${conn} ${from}: refused, ${maxConnections} connections are already open (--max-connections)`);
+      raw.destroy();
+      return;
+    }
+    void serve(conn, raw, from);
+  });
+
+  async function serve(conn: number, raw: Socket, from: string): Promise<void> {
+    let upstreamRaw: Socket | null = null;
+    let relay: ConnectionRelay | null = null;
+    let release!: () => void;
+    const entry: Entry = {
+      done: new Promise<void>((resolve) => (release = resolve)),
+      abort: () => {
+        if (relay !== null) relay.abort();
+        else {
+          raw.destroy();
+          upstreamRaw?.destroy();
+        }
+      },
+    };
+    entries.add(entry);
+    try {
+      let client: RelaySide = { stream: raw, raw };
+      if (secureContext !== null) {
+        const secure = new TLSSocket(raw, { isServer: true, secureContext, allowHalfOpen: true } as ConstructorParameters<typeof TLSSocket>[1]);
+        client = { stream: secure, raw };
+        try {
+          await ready(secure, 'secure', connectTimeout, () => new Error(`no TLS handshake within ${connectTimeout / 1000} s`));
+        } catch (error) {
+          report('proxy.client-tls-failed', `#${conn} ${from}: TLS handshake with the client failed: ${tlsFailure(error)}`);
+          resetSide(client);
+          return;
+        }
+      }
+
+      const upstream = netConnect({ host: target.host, port: target.port, allowHalfOpen: true });
+      upstreamRaw = upstream;
+      upstream.on('error', () => {});
+      let upstreamSide: RelaySide = { stream: upstream, raw: upstream };
+      const clientGone = () => upstream.destroy();
+      client.stream.once('close', clientGone);
+      try {
+        await ready(upstream, 'connect', connectTimeout, () => Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
+        if (target.tls) {
+          // allowHalfOpen is passed on to the TLSSocket by tls.connect, though not in its types.
+          const tlsOptions: ConnectionOptions & { allowHalfOpen: boolean } = {
+            socket: upstream,
+            host: target.host,
+            ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+            rejectUnauthorized: options.insecure !== true,
+            ...(ca ? { ca } : {}),
+            allowHalfOpen: true,
+          };
+          const secure = tlsConnect(tlsOptions);
+          upstreamSide = { stream: secure, raw: upstream };
+          await ready(secure, 'secureConnect', connectTimeout, () => Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
+        }
+      } catch (error) {
+        client.stream.off('close', clientGone);
+        resetSide(upstreamSide);
+        if (client.stream.destroyed) return;
+        report('proxy.target-failed', `#${conn} ${from}: ${targetError(error as NodeJS.ErrnoException, target)}; the client connection was closed.`);
+        // Closed cleanly: FIN (and close_notify over TLS); what the client sent is read and discarded.
+        client.stream.on('error', () => {});
+        client.stream.resume();
+        client.stream.end();
+        const timer = setTimeout(() => client.stream.destroy(), 2000);
+        client.stream.once('close', () => clearTimeout(timer));
+        await new Promise((resolve) => client.stream.once('close', resolve));
+        return;
+      }
+      client.stream.off('close', clientGone);
+      if (closing !== null || client.stream.destroyed) {
+        resetSide(upstreamSide);
+        client.stream.destroy();
+        return;
+      }
+      const [clientIp, serverIp] = sameFamily(raw.remoteAddress ?? '0.0.0.0', upstream.remoteAddress ?? '0.0.0.0');
+      const tap = new ConnectionTap(conn, { ip: clientIp, port: raw.remotePort ?? 0 }, { ip: serverIp, port: upstream.remotePort ?? 0 }, { ...(options.limits ? { limits: options.limits } : {}), recording, emit });
+      tap.open();
+      relay = new ConnectionRelay(conn, client, upstreamSide, tap, { report: (message) => report('proxy.reset', message) });
+      relay.start();
+      await relay.done;
+    } catch (error) {
+      // A bug: report it, and make sure nothing stays open.
+      report('proxy.internal-error', `#${conn}: internal error (${describe(error)}); the connection was closed. Please report this bug.`);
+      raw.destroy();
+      upstreamRaw?.destroy();
+    } finally {
+      entries.delete(entry);
+      release();
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => reject(listenError(error, formatHostPort({ host: listenHost, port: listenPort })));
+    server.once('error', onError);
+    server.listen({ host: listenHost, port: listenPort }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  // Accept errors after start (EMFILE …) are reported, not fatal.
+  server.on('error', (error) => report('proxy.listen-error', `accepting a connection failed: ${describe(error)}`));
+
+  const bound = server.address();
+  const address: HostPort = typeof bound === 'object' && bound !== null ? { host: bound.address, port: bound.port } : { host: listenHost, port: listenPort };
+
+  return {
+    address,
+    target,
+    get connections() {
+      return entries.size;
+    },
+    get accepted() {
+      return accepted;
+    },
+    close(closeOptions = {}) {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        const grace = closeOptions.grace ?? 2000;
+        if (entries.size > 0) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([Promise.all([...entries].map((e) => e.done)), new Promise<void>((resolve) => (timer = setTimeout(resolve, grace)))]);
+          clearTimeout(timer);
+          const left = [...entries];
+          if (left.length > 0) report('proxy.stopping', `${left.length} connection(s) still open after ${grace / 1000} s: reset.`);
+          for (const entry of left) entry.abort();
+          await Promise.all(left.map((e) => e.done));
+        }
+        await stopped;
+        await recording?.end();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,231 @@
+/**
+ * The passive side of the proxy: what the relay forwarded, handed over after it was forwarded,
+ * becomes dissection events (the same ConnectionDissector wsdump uses) and, with a recording,
+ * packets of a synthesised TCP conversation in a pcap file. When recording, the bytes are fed to
+ * the dissector segment by segment with the number of the packet that carries them, so the
+ * packet numbers shown live are those wsdump shows for the file.
+ *
+ * Nothing here can stop the relay: every call is guarded, a failure becomes one notice event
+ * and turns the tap off for that connection.
+ */
+import type { Writable } from 'node:stream';
+import type { Direction } from '../alerts.js';
+import { PcapStreamWriter } from '../capture/pcap-file-writer.js';
+import { TcpConversationRecorder, type RecordedPacket } from '../capture/tcp-recorder.js';
+import { ConnectionDissector } from '../engine/connection-dissector.js';
+import type { DissectEvent, Endpoint } from '../engine/events.js';
+import type { Limits, StreamPosition } from '../websocket/types.js';
+
+/**
+ * Seconds since the epoch at microsecond resolution, computed the way a pcap reader computes
+ * it (seconds + microseconds / 1e6), so a timestamp survives the round trip through the file.
+ */
+export function captureClock(): number {
+  const micros = Math.round((performance.timeOrigin + performance.now()) * 1000);
+  return Math.floor(micros / 1e6) + (micros % 1e6) / 1e6;
+}
+
+export interface CaptureRecordingOptions {
+  /**
+   * Bytes the file may lag behind before recording stops (the disk is slower than the
+   * traffic). Stopping, rather than slowing the relay or buffering without bound, keeps the
+   * proxy transparent; the file stays readable up to that point. Default 64 MiB.
+   */
+  maxPendingBytes?: number;
+  /** Told once why recording stopped. */
+  onStop?: (reason: string) => void;
+}
+
+/** The shared pcap file of all connections: packets are numbered in the order they are written. */
+export class CaptureRecording {
+  private readonly writer: PcapStreamWriter;
+  private readonly max: number;
+  private stoppedBecause: string | null = null;
+
+  constructor(
+    private readonly sink: Writable,
+    private readonly options: CaptureRecordingOptions = {},
+  ) {
+    this.writer = new PcapStreamWriter(sink);
+    this.max = options.maxPendingBytes ?? 64 * 1024 * 1024;
+  }
+
+  get active(): boolean {
+    return this.stoppedBecause === null;
+  }
+
+  /** Packets written so far. */
+  get packets(): number {
+    return this.writer.packets;
+  }
+
+  /** Writes packets; the number of the first one, or undefined when not recording. */
+  write(packets: RecordedPacket[]): number | undefined {
+    if (this.stoppedBecause !== null || packets.length === 0) return undefined;
+    if (this.writer.error !== null) return this.stop(`the capture file failed: ${this.writer.error.message}`);
+    if (this.sink.writableLength > this.max) return this.stop(`the capture file fell ${Math.round(this.sink.writableLength / 1048576)} MiB behind the traffic: recording stopped after packet ${this.writer.packets} (the file is valid up to there)`);
+    const first = this.writer.packets + 1;
+    this.writer.write(packets);
+    return first;
+  }
+
+  /** Flushes and closes the file. */
+  async end(): Promise<void> {
+    await this.writer.end();
+  }
+
+  private stop(reason: string): undefined {
+    this.stoppedBecause = reason;
+    this.options.onStop?.(reason);
+    return undefined;
+  }
+}
+
+export interface ConnectionTapOptions {
+  limits?: Partial<Limits>;
+  recording?: CaptureRecording | null;
+  /** Receives every event; must not throw (the proxy wraps it). */
+  emit: (event: DissectEvent) => void;
+  clock?: () => number;
+}
+
+const DIRECTIONS: readonly Direction[] = ['client', 'server'];
+
+export class ConnectionTap {
+  private readonly dissector: ConnectionDissector;
+  private recorder: TcpConversationRecorder | null = null;
+  private readonly clock: () => number;
+  private readonly ended = new Set<Direction>();
+  private failed = false;
+  private finished = false;
+
+  constructor(
+    readonly conn: number,
+    readonly client: Endpoint,
+    readonly server: Endpoint,
+    private readonly options: ConnectionTapOptions,
+  ) {
+    this.dissector = new ConnectionDissector(conn, options.limits ? { limits: options.limits } : {});
+    this.clock = options.clock ?? captureClock;
+  }
+
+  /** The upstream connection is established: the three-way handshake, and the `connection` event. */
+  open(): void {
+    const ts = this.clock();
+    let packet: number | undefined;
+    const recording = this.options.recording;
+    if (recording?.active) {
+      this.guard('record', () => {
+        this.recorder = new TcpConversationRecorder({ client: this.client, server: this.server });
+        packet = recording.write(this.recorder.open(ts));
+      });
+    }
+    const at = position(packet, ts);
+    this.safeEmit({ type: 'connection', conn: this.conn, client: this.client, server: this.server, sawSyn: true, at });
+    this.dissect(() => this.dissector.start(at));
+  }
+
+  /** Bytes `from` sent, already forwarded. */
+  data(from: Direction, bytes: Uint8Array): void {
+    if (this.finished || bytes.length === 0) return;
+    const ts = this.clock();
+    const recorder = this.recording(from);
+    if (recorder === null) {
+      this.dissect(() => this.dissector.data(from, bytes, { ts }));
+      return;
+    }
+    for (let offset = 0; offset < bytes.length; offset += recorder.mss) {
+      const segment = bytes.subarray(offset, Math.min(offset + recorder.mss, bytes.length));
+      let packet: number | undefined;
+      this.guard('record', () => {
+        packet = this.options.recording!.write(recorder.data(from, segment, ts));
+      });
+      this.dissect(() => this.dissector.data(from, segment, position(packet, ts)));
+    }
+  }
+
+  /** `from` half-closed its direction (FIN), already passed on. */
+  end(from: Direction): void {
+    if (this.finished || this.ended.has(from)) return;
+    const ts = this.clock();
+    const recorder = this.recording(from);
+    let packet: number | undefined;
+    if (recorder !== null) this.guard('record', () => (packet = this.options.recording!.write(recorder.close(from, ts))));
+    const at = position(packet, ts);
+    this.ended.add(from);
+    this.dissect(() => this.dissector.end(from, at));
+    if (this.ended.size === 2) this.finish(at);
+  }
+
+  /** `from` reset the connection (RST): both directions end at once (RFC 9293 §3.10.7.3). */
+  reset(from: Direction): void {
+    if (this.finished) return;
+    const ts = this.clock();
+    let packet: number | undefined;
+    const recorder = this.recorder;
+    if (recorder !== null && this.options.recording?.active) this.guard('record', () => (packet = this.options.recording!.write(recorder.reset(from, ts))));
+    this.recorder = null;
+    const at = position(packet, ts);
+    for (const direction of DIRECTIONS) {
+      if (this.ended.has(direction)) continue;
+      this.ended.add(direction);
+      this.dissect(() => this.dissector.end(direction, at));
+    }
+    this.finish(at);
+  }
+
+  /** Both sockets are gone: make sure the connection's summary is out. */
+  close(): void {
+    if (!this.finished) this.finish({ ts: this.clock() });
+  }
+
+  private finish(at: StreamPosition): void {
+    this.finished = true;
+    this.dissect(() => this.dissector.finish(at));
+  }
+
+  private recording(from: Direction): TcpConversationRecorder | null {
+    const recorder = this.recorder;
+    if (recorder === null || !this.options.recording?.active || !recorder.canSend(from)) return null;
+    return recorder;
+  }
+
+  private dissect(step: () => DissectEvent[]): void {
+    if (this.failed) return;
+    let events: DissectEvent[];
+    try {
+      events = step();
+    } catch (error) {
+      this.failed = true;
+      this.safeEmit(notice('proxy.tap-failed', `#${this.conn}: the dissector failed (${describe(error)}); the connection is still relayed, but no longer decoded. Please report this bug.`, this.clock()));
+      return;
+    }
+    for (const event of events) this.safeEmit(event);
+  }
+
+  /** A recording failure stops recording this connection, never the relay or the dissection. */
+  private guard(what: 'record', step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.recorder = null;
+      this.safeEmit(notice('proxy.record-failed', `#${this.conn}: could not ${what} this connection (${describe(error)}); it is still relayed and decoded.`, this.clock()));
+    }
+  }
+
+  private safeEmit(event: DissectEvent): void {
+    this.options.emit(event);
+  }
+}
+
+function position(packet: number | undefined, ts: number): StreamPosition {
+  return packet !== undefined ? { packet, ts } : { ts };
+}
+
+export function notice(code: string, message: string, ts?: number): DissectEvent {
+  return { type: 'notice', code, message, at: ts !== undefined ? { ts } : {} };
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

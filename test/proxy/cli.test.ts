@@ -1,0 +1,231 @@
+/**
+ * The wsproxy command through main(argv, io) with injected streams: help, argument errors,
+ * a live session printed as it happens, Ctrl-C (an AbortSignal here), the --write round trip
+ * (live NDJSON == wsdump's NDJSON of the written file, and tshark decodes the same frames at
+ * the same packet numbers), and an output that cannot keep up.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { main as wsdump } from '../../src/cli/wsdump.js';
+import { main, type WsproxyControl } from '../../src/cli/wsproxy.js';
+import type { HostPort } from '../../src/proxy/index.js';
+import { fakeIo, ndjson } from '../cli/io.js';
+import { closeServer, hasTool, needs } from './helpers.js';
+
+const argv = (...args: string[]) => ['node', 'wsproxy', ...args];
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function wsEcho(deflate = false): Promise<number> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: deflate ? { threshold: 0 } : false });
+  await once(wss, 'listening');
+  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary })));
+  cleanups.push(async () => {
+    for (const c of wss.clients) c.terminate();
+    await closeServer(wss);
+  });
+  return (wss.address() as AddressInfo).port;
+}
+
+/** Starts wsproxy in-process; `stop()` is its Ctrl-C and resolves with the exit code. */
+async function run(args: string[], io = fakeIo()) {
+  const controller = new AbortController();
+  let listening!: (address: HostPort) => void;
+  const address = new Promise<HostPort>((resolve) => (listening = resolve));
+  const control: WsproxyControl = { signal: controller.signal, onListening: listening };
+  const exit = main(argv(...args), io, control);
+  cleanups.push(async () => {
+    controller.abort();
+    await exit;
+  });
+  const started = await Promise.race([address, exit.then((code) => new Error(`wsproxy exited with ${code}: ${io.stderr.text}`))]);
+  if (started instanceof Error) throw started;
+  return {
+    io,
+    port: started.port,
+    stop: async () => {
+      controller.abort();
+      return exit;
+    },
+  };
+}
+
+/** One ws session through the proxy: text, a binary message over many TCP segments, fragments, ping, close. */
+async function session(port: number, deflate = false): Promise<void> {
+  const client = new WebSocket(`ws://127.0.0.1:${port}/live`, { perMessageDeflate: deflate ? { threshold: 0 } : false });
+  await once(client, 'open');
+  let answers = 0;
+  client.on('message', () => answers++);
+  client.send('hello, live view');
+  client.send(randomBytes(100_000), { binary: true });
+  client.send('one ', { fin: false });
+  client.send('two', { fin: true });
+  const pong = once(client, 'pong');
+  client.ping('p');
+  await pong;
+  await expect.poll(() => answers, { timeout: 5000 }).toBe(3);
+  client.close(1000, 'bye');
+  await once(client, 'close');
+}
+
+describe('wsproxy arguments', () => {
+  it('prints help with examples and exit codes', async () => {
+    const io = fakeIo();
+    expect(await main(argv('--help'), io)).toBe(0);
+    expect(io.stdout.text).toContain('--listen <[host:]port>');
+    expect(io.stdout.text).toContain('Examples:');
+    expect(io.stdout.text).toContain('Exit codes:');
+  });
+
+  it.each([
+    [['--target', '8080'], /required option '-l, --listen/],
+    [['--listen', '9000'], /required option '-t, --target/],
+    [['--listen', 'nope', '--target', '8080'], /expected \[HOST:\]PORT/],
+    [['--listen', '9000', '--target', '70000'], /not a port number/],
+    [['--listen', '9000', '--target', 'http://x'], /only ws:\/\/ and wss:\/\//],
+    [['--listen', '9000', '--target', '8080', '--json', '--summary'], /choose one of/],
+    [['--listen', '9000', '--target', '8080', '--grace', 'soon'], /seconds/],
+    [['--listen', '0', '--target', '8080', '--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem'], /^wsproxy: cannot read --tls-cert \/nonexistent\/cert.pem: no such file\n$/],
+    [['--listen', '0', '--target', '8080', '--tls-cert', 'x.pem'], /^wsproxy: --tls-cert and --tls-key go together\n$/],
+    [['--listen', '0', '--target', '8080', '--write', '/nonexistent/dir/x.pcap'], /^wsproxy: cannot write \/nonexistent\/dir\/x.pcap: no such directory\n$/],
+  ])('%j exits 1 with a message', async (args, message) => {
+    const io = fakeIo();
+    expect(await main(argv(...args), io)).toBe(1);
+    expect(io.stderr.text).toMatch(message);
+  });
+
+  it('says in one line that the port is in use', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => closeServer(blocker));
+    const port = (blocker.address() as AddressInfo).port;
+    const io = fakeIo();
+    expect(await main(argv('--listen', String(port), '--target', '8080'), io)).toBe(1);
+    expect(io.stderr.text).toBe(`wsproxy: cannot listen on 127.0.0.1:${port}: the address is already in use\n`);
+  });
+});
+
+describe('wsproxy live', () => {
+  it('prints each frame as it crosses, and the summary when stopped', async () => {
+    const target = await wsEcho();
+    const proxy = await run(['--listen', '0', '--target', String(target), '--width', '120']);
+    await session(proxy.port);
+    // Live: the rows are there before the proxy stops.
+    await expect.poll(() => proxy.io.stdout.text, { timeout: 5000 }).toContain('#1 summary');
+    expect(proxy.io.stdout.text).toContain('GET /live HTTP/1.1');
+    expect(proxy.io.stdout.text).toContain('"hello, live view"');
+    expect(proxy.io.stdout.text).toMatch(/C→S 1 +000 ping/);
+    expect(await proxy.stop()).toBe(0);
+    expect(proxy.io.stderr.text).toMatch(/^wsproxy: ws:\/\/127\.0\.0\.1:\d+ → localhost:\d+ \(Ctrl-C to stop\)\n$/);
+  });
+
+  it('on Ctrl-C waits for open connections for --grace, then resets them and prints their summaries', async () => {
+    const target = await wsEcho();
+    const proxy = await run(['--listen', '0', '--target', String(target), '--summary', '--grace', '0.2']);
+    const client = new WebSocket(`ws://127.0.0.1:${proxy.port}/idle`);
+    client.on('error', () => {});
+    await once(client, 'open');
+    const closed = once(client, 'close');
+    expect(await proxy.stop()).toBe(0);
+    await closed;
+    expect(proxy.io.stdout.text).toMatch(/#1 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ {2}websocket \/idle/);
+    expect(proxy.io.stdout.text).toContain('proxy.stopping');
+    expect(proxy.io.stderr.text).toContain('1 connection(s) open, waiting up to 0.2 s');
+  });
+
+  it('never lets a stalled output hold up the relay: events are dropped and counted', async () => {
+    const target = await wsEcho();
+    // A terminal that accepts nothing until released.
+    const held: (() => void)[] = [];
+    let text = '';
+    let released = false;
+    const stalled = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        text += chunk.toString();
+        if (released) done();
+        else held.push(done);
+      },
+    });
+    const io = { ...fakeIo(), stdout: stalled as unknown as ReturnType<typeof fakeIo>['stdout'] };
+    const proxy = await run(['--listen', '0', '--target', String(target), '--json', '--full'], io);
+    const client = new WebSocket(`ws://127.0.0.1:${proxy.port}/flood`);
+    await once(client, 'open');
+    let answers = 0;
+    client.on('message', () => answers++);
+    // 40 × 200 kB, each shown twice (frame and message) in full hex: far more than the 4 MiB queue.
+    for (let i = 0; i < 40; i++) client.send(randomBytes(200_000));
+    await expect.poll(() => answers, { timeout: 10_000 }).toBe(40);
+    client.close();
+    await once(client, 'close');
+    released = true;
+    for (const done of held.splice(0)) done();
+    expect(await proxy.stop()).toBe(0);
+    const lines = ndjson(text);
+    const dropped = lines.filter((l) => l.type === 'notice' && l.code === 'proxy.output-dropped');
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(dropped[0]!.message).toMatch(/^\d+ event\(s\) not shown/);
+  });
+});
+
+const TSHARK = hasTool('tshark');
+
+describe('wsproxy --write', () => {
+  it.each([false, true])('records a capture whose wsdump NDJSON equals the live NDJSON (permessage-deflate %s)', async (deflate) => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsproxy-write-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'session.pcap');
+    const target = await wsEcho(deflate);
+    const proxy = await run(['--listen', '0', '--target', String(target), '--json', '--payload', '100000', '--write', file]);
+    await session(proxy.port, deflate);
+    await session(proxy.port, deflate);
+    await expect.poll(() => ndjson(proxy.io.stdout.text).filter((e) => e.type === 'end').length, { timeout: 5000 }).toBe(2);
+    expect(await proxy.stop()).toBe(0);
+    const live = ndjson(proxy.io.stdout.text);
+
+    const io = fakeIo();
+    expect(await wsdump(['node', 'wsdump', '--json', '--payload', '100000', file], io)).toBe(0);
+    const recorded = ndjson(io.stdout.text);
+    expect(live.filter((e) => e.type === 'notice')).toEqual([]);
+    expect(recorded).toEqual(live);
+    const frames = live.filter((e) => e.type === 'frame');
+    expect(frames.length).toBeGreaterThanOrEqual(2 * 9);
+    expect(frames.every((f) => typeof f.packet === 'number')).toBe(true);
+  });
+
+  it.skipIf(needs(TSHARK))('writes a capture tshark decodes into the same frames at the same packet numbers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsproxy-tshark-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'session.pcap');
+    const target = await wsEcho();
+    const proxy = await run(['--listen', '0', '--target', String(target), '--json', '--write', file]);
+    await session(proxy.port);
+    await expect.poll(() => ndjson(proxy.io.stdout.text).some((e) => e.type === 'end'), { timeout: 5000 }).toBe(true);
+    expect(await proxy.stop()).toBe(0);
+    const live = ndjson(proxy.io.stdout.text)
+      .filter((e) => e.type === 'frame')
+      .map((f) => `${f.packet} ${f.opcode}`)
+      .sort();
+    const server = (ndjson(proxy.io.stdout.text).find((e) => e.type === 'connection')!.server as { port: number }).port;
+    const out = execFileSync('tshark', ['-r', file, '-d', `tcp.port==${server},http`, '-Y', 'websocket', '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=;', '-e', 'frame.number', '-e', 'websocket.opcode'], { encoding: 'utf8' });
+    // A packet may end several frames: tshark lists their fields side by side.
+    const fromTshark = out
+      .trim()
+      .split('\n')
+      .flatMap((line) => {
+        const [no, opcodes] = line.split('\t');
+        return opcodes!.split(';').map((op) => `${no} ${op}`);
+      })
+      .sort();
+    expect(fromTshark).toEqual(live);
+  });
+});
