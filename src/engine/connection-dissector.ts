@@ -26,7 +26,8 @@ export interface ConnectionDissectorOptions {
 
 type Phase =
   | 'request' // waiting for the client's HTTP request
-  | 'response' // request seen, waiting for the server's answer
+  | 'response' // upgrade request seen, waiting for the server's answer
+  | 'http' // a plain HTTP request seen: waiting for its status line, to say what it was
   | 'websocket'
   | 'done'; // not WebSocket (or lost): bytes are only counted
 
@@ -56,6 +57,8 @@ export class ConnectionDissector {
   private readonly requestParser = new HttpHeadParser('request', { direction: 'client' });
   private readonly responseParser = new HttpHeadParser('response', { direction: 'server' });
   private request: { head: HttpRequest; check: RequestCheck; parseAlerts: Alert[]; at: StreamPosition } | null = null;
+  /** The request line of a plain (non-upgrade) HTTP request. */
+  private plainRequest: string | null = null;
   private session: WebSocketSession | null = null;
   /** Client bytes sent after the request but before the server's answer (§4.1 says wait). */
   private early: Pending[] = [];
@@ -101,6 +104,8 @@ export class ConnectionDissector {
         return direction === 'client' ? this.onRequestBytes(bytes, pos) : this.notHttp(pos, 'the server spoke first');
       case 'response':
         return direction === 'server' ? this.onResponseBytes(bytes, pos) : this.onEarlyBytes(bytes, pos);
+      case 'http':
+        return direction === 'server' ? this.onPlainResponseBytes(bytes, pos) : [];
       case 'done':
         return [];
     }
@@ -142,6 +147,8 @@ export class ConnectionDissector {
       // The upgrade was asked for but never answered within the capture.
       events.push(...this.handshakeEvents(null, []));
       this.phase = 'done';
+    } else if (this.phase === 'http') {
+      events.push(...this.plainHttp(pos, null, 'not answered'));
     }
     this.noteTime(pos);
     events.push({
@@ -166,10 +173,11 @@ export class ConnectionDissector {
     const check = checkRequest(head);
     // A request with a key but no Upgrade header is a broken WebSocket attempt, not plain HTTP.
     if (!check.isUpgrade && check.key === null) {
-      // Plain HTTP on the same port: not ours to dissect, but say what it was.
-      this.phase = 'done';
+      // Plain HTTP on the same port: not ours to dissect, but say what it was once answered.
+      this.phase = 'http';
       this.kind = 'http';
-      return [{ type: 'other', conn: this.conn, kind: 'http', requestLine: requestLine(head), status: null, note: 'an HTTP request without Upgrade: websocket', at: pos }];
+      this.plainRequest = requestLine(head);
+      return [];
     }
     this.request = { head, check, parseAlerts: result.alerts, at: pos };
     this.phase = 'response';
@@ -177,6 +185,19 @@ export class ConnectionDissector {
     // Alerts about the request are reported with the handshake, once the answer is known.
     if (result.rest.length > 0) events.push(...this.onEarlyBytes(result.rest, pos));
     return events;
+  }
+
+  /** The status line of the answer to a plain HTTP request; then the connection is only counted. */
+  private onPlainResponseBytes(bytes: Uint8Array, pos: StreamPosition): DissectEvent[] {
+    const result = this.responseParser.push(bytes);
+    if (result.state === 'need-more') return [];
+    const status = result.state === 'done' && result.head.kind === 'response' ? result.head : null;
+    return this.plainHttp(pos, status === null ? null : status.status, status === null ? 'the answer is not HTTP' : `answered ${status.status} ${status.reason}`.trimEnd());
+  }
+
+  private plainHttp(pos: StreamPosition, status: number | null, answer: string): DissectEvent[] {
+    this.phase = 'done';
+    return [{ type: 'other', conn: this.conn, kind: 'http', requestLine: this.plainRequest, status, note: `an HTTP request without Upgrade: websocket, ${answer}`, at: pos }];
   }
 
   private onEarlyBytes(bytes: Uint8Array, pos: StreamPosition): DissectEvent[] {

@@ -401,8 +401,11 @@ export class TableRenderer {
   }
 
   private summary(e: Extract<DissectEvent, { type: 'end' }>): string {
-    if (e.kind !== 'websocket') return '';
     const c = this.c;
+    if (e.kind !== 'websocket') {
+      // Not WebSocket: what was seen was said when it was seen; here, how much crossed.
+      return `${c.heading(`#${e.conn} summary`)}: ${e.kind}; C→S ${e.totals.client.bytes} bytes, S→C ${e.totals.server.bytes} bytes\n`;
+    }
     const side = (d: Direction) => `${ARROW[d]} ${e.totals[d].frames} frames, ${e.totals[d].messages} messages, ${e.totals[d].bytes} bytes${e.totals[d].missing ? `, ${e.totals[d].missing} missing` : ''}`;
     const alerts = [e.alerts.error && c.error(`${e.alerts.error} error(s)`), e.alerts.warning && c.warning(`${e.alerts.warning} warning(s)`), e.alerts.info && c.info(`${e.alerts.info} info`)].filter(Boolean).join(', ') || c.ok('no alerts');
     const close = (d: Direction) => (e.closeCodes[d].length > 0 ? e.closeCodes[d].map((x) => x ?? 'no code').join('/') : '-');

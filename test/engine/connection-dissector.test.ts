@@ -89,7 +89,9 @@ describe('ConnectionDissector', () => {
 
   it('says what a plain HTTP request or a non-HTTP stream was', () => {
     const http = dissect([['client', enc('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n')], ['server', enc('HTTP/1.1 200 OK\r\n\r\n')]]);
-    expect(byType(http, 'other')).toMatchObject([{ kind: 'http', requestLine: 'GET /index.html HTTP/1.1' }]);
+    expect(byType(http, 'other')).toMatchObject([{ kind: 'http', requestLine: 'GET /index.html HTTP/1.1', status: 200, note: expect.stringContaining('answered 200 OK') }]);
+    const unanswered = dissect([['client', enc('GET /x HTTP/1.1\r\nHost: x\r\n\r\n')]]);
+    expect(byType(unanswered, 'other')).toMatchObject([{ kind: 'http', status: null, note: expect.stringContaining('not answered') }]);
     expect(byType(http, 'handshake')).toEqual([]);
     const tls = dissect([['client', Uint8Array.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])]]);
     expect(byType(tls, 'other')).toMatchObject([{ kind: 'not-http' }]);
