@@ -32,6 +32,8 @@ export interface WsproxyOptions extends ViewOptions {
   grace: number;
   maxConnections: number;
   connectTimeout: number;
+  maxBuffered: number;
+  idleTimeout: number;
 }
 
 /** Exit codes, documented in the README and --help. */
@@ -83,6 +85,12 @@ function parsePositive(value: string): number {
   return n;
 }
 
+function parseBuffered(value: string): number {
+  const n = parseSize(value);
+  if (n < 1) throw new InvalidArgumentError('expected at least 1 byte.');
+  return n;
+}
+
 /** The commander program, built by a factory so tests can parse argv without spawning. */
 export function createWsproxyProgram(): Command {
   return new Command('wsproxy')
@@ -110,6 +118,8 @@ export function createWsproxyProgram(): Command {
     .option('--grace <seconds>', 'on Ctrl-C, how long open connections may take to finish', parseSeconds, 2)
     .option('--max-connections <n>', 'clients served at once; more are closed at once', parsePositive, 256)
     .option('--connect-timeout <seconds>', 'how long to wait for the target (and for a TLS client\'s handshake)', parseSeconds, 10)
+    .addOption(new Option('--max-buffered <size>', 'bytes queued towards a peer that is not reading before the relay stops reading the other side (per direction of each connection)').argParser(parseBuffered).default(64 * 1024, '64k'))
+    .addOption(new Option('--idle-timeout <seconds>', 'close a connection (both sides, with a notice) after this long without a byte either way').argParser(parseSeconds).default(0, '0 = never'))
     .option('--max-frame <size>', 'largest frame payload kept in memory (default 16M)', parseSize)
     .option('--max-message <size>', 'largest message reassembled (default 16M)', parseSize)
     .option('--max-inflated <size>', 'largest inflated permessage-deflate message (default 64M)', parseSize)
@@ -186,6 +196,8 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
       limits: limitsFrom(options),
       maxConnections: options.maxConnections,
       connectTimeout: options.connectTimeout * 1000,
+      maxBufferedBytes: options.maxBuffered,
+      idleTimeout: options.idleTimeout * 1000,
       onEvent: (event: DissectEvent) => output.write(view(event)),
       onCallbackError: (error) => io.stderr.write(`wsproxy: internal error while showing an event (please report it): ${error instanceof Error ? error.message : String(error)}\n`),
     });

@@ -12,7 +12,7 @@ import { connect as tlsConnect, createSecureContext, rootCertificates, TLSSocket
 import type { DissectEvent } from '../engine/events.js';
 import type { Limits } from '../websocket/types.js';
 import { canonicalIp, formatHostPort, parseTarget, sameFamily, type HostPort, type ProxyTarget } from './address.js';
-import { ConnectionRelay, resetSide, type RelaySide } from './relay.js';
+import { ConnectionRelay, DEFAULT_MAX_BUFFERED, resetSide, type RelaySide } from './relay.js';
 import { CaptureRecording, captureClock, ConnectionTap, describe, notice } from './tap.js';
 
 export interface ProxyOptions {
@@ -35,6 +35,14 @@ export interface ProxyOptions {
   maxConnections?: number;
   /** Milliseconds to wait for the target (TCP and TLS handshakes), and for a TLS client's handshake. Default 10000. */
   connectTimeout?: number;
+  /**
+   * Bytes the relay may queue towards one side of a connection (relayed, not yet taken by the
+   * kernel) before it stops reading from the other side; per direction, plus one read of at
+   * most 64 KiB. Default 65536.
+   */
+  maxBufferedBytes?: number;
+  /** Milliseconds without a byte either way after which a connection is closed on both sides and reported. 0 (default): never. */
+  idleTimeout?: number;
   /** Every event, in the order things happened. Called synchronously: keep it fast (the CLI queues text). */
   onEvent?: (event: DissectEvent) => void;
   /** onEvent threw (a bug in the caller): reported here, and the relay goes on. Default: ignored. */
@@ -49,6 +57,8 @@ export interface RunningProxy {
   readonly connections: number;
   /** Connections accepted so far (the last connection number). */
   readonly accepted: number;
+  /** Bytes relayed but still queued in the proxy towards a peer that has not taken them, all connections. */
+  readonly buffered: number;
   /**
    * Stops accepting, lets open connections finish for `grace` milliseconds (default 2000),
    * resets those still open, waits for their summaries and flushes the recording.
@@ -61,6 +71,7 @@ export class ProxyError extends Error {}
 
 interface Entry {
   abort(): void;
+  buffered(): number;
   done: Promise<void>;
 }
 
@@ -140,6 +151,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const listenPort = options.listen?.port ?? 0;
   const maxConnections = options.maxConnections ?? 256;
   const connectTimeout = options.connectTimeout ?? 10_000;
+  const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
+  const idleTimeout = options.idleTimeout ?? 0;
+  if (!(maxBuffered >= 1)) throw new ProxyError(`maxBufferedBytes must be at least 1 (got ${maxBuffered})`);
+  if (!(idleTimeout >= 0)) throw new ProxyError(`idleTimeout must be 0 (off) or a number of milliseconds (got ${idleTimeout})`);
   const ca = options.ca?.length ? [...rootCertificates, ...options.ca.map(String)] : undefined;
 
   let secureContext: SecureContext | null = null;
@@ -190,6 +205,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     let release!: () => void;
     const entry: Entry = {
       done: new Promise<void>((resolve) => (release = resolve)),
+      buffered: () => relay?.buffered ?? 0,
       abort: () => {
         if (relay !== null) relay.abort();
         else {
@@ -258,7 +274,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       const [clientIp, serverIp] = sameFamily(raw.remoteAddress ?? '0.0.0.0', upstream.remoteAddress ?? '0.0.0.0');
       const tap = new ConnectionTap(conn, { ip: clientIp, port: raw.remotePort ?? 0 }, { ip: serverIp, port: upstream.remotePort ?? 0 }, { ...(options.limits ? { limits: options.limits } : {}), recording, emit });
       tap.open();
-      relay = new ConnectionRelay(conn, client, upstreamSide, tap, { report: (message) => report('proxy.reset', message) });
+      relay = new ConnectionRelay(conn, client, upstreamSide, tap, {
+        report: (message) => report('proxy.reset', message),
+        reportIdle: (message) => report('proxy.idle-timeout', message),
+        maxBuffered,
+        idleTimeout,
+      });
       relay.start();
       await relay.done;
     } catch (error) {
@@ -294,6 +315,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
     get accepted() {
       return accepted;
+    },
+    get buffered() {
+      let total = 0;
+      for (const entry of entries) total += entry.buffered();
+      return total;
     },
     close(closeOptions = {}) {
       closing ??= (async () => {

@@ -1,9 +1,12 @@
 /**
  * Forwarding between an accepted client and its upstream connection. Bytes go out first,
- * exactly as received, with backpressure: when the writer's buffer is full the reader is paused
- * until 'drain', so a slow reader slows its writer and nothing buffers without bound (what
- * stream.pipe does, with the tap and half-close handling added). A FIN is passed on as a FIN
- * (allowHalfOpen), a reset as a reset.
+ * exactly as received, with backpressure: once `maxBuffered` bytes wait in the queue towards one
+ * side (written by the relay, not yet taken by the kernel), reading from the other side is
+ * paused until the queue is below that again, so a slow reader slows its writer and the relay
+ * holds at most `maxBuffered` plus one read (at most 64 KiB) per direction (what stream.pipe
+ * does, with the tap, half-close handling and an explicit bound added). A FIN is passed on as a
+ * FIN (allowHalfOpen), a reset as a reset. With `idleTimeout`, a connection over which no byte
+ * moved either way for that long is closed on both sides (FIN, then destroyed) and reported.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -19,7 +22,28 @@ export interface RelaySide {
 export interface RelayOptions {
   /** One line for the view when a side resets or fails. */
   report: (message: string) => void;
+  /** Bytes queued towards one side before reading from the other pauses. Default DEFAULT_MAX_BUFFERED. */
+  maxBuffered?: number;
+  /** Milliseconds without a byte either way after which the connection is closed; 0 or absent: never. */
+  idleTimeout?: number;
+  /** One line for the view when the idle timeout closes the connection. Default: `report`. */
+  reportIdle?: (message: string) => void;
 }
+
+/** The default of --max-buffered: 64 KiB per direction of each connection. */
+export const DEFAULT_MAX_BUFFERED = 64 * 1024;
+
+/** After an idle close (FIN both ways), how long the peers may take to close before they are destroyed. */
+const IDLE_CLOSE_GRACE = 2000;
+
+/**
+ * A socket the relay has paused is not polled by the event loop, so a reset from its peer goes
+ * unnoticed until it is read again, which, while the other peer takes nothing, is never. While
+ * a side is held back, it is probed this often with an empty write: nothing goes on the wire,
+ * but a pending reset surfaces as ECONNRESET and is passed on.
+ */
+const RESET_PROBE_INTERVAL = 500;
+const EMPTY = Buffer.alloc(0);
 
 const other = (d: Direction): Direction => (d === 'client' ? 'server' : 'client');
 const NAMES: Record<Direction, string> = { client: 'client', server: 'target' };
@@ -41,6 +65,9 @@ export class ConnectionRelay {
   private readonly sides: Record<Direction, RelaySide>;
   private resolveDone!: () => void;
   private open = 2;
+  private readonly maxBuffered: number;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private idleClosed = false;
 
   constructor(
     readonly conn: number,
@@ -51,6 +78,17 @@ export class ConnectionRelay {
   ) {
     this.sides = { client, server };
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.maxBuffered = Math.max(1, options.maxBuffered ?? DEFAULT_MAX_BUFFERED);
+  }
+
+  /** Bytes relayed but still queued in the proxy (not yet taken by the kernel), both directions. */
+  get buffered(): number {
+    let total = 0;
+    for (const { stream, raw } of Object.values(this.sides)) {
+      total += stream.writableLength;
+      if (raw !== stream) total += raw.writableLength;
+    }
+    return total;
   }
 
   /** Wires both directions and starts reading. */
@@ -63,10 +101,16 @@ export class ConnectionRelay {
       stream.once('close', () => {
         raw.destroy();
         if (--this.open === 0) {
+          this.stopIdleTimer();
           this.tap.close();
           this.resolveDone();
         }
       });
+    }
+    const idle = this.options.idleTimeout ?? 0;
+    if (idle > 0) {
+      this.idleTimer = setTimeout(() => this.idleClose(idle), idle);
+      this.idleTimer.unref();
     }
     // The client was accepted paused (pauseOnConnect): a 'data' listener alone does not start it.
     this.sides.client.stream.resume();
@@ -77,6 +121,7 @@ export class ConnectionRelay {
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.stopIdleTimer();
     this.tap.reset('server');
     resetSide(this.sides.client);
     resetSide(this.sides.server);
@@ -85,23 +130,84 @@ export class ConnectionRelay {
   private pump(from: Direction): void {
     const src = this.sides[from].stream;
     const dst = this.sides[other(from)].stream;
+    // Paused because the queue towards `dst` is full; resumed as it empties (a write's callback
+    // runs once that chunk is flushed, 'drain' once the queue is empty).
+    let held = false;
+    let probe: NodeJS.Timeout | null = null;
+    const stopProbe = () => {
+      if (probe !== null) clearInterval(probe);
+      probe = null;
+    };
+    const release = () => {
+      if (held && dst.writableLength < this.maxBuffered) {
+        held = false;
+        stopProbe();
+        src.resume();
+      }
+    };
     src.on('data', (chunk: Buffer) => {
       if (dst.destroyed || dst.writableEnded) return;
+      this.idleTimer?.refresh();
       // Forward first; the tap sees the chunk only once it has been handed to the other side.
-      if (!dst.write(chunk)) src.pause();
+      dst.write(chunk, release);
+      if (!held && dst.writableLength >= this.maxBuffered) {
+        held = true;
+        src.pause();
+        probe = setInterval(() => {
+          // Only when nothing is queued towards it (a pending write already watches it) and it may still be written.
+          if (src.writable && src.writableLength === 0) src.write(EMPTY);
+        }, RESET_PROBE_INTERVAL);
+        probe.unref();
+      }
       this.tap.data(from, chunk);
     });
-    dst.on('drain', () => src.resume());
+    src.once('close', stopProbe);
+    dst.on('drain', release);
     src.on('end', () => {
       this.tap.end(from);
       if (!dst.destroyed) dst.end();
     });
   }
 
+  /**
+   * No byte moved either way for `idle` ms: report it, pass a FIN to both sides (and record
+   * it as each side sees it: the target's FIN to the client, the client's to the target), drop
+   * whatever still arrives, and destroy what is not closed after a short grace.
+   */
+  private idleClose(idle: number): void {
+    this.idleTimer = null;
+    if (this.aborted || this.idleClosed) return;
+    this.idleClosed = true;
+    (this.options.reportIdle ?? this.options.report)(`#${this.conn}: no bytes either way for ${idle / 1000} s (--idle-timeout): both sides closed.`);
+    for (const side of ['server', 'client'] as const) this.tap.end(side);
+    const timer = setTimeout(() => {
+      for (const side of ['client', 'server'] as const) this.sides[side].stream.destroy();
+    }, Math.min(IDLE_CLOSE_GRACE, idle));
+    timer.unref();
+    void this.done.then(() => clearTimeout(timer));
+    for (const side of ['client', 'server'] as const) {
+      const { stream } = this.sides[side];
+      stream.end();
+      stream.resume(); // read and discard until the peer's FIN, so the socket can close
+    }
+  }
+
+  private stopIdleTimer(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
   /** A reset (or any socket error) on one side resets the other. */
   private failed(side: Direction, error: NodeJS.ErrnoException): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.stopIdleTimer();
+    if (this.idleClosed) {
+      // Closing for idleness already; a peer answering the FIN with a reset needs no second line.
+      resetSide(this.sides[other(side)]);
+      this.sides[side].stream.destroy();
+      return;
+    }
     const what = error.code === 'ECONNRESET' ? 'reset the connection' : error.code === 'EPIPE' ? 'closed the connection while data was still being sent to it' : `failed (${error.message})`;
     this.options.report(`#${this.conn}: the ${NAMES[side]} ${what}; the ${NAMES[other(side)]} connection was reset too.`);
     this.tap.reset(side);

@@ -95,6 +95,9 @@ describe('wsproxy arguments', () => {
     [['--listen', '9000', '--target', 'http://x'], /only ws:\/\/ and wss:\/\//],
     [['--listen', '9000', '--target', '8080', '--json', '--summary'], /choose one of/],
     [['--listen', '9000', '--target', '8080', '--grace', 'soon'], /seconds/],
+    [['--listen', '9000', '--target', '8080', '--idle-timeout', '-1'], /--idle-timeout.*seconds/],
+    [['--listen', '9000', '--target', '8080', '--max-buffered', 'lots'], /--max-buffered.*size/],
+    [['--listen', '9000', '--target', '8080', '--max-buffered', '0'], /--max-buffered.*at least 1 byte/],
     [['--listen', '0', '--target', '8080', '--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem'], /^wsproxy: cannot read --tls-cert \/nonexistent\/cert.pem: no such file\n$/],
     [['--listen', '0', '--target', '8080', '--tls-cert', 'x.pem'], /^wsproxy: --tls-cert and --tls-key go together\n$/],
     [['--listen', '0', '--target', '8080', '--write', '/nonexistent/dir/x.pcap'], /^wsproxy: cannot write \/nonexistent\/dir\/x.pcap: no such directory\n$/],
@@ -141,6 +144,19 @@ describe('wsproxy live', () => {
     expect(proxy.io.stdout.text).toMatch(/#1 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ {2}websocket \/idle/);
     expect(proxy.io.stdout.text).toContain('proxy.stopping');
     expect(proxy.io.stderr.text).toContain('1 connection(s) open, waiting up to 0.2 s');
+  });
+
+  it('--idle-timeout closes a connection over which nothing moved, and says so in the view', async () => {
+    const target = await wsEcho();
+    const proxy = await run(['--listen', '0', '--target', String(target), '--idle-timeout', '0.2', '--max-buffered', '16k']);
+    const client = new WebSocket(`ws://127.0.0.1:${proxy.port}/quiet`);
+    client.on('error', () => {});
+    await once(client, 'open');
+    const [code] = (await once(client, 'close')) as [number];
+    expect(code).toBe(1006); // the TCP connection was closed under it, no Close frame
+    await expect.poll(() => proxy.io.stdout.text, { timeout: 5000 }).toContain('#1 summary');
+    expect(proxy.io.stdout.text).toMatch(/proxy\.idle-timeout #1: no bytes either way for 0\.2 s \(--idle-timeout\): both sides closed\./);
+    expect(await proxy.stop()).toBe(0);
   });
 
   it('never lets a stalled output hold up the relay: events are dropped and counted', async () => {

@@ -287,6 +287,43 @@ describe('backpressure', () => {
   }, 60_000);
 });
 
+describe('--max-buffered', () => {
+  it('a 1-byte limit still relays 4 MB byte-exact both ways (the reader is resumed as the queue empties)', async () => {
+    const { port } = await echo();
+    const p = await proxied(port, { maxBufferedBytes: 1 });
+    const data = randomBytes(4 * 1024 * 1024);
+    expect(sha256(await roundTrip(p.port, data, 9))).toBe(sha256(data));
+  });
+
+  it('sets how much the relay queues towards a reader that stopped: about the limit, whatever the writer offers', async () => {
+    const block = randomBytes(64 * 1024);
+    const s = server((socket) => {
+      const pump = () => {
+        while (!socket.destroyed) if (!socket.write(block)) return void socket.once('drain', pump);
+      };
+      pump();
+    });
+    const target = await listen(s);
+    for (const limit of [16 * 1024, 4 * 1024 * 1024]) {
+      const p = await proxied(target, { maxBufferedBytes: limit });
+      const socket = client(p.port);
+      socket.pause();
+      let peak = 0;
+      for (let i = 0; i < 200; i++) {
+        await sleep(10);
+        const now = p.proxy.buffered;
+        if (now === peak && now >= limit) break;
+        peak = Math.max(peak, now);
+      }
+      // Reading stops once the limit is reached; the read that crossed it is at most 64 KiB.
+      expect(peak).toBeGreaterThanOrEqual(limit);
+      expect(peak).toBeLessThan(limit + 64 * 1024);
+      socket.destroy();
+      await expect.poll(() => p.proxy.connections, { timeout: 5000 }).toBe(0);
+    }
+  });
+});
+
 const OPENSSL = hasTool('openssl', ['version']);
 
 describe.skipIf(needs(OPENSSL))('TLS', () => {
@@ -335,6 +372,30 @@ describe.skipIf(needs(OPENSSL))('TLS', () => {
     expect(sha256(await roundTrip(insecure.port, data, 3))).toBe(sha256(data));
     // Every proxied connection has been closed on both sides.
     for (const p of [verified, refused, insecure]) await expect.poll(() => p.proxy.connections, { timeout: 5000 }).toBe(0);
+  });
+
+  it('a TLS client held back for over a second (the target reads nothing) is probed for resets harmlessly: byte-exact', async () => {
+    const { cert, key } = testCertificate();
+    const s = server((socket) => {
+      socket.pause();
+      setTimeout(() => {
+        void collect(socket).then((data) => socket.end(sha256(data)));
+        socket.resume();
+      }, 1200);
+    });
+    const p = await proxied(await listen(s), { tls: { cert, key } });
+    const socket = tlsConnect({ port: p.port, host: '127.0.0.1', ca: cert, servername: 'localhost' });
+    socket.on('error', () => {});
+    cleanups.push(() => void socket.destroy());
+    await once(socket, 'secureConnect');
+    const data = randomBytes(24 * 1024 * 1024);
+    const back = collect(socket);
+    const written = writeInChunks(socket as unknown as Socket, data, 13);
+    // Held: the queue towards the target is full, so the TLS client is no longer read (and is probed).
+    await expect.poll(() => p.proxy.buffered, { timeout: 5000, interval: 20 }).toBeGreaterThanOrEqual(64 * 1024);
+    await written;
+    expect((await back).toString()).toBe(sha256(data));
+    expect(p.events.filter((e) => e.type === 'notice')).toEqual([]);
   });
 
   it('reports a client that fails the TLS handshake in one line', async () => {
