@@ -12,6 +12,8 @@ interface OpenMessage {
   kept: number;
   wireLength: number;
   truncated: boolean;
+  /** message.too-large is said once per message. */
+  overLimit: boolean;
   alerts: Alert[];
 }
 
@@ -114,7 +116,7 @@ export class MessageAssembler {
       out.push(this.controlMessage(frame));
       return out;
     }
-    const msg: OpenMessage = { first: frame, frameOffsets: [], chunks: [], kept: 0, wireLength: 0, truncated: false, alerts: [] };
+    const msg: OpenMessage = { first: frame, frameOffsets: [], chunks: [], kept: 0, wireLength: 0, truncated: false, overLimit: false, alerts: [] };
     this.append(msg, frame);
     if (frame.fin) out.push(this.complete(msg, frame));
     else this.open = msg;
@@ -135,15 +137,19 @@ export class MessageAssembler {
     msg.frameOffsets.push(frame.offset);
     msg.wireLength += frame.payloadLength;
     if (frame.truncated) msg.truncated = true;
-    const room = this.limits.maxMessageSize - msg.kept;
-    if (room <= 0) return;
+    const limit = this.limits.maxMessageSize;
+    // Judged on the size on the wire: the frames may already have been cut by --max-frame.
+    if (!msg.overLimit && msg.wireLength > limit) {
+      msg.overLimit = true;
+      msg.alerts.push(makeAlert('message.too-large', `Message is larger than the ${limit}-byte reassembly limit: content kept up to the limit.`, frameWhere(msg.first)));
+    }
+    const room = limit - msg.kept;
     if (frame.data.length > room) {
-      if (!msg.truncated) {
-        msg.alerts.push(makeAlert('message.too-large', `Message is larger than the ${this.limits.maxMessageSize}-byte reassembly limit: content kept up to the limit.`, frameWhere(msg.first)));
-      }
       msg.truncated = true;
-      msg.chunks.push(frame.data.subarray(0, room));
-      msg.kept += room;
+      if (room > 0) {
+        msg.chunks.push(frame.data.subarray(0, room));
+        msg.kept += room;
+      }
       return;
     }
     if (frame.data.length > 0) msg.chunks.push(frame.data);

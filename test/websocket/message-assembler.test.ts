@@ -103,6 +103,18 @@ describe('MessageAssembler (RFC 6455 §5.4)', () => {
     expect(codes(msg!.alerts)).toEqual(['message.too-large']);
   });
 
+  it('says a message is over the limit even when the limit is reached exactly or the frames were already cut', () => {
+    const exact = new MessageAssembler({ direction: 'server', limits: { maxMessageSize: 4 } });
+    const [m1] = feed(exact, [makeFrame({ opcode: TEXT, fin: false, data: 'abcd' }), makeFrame({ opcode: CONT, data: 'ef' })]);
+    expect(codes(m1!.alerts)).toEqual(['message.too-large']);
+    expect(m1).toMatchObject({ truncated: true, text: 'abcd' });
+    // Frames cut by --max-frame: 2 bytes kept of 10 each, 20 on the wire, limit 8.
+    const cut = new MessageAssembler({ direction: 'server', limits: { maxMessageSize: 8 } });
+    const [m2] = feed(cut, [makeFrame({ opcode: BINARY, fin: false, data: 'ab', payloadLength: 10, truncated: true }), makeFrame({ opcode: CONT, data: 'cd', payloadLength: 10, truncated: true })]);
+    expect(codes(m2!.alerts)).toEqual(['message.too-large']);
+    expect(m2).toMatchObject({ truncated: true, wireLength: 20 });
+  });
+
   it('reports a fragmented message left open at the end of the stream', () => {
     const a = new MessageAssembler({ direction: 'server' });
     a.push(makeFrame({ opcode: BINARY, fin: false, data: new Uint8Array(3) }));
