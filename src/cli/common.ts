@@ -1,5 +1,5 @@
 import { supportsColor } from 'chalk';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Direction } from '../alerts.js';
 import type { DissectEvent } from '../engine/events.js';
 import { EXPLAIN_WIDTH, ExplainRenderer } from '../render/explain.js';
@@ -84,6 +84,42 @@ export function parseOpcodes(value: string, previous: string[] = []): string[] {
     if (!OPCODE_NAMES.includes(name) && !/^0x[0-9a-f]$/i.test(name)) throw new InvalidArgumentError(`unknown opcode "${name}": use ${OPCODE_NAMES.join(', ')} or 0x0-0xf.`);
   }
   return list;
+}
+
+/**
+ * The options that choose what is shown and how, shared by wsdump and wsproxy so both accept
+ * exactly the same ones. `fromHelp` lets a program say more about --from.
+ */
+export function addViewOptions(command: Command, fromHelp = 'only frames sent by this side'): Command {
+  return command
+    .option('-j, --json', 'NDJSON: one event per line (schema in docs/json.md)')
+    .option('-e, --explain', 'teaching view: each frame as the RFC 6455 header diagram with its bits, the handshake header by header')
+    .option('-m, --messages', 'one row per reassembled message instead of per frame')
+    .option('-s, --summary', 'only per-connection totals')
+    .option('--conn <n,...>', 'only these connections', parseConnList)
+    .addOption(new Option('--from <side>', fromHelp).choices(['client', 'server']).argParser(parseDirection))
+    .option('--opcode <names>', 'only these opcodes: text,binary,close,ping,pong,continuation', parseOpcodes)
+    .option('--host <ip>', 'only connections with this address (repeatable)', collect)
+    .option('--port <port>', 'only connections with this port (repeatable)', parsePort)
+    .option('--payload <n>', 'characters of payload preview (bytes of hex with --json)', parseCount)
+    .option('--full', 'show whole payloads')
+    .option('--width <columns>', 'table width (default: the terminal width, or 120)', parseCount)
+    .option('--color', 'force colors (default: only on a terminal, never with NO_COLOR)')
+    .option('--no-color', 'no colors');
+}
+
+/** The dissection's memory limits, shared by wsdump and wsproxy. */
+export function addLimitOptions(command: Command): Command {
+  return command
+    .option('--max-frame <size>', 'largest frame payload kept in memory (default 16M)', parseSize)
+    .option('--max-message <size>', 'largest message reassembled (default 16M)', parseSize)
+    .option('--max-inflated <size>', 'largest inflated permessage-deflate message (default 64M)', parseSize);
+}
+
+/** At most one of the views may be chosen: the one-line complaint, or null. */
+export function conflictingViews(options: ViewOptions): string | null {
+  const chosen = (['json', 'explain', 'messages', 'summary'] as const).filter((v) => options[v]);
+  return chosen.length > 1 ? `choose one of --json, --explain, --messages, --summary (got ${chosen.map((v) => `--${v}`).join(', ')})` : null;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { CaptureFormatError, DAMAGE_NOTICES, openCapture } from '../capture/index.js';
 import { CaptureDissector } from '../engine/capture-dissector.js';
 import { EXPLAIN_WIDTH, ExplainRenderer, renderAccept } from '../render/explain.js';
@@ -9,22 +9,19 @@ import { escapeText } from '../render/escape.js';
 import { eventToNdjson } from '../render/json.js';
 import { wrapBlock } from '../render/wrap.js';
 import {
-  collect,
   colorLevel,
   hasError,
   limitsFrom,
   makeView,
   Output,
-  parseConnList,
-  parseCount,
-  parseDirection,
-  parseOpcodes,
   parsePort,
-  parseSize,
   processIo,
   UsageError,
   type CliIo,
   type ViewOptions,
+  addLimitOptions,
+  addViewOptions,
+  conflictingViews,
 } from './common.js';
 
 export interface WsdumpOptions extends ViewOptions {
@@ -58,33 +55,16 @@ Alert codes: docs/alerts.md.  NDJSON schema: docs/json.md.`;
 
 /** The commander program, built by a factory so tests can parse argv without spawning. */
 export function createWsdumpProgram(): Command {
-  return new Command('wsdump')
+  const program = new Command('wsdump')
     .description('Dissect the WebSocket traffic (RFC 6455, RFC 7692) in a pcap or pcapng capture.')
     .argument('[capture]', 'capture file (pcap, pcapng, optionally gzipped), or - for stdin (not with --decode-hex, --accept)')
-    .option('-j, --json', 'NDJSON: one event per line (schema in docs/json.md)')
-    .option('-e, --explain', 'teaching view: each frame as the RFC 6455 header diagram with its bits, the handshake header by header')
     .option('--decode-hex <hex>', 'explain frame bytes typed in hex (one or more frames; - reads stdin); no capture')
     .option('--accept <key>', 'derive Sec-WebSocket-Accept from a Sec-WebSocket-Key step by step; no capture')
-    .option('-m, --messages', 'one row per reassembled message instead of per frame')
-    .option('-s, --summary', 'only per-connection totals')
-    .option('--decode-as <port>', 'decode this server port as WebSocket without a handshake (repeatable)', parsePort)
-    .option('--conn <n,...>', 'only these connections', parseConnList)
-    .addOption(new Option('--from <side>', 'only frames sent by this side (with --decode-hex: who sent the bytes)').choices(['client', 'server']).argParser(parseDirection))
-    .option('--opcode <names>', 'only these opcodes: text,binary,close,ping,pong,continuation', parseOpcodes)
-    .option('--host <ip>', 'only connections with this address (repeatable)', collect)
-    .option('--port <port>', 'only connections with this port (repeatable)', parsePort)
-    .option('--payload <n>', 'characters of payload preview (bytes of hex with --json)', parseCount)
-    .option('--full', 'show whole payloads')
-    .option('--width <columns>', 'table width (default: the terminal width, or 120)', parseCount)
-    .option('--color', 'force colors (default: only on a terminal, never with NO_COLOR)')
-    .option('--no-color', 'no colors')
+    .option('--decode-as <port>', 'decode this server port as WebSocket without a handshake (repeatable)', parsePort);
+  addViewOptions(program, 'only frames sent by this side (with --decode-hex: who sent the bytes)')
     .option('--strict', 'exit 2 when any error-severity alert is raised')
-    .option('--no-progress', 'no progress bar on stderr')
-    .option('--max-frame <size>', 'largest frame payload kept in memory (default 16M)', parseSize)
-    .option('--max-message <size>', 'largest message reassembled (default 16M)', parseSize)
-    .option('--max-inflated <size>', 'largest inflated permessage-deflate message (default 64M)', parseSize)
-    .addHelpText('after', EXAMPLES)
-    .showHelpAfterError('(run wsdump --help for usage)');
+    .option('--no-progress', 'no progress bar on stderr');
+  return addLimitOptions(program).addHelpText('after', EXAMPLES).showHelpAfterError('(run wsdump --help for usage)');
 }
 
 /** Counts bytes as they pass, for the progress bar. */
@@ -235,8 +215,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     throw error;
   }
   const options = program.opts<WsdumpOptions>();
-  if ([options.json, options.messages, options.summary, options.explain].filter(Boolean).length > 1) {
-    io.stderr.write('wsdump: choose one of --json, --messages, --summary, --explain\n');
+  const conflict = conflictingViews(options);
+  if (conflict !== null) {
+    io.stderr.write(`wsdump: ${conflict}
+`);
     return EXIT.unusable;
   }
   const capture = program.args[0];

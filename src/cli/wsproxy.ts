@@ -9,16 +9,15 @@ import {
   collect,
   limitsFrom,
   makeView,
-  parseConnList,
   parseCount,
-  parseDirection,
-  parseOpcodes,
-  parsePort,
   parseSize,
   processIo,
   UsageError,
   type CliIo,
   type ViewOptions,
+  addLimitOptions,
+  addViewOptions,
+  conflictingViews,
 } from './common.js';
 
 export interface WsproxyOptions extends ViewOptions {
@@ -93,7 +92,7 @@ function parseBuffered(value: string): number {
 
 /** The commander program, built by a factory so tests can parse argv without spawning. */
 export function createWsproxyProgram(): Command {
-  return new Command('wsproxy')
+  const program = new Command('wsproxy')
     .description('Relay TCP traffic between clients and a target, and dissect the WebSocket frames that cross it, live.')
     .addOption(new Option('-l, --listen <[host:]port>', 'where clients connect (host default 127.0.0.1; 0.0.0.0 or [::] for all interfaces)').argParser(argument((v) => parseHostPort(v, '127.0.0.1', '--listen', true))).makeOptionMandatory())
     .addOption(new Option('-t, --target <[host:]port|ws://…|wss://…>', 'where each client is relayed to (host default localhost; wss:// connects with TLS)').argParser(argument(parseTarget)).makeOptionMandatory())
@@ -101,30 +100,14 @@ export function createWsproxyProgram(): Command {
     .option('--ca <file>', 'wss:// target: also trust this CA certificate (PEM, repeatable)', collect)
     .option('--tls-cert <file>', 'accept TLS from clients with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
-    .option('-w, --write <file.pcap>', 'record the relayed traffic as a pcap capture (readable by wsdump, Wireshark)')
-    .option('-j, --json', 'NDJSON: one event per line (schema in docs/json.md)')
-    .option('-m, --messages', 'one row per reassembled message instead of per frame')
-    .option('-s, --summary', 'only per-connection totals')
-    .option('--conn <n,...>', 'only these connections', parseConnList)
-    .addOption(new Option('--from <side>', 'only frames sent by this side').choices(['client', 'server']).argParser(parseDirection))
-    .option('--opcode <names>', 'only these opcodes: text,binary,close,ping,pong,continuation', parseOpcodes)
-    .option('--host <ip>', 'only connections with this address (repeatable)', collect)
-    .option('--port <port>', 'only connections with this port (repeatable)', parsePort)
-    .option('--payload <n>', 'characters of payload preview (bytes of hex with --json)', parseCount)
-    .option('--full', 'show whole payloads')
-    .option('--width <columns>', 'table width (default: the terminal width, or 120)', parseCount)
-    .option('--color', 'force colors (default: only on a terminal, never with NO_COLOR)')
-    .option('--no-color', 'no colors')
+    .option('-w, --write <file.pcap>', 'record the relayed traffic as a pcap capture (readable by wsdump, Wireshark)');
+  addViewOptions(program)
     .option('--grace <seconds>', 'on Ctrl-C, how long open connections may take to finish', parseSeconds, 2)
     .option('--max-connections <n>', 'clients served at once; more are closed at once', parsePositive, 256)
     .option('--connect-timeout <seconds>', 'how long to wait for the target (and for a TLS client\'s handshake)', parseSeconds, 10)
     .addOption(new Option('--max-buffered <size>', 'bytes queued towards a peer that is not reading before the relay stops reading the other side (per direction of each connection)').argParser(parseBuffered).default(64 * 1024, '64k'))
-    .addOption(new Option('--idle-timeout <seconds>', 'close a connection (both sides, with a notice) after this long without a byte either way').argParser(parseSeconds).default(0, '0 = never'))
-    .option('--max-frame <size>', 'largest frame payload kept in memory (default 16M)', parseSize)
-    .option('--max-message <size>', 'largest message reassembled (default 16M)', parseSize)
-    .option('--max-inflated <size>', 'largest inflated permessage-deflate message (default 64M)', parseSize)
-    .addHelpText('after', EXAMPLES)
-    .showHelpAfterError('(run wsproxy --help for usage)');
+    .addOption(new Option('--idle-timeout <seconds>', 'close a connection (both sides, with a notice) after this long without a byte either way').argParser(parseSeconds).default(0, '0 = never'));
+  return addLimitOptions(program).addHelpText('after', EXAMPLES).showHelpAfterError('(run wsproxy --help for usage)');
 }
 
 function readPem(path: string, option: string): Buffer {
@@ -230,8 +213,10 @@ export async function main(argv: string[], io: CliIo = processIo(), control: Wsp
     throw error;
   }
   const options = program.opts<WsproxyOptions>();
-  if ([options.json, options.messages, options.summary].filter(Boolean).length > 1) {
-    io.stderr.write('wsproxy: choose one of --json, --messages, --summary\n');
+  const conflict = conflictingViews(options);
+  if (conflict !== null) {
+    io.stderr.write(`wsproxy: ${conflict}
+`);
     return EXIT.unusable;
   }
   try {

@@ -132,6 +132,19 @@ describe('wsproxy live', () => {
     expect(proxy.io.stderr.text).toMatch(/^wsproxy: ws:\/\/127\.0\.0\.1:\d+ → localhost:\d+ \(Ctrl-C to stop\)\n$/);
   });
 
+  it('--explain shows the live frames as RFC 6455 header diagrams, with the unmasking worked through', async () => {
+    const target = await wsEcho();
+    const proxy = await run(['--listen', '0', '--target', String(target), '--explain']);
+    await session(proxy.port);
+    await expect.poll(() => proxy.io.stdout.text, { timeout: 5000 }).toMatch(/unmasking \(§5\.3\)/);
+    expect(proxy.io.stdout.text).toMatch(/\|F\|R\|R\|R\|opcode \|M\| Payload len \|/);
+    expect(proxy.io.stdout.text).toContain('Sec-WebSocket-Accept');
+    expect(await proxy.stop()).toBe(0);
+    const both = fakeIo();
+    expect(await main(argv('--listen', '0', '--target', String(target), '--explain', '--json'), both)).toBe(1);
+    expect(both.stderr.text).toMatch(/choose one of --json, --explain, --messages, --summary/);
+  });
+
   it('on Ctrl-C waits for open connections for --grace, then resets them and prints their summaries', async () => {
     const target = await wsEcho();
     const proxy = await run(['--listen', '0', '--target', String(target), '--summary', '--grace', '0.2']);
