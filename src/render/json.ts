@@ -137,7 +137,61 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
   }
 }
 
+/** A JSON number as JSON.stringify writes it (non-finite numbers become null). */
+function num(n: number | null | undefined): string {
+  return n === null || n === undefined || !Number.isFinite(n) ? 'null' : String(n);
+}
+
+/** Hex is [0-9a-f] only: nothing to escape. */
+function hexField(bytes: Uint8Array | null, max?: number): string {
+  const h = hex(bytes, max);
+  return h === null ? 'null' : `"${h}"`;
+}
+
+function alertsField(alerts: Alert[], conn: number): string {
+  return alerts.length === 0 ? '[]' : JSON.stringify(alerts.map((a) => alertJson(a, conn)));
+}
+
+/**
+ * Frames and messages are nearly every line of a big capture. Building an object per event
+ * and handing it to JSON.stringify was the largest cost of `wsdump --json` after the decoding
+ * itself (issue 8), so these two are written directly, field by field in eventToJson's order;
+ * test/render/fast-paths.test.ts checks the text is what JSON.stringify(eventToJson()) gives.
+ */
+function frameLine(event: Extract<DissectEvent, { type: 'frame' }>, maxHex: number): string {
+  const f = event.frame;
+  let close = '';
+  if (f.opcode === 0x8 && f.data.length >= 2 && !f.truncated) {
+    close = `,"closeCode":${(f.data[0]! << 8) | f.data[1]!},"closeReason":${JSON.stringify(new TextDecoder().decode(f.data.subarray(2)))}`;
+  }
+  return (
+    `{"type":"frame","conn":${num(event.conn)},"from":${JSON.stringify(f.direction)},"packet":${num(f.end.packet)},"startPacket":${num(f.start.packet)}` +
+    `,"ts":${num(f.end.ts)},"offset":${num(f.offset)},"fin":${f.fin},"rsv1":${f.rsv1},"rsv2":${f.rsv2},"rsv3":${f.rsv3}` +
+    `,"opcode":${num(f.opcode)},"opcodeName":${JSON.stringify(f.opcodeName)},"masked":${f.masked},"maskingKey":${hexField(f.maskingKey)}` +
+    `,"payloadLength":${num(f.payloadLength)},"lengthEncoding":${num(f.lengthEncoding)},"headerLength":${num(f.headerLength)}` +
+    `,"header":${hexField(f.header)},"payload":${hexField(f.data, maxHex)},"truncated":${f.truncated},"incomplete":${f.incomplete}` +
+    `${close},"alerts":${alertsField(f.alerts, event.conn)}}\n`
+  );
+}
+
+function messageLine(event: Extract<DissectEvent, { type: 'message' }>, maxHex: number): string {
+  const m = event.message;
+  const content =
+    m.text !== undefined
+      ? `,"text":${JSON.stringify(m.text)}`
+      : `,"payload":${hexField(m.data, maxHex)},"sha256":"${createHash('sha256').update(m.data).digest('hex')}"`;
+  const close = m.close !== undefined ? `,"closeCode":${num(m.close.code)},"closeName":${JSON.stringify(m.close.codeName)},"closeReason":${JSON.stringify(m.close.reason)}` : '';
+  return (
+    `{"type":"message","conn":${num(event.conn)},"from":${JSON.stringify(m.direction)},"packet":${num(m.end.packet)},"startPacket":${num(m.start.packet)}` +
+    `,"ts":${num(m.end.ts)},"opcode":${num(m.opcode)},"opcodeName":${JSON.stringify(m.type)},"fragments":${num(m.fragments)}` +
+    `,"wireLength":${num(m.wireLength)},"length":${num(m.length)},"compressed":${m.compressed},"truncated":${m.truncated}` +
+    `${content}${close},"alerts":${alertsField(m.alerts, event.conn)}}\n`
+  );
+}
+
 /** One NDJSON line (with its newline). */
 export function eventToNdjson(event: DissectEvent, options?: JsonOptions): string {
+  if (event.type === 'frame') return frameLine(event, options?.maxHexBytes ?? DEFAULT_MAX_HEX);
+  if (event.type === 'message') return messageLine(event, options?.maxHexBytes ?? DEFAULT_MAX_HEX);
   return JSON.stringify(eventToJson(event, options)) + '\n';
 }

@@ -1,11 +1,11 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-import Table from 'cli-table3';
 import type { Alert, Direction } from '../alerts.js';
 import type { DissectEvent, Endpoint, HandshakeEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
 import { isValidUtf8Prefix } from '../websocket/utf8.js';
 import { escapeText, hexPreview } from './escape.js';
+import { tableRow } from './row.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
 export interface TableOptions {
@@ -118,6 +118,8 @@ export class TableRenderer {
   private readonly view: 'frames' | 'messages' | 'summary';
   private readonly columns: readonly { head: string; width: number }[];
   private readonly payloadWidth: number;
+  /** Column widths of a row, the payload column last. */
+  private readonly widths: readonly number[];
   /** Characters of content shown in a row. */
   private readonly previewChars: number;
   /** Narrow terminal: compact frame rows, lines folded to the width. */
@@ -136,6 +138,7 @@ export class TableRenderer {
     this.columns = this.view === 'messages' ? MESSAGE_COLUMNS : this.compact ? COMPACT_COLUMNS : COLUMNS;
     this.payloadWidth = Math.max(MIN_PAYLOAD, options.width - fixedWidth(this.columns) - 1);
     this.previewChars = options.payloadChars ?? this.payloadWidth - 4;
+    this.widths = [...this.columns.map((col) => col.width), this.payloadWidth];
   }
 
   /** Text to print for one event (possibly empty), ending with a newline when not empty. */
@@ -211,20 +214,9 @@ export class TableRenderer {
     return out;
   }
 
-  private table(): Table.Table {
-    return new Table({
-      colWidths: [...this.columns.map((col) => col.width), this.payloadWidth],
-      wordWrap: false,
-      style: { head: [], border: [], 'padding-left': 1, 'padding-right': 0 },
-      chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '' },
-    });
-  }
-
-  /** A rendered one-row table, without the padding cli-table3 leaves at the end of the line. */
+  /** A rendered row, without the padding cli-table3 would leave at the end of the line. */
   private row(cells: string[]): string {
-    const t = this.table();
-    t.push(cells);
-    return t.toString().replace(/ +$/gm, '') + '\n';
+    return tableRow(cells, this.widths);
   }
 
   private headRow(): string {

@@ -1,0 +1,101 @@
+// wsdump against tshark on the same captures, in the same run (issue 8). Prints Markdown tables.
+//   BENCH_SCALE=0.1  a tenth of the issue's sizes, for a quick run (default 1: ~370 MB bulk)
+//   BENCH_RUNS=3     median of 3 runs per measurement (default 1: the full run takes minutes)
+//   BENCH_DIR=dir    keep the captures there and reuse them on the next run of the same scale
+//   BENCH_ONLY=bulk,compressed,many,scaling   a subset
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { SERVER_PORT, writeBulk, writeCompressed, writeManyConnections } from './captures.mjs';
+import { fmt, hasCommand, hasGnuTime, median } from './measure.mjs';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const RUNS = Number(process.env.BENCH_RUNS ?? 1);
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'bulk,compressed,many,scaling').split(','));
+const WSDUMP = new URL('../bin/wsdump.js', import.meta.url).pathname;
+const tshark = hasCommand('tshark');
+
+const dir = process.env.BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'wsdump-bench-'));
+mkdirSync(dir, { recursive: true });
+
+/** Builds a capture once per scale; with BENCH_DIR, a later run reuses it (the bytes are deterministic). */
+async function capture(name, build) {
+  const path = join(dir, `${name}-${SCALE}.pcap`);
+  const meta = `${path}.json`;
+  if (existsSync(meta)) return { path, ...JSON.parse(readFileSync(meta, 'utf8')) };
+  const start = Date.now();
+  const info = await build(path);
+  process.stderr.write(`bench: built ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) in ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
+  writeFileSync(meta, JSON.stringify(info));
+  return { path, ...info };
+}
+
+const TSHARK_JSON = ['-Y', 'websocket', '-T', 'json', '-e', 'websocket.fin', '-e', 'websocket.opcode', '-e', 'websocket.mask', '-e', 'websocket.payload_length', '-e', 'websocket.masking_key'];
+const decodeAs = ['-d', `tcp.port==${SERVER_PORT},http`];
+
+async function measureCapture(label, cap) {
+  const mb = statSync(cap.path).size / 1e6;
+  const rows = [];
+  const row = async (tool, cmd, args) => {
+    process.stderr.write(`bench: ${label}: ${tool}\n`);
+    const r = await median(RUNS, cmd, args);
+    rows.push({ tool, ...r });
+    return r;
+  };
+  const json = await row('wsdump --json', process.execPath, [WSDUMP, '--json', cap.path]);
+  const table = await row('wsdump (table)', process.execPath, [WSDUMP, cap.path]);
+  await row('wsdump --summary', process.execPath, [WSDUMP, '--summary', cap.path]);
+  let tj;
+  let ts;
+  if (tshark) {
+    tj = await row('tshark -T json -e websocket.*', 'tshark', ['-r', cap.path, ...decodeAs, ...TSHARK_JSON]);
+    ts = await row('tshark (one-line summary)', 'tshark', ['-r', cap.path, ...decodeAs, '-Y', 'websocket']);
+  }
+  console.log(`\n### ${label}: ${mb.toFixed(1)} MB, ${fmt.int(cap.frames)} WebSocket frames, ${fmt.int(cap.packets)} packets\n`);
+  console.log('| tool | wall time | frames/s | MB/s | peak RSS |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.tool} | ${fmt.s(r.seconds)} | ${fmt.int(cap.frames / r.seconds)} | ${(mb / r.seconds).toFixed(1)} | ${fmt.mb(r.rssMB)} |`);
+  if (tj && ts) {
+    console.log('');
+    console.log(`- wsdump --json / tshark -T json: **${fmt.x(json.seconds / tj.seconds)}** wall time (target ≤ 0.25x), peak RSS ${fmt.mb(json.rssMB)} vs ${fmt.mb(tj.rssMB)}`);
+    console.log(`- wsdump table / tshark one-line summary: **${fmt.x(table.seconds / ts.seconds)}** wall time (target ≤ 0.5x)`);
+  }
+  return { json, table };
+}
+
+function versions() {
+  const line = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8' }).stdout?.split('\n')[0] ?? '?';
+  const os = existsSync('/etc/debian_version') ? `Debian ${readFileSync('/etc/debian_version', 'utf8').trim()}` : process.platform;
+  return `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${os}; Node ${process.version}; ${tshark ? line('tshark', ['--version']) : 'tshark not installed'}; peak RSS from ${hasGnuTime ? 'GNU time %M' : '/proc VmHWM'}`;
+}
+
+try {
+  console.log(`## wsdump against tshark (\`bench/dissect.mjs\`, BENCH_SCALE=${SCALE}, ${RUNS === 1 ? 'one run' : `median of ${RUNS} runs`} each)\n`);
+  console.log(versions());
+  let bulk;
+  if (ONLY.has('bulk') || ONLY.has('scaling')) {
+    const cap = await capture('bulk', (p) => writeBulk(p, Math.round(300_000 * SCALE)));
+    if (ONLY.has('bulk')) bulk = await measureCapture('Bulk capture', cap);
+    if (ONLY.has('scaling')) {
+      bulk ??= await measureCapture('Bulk capture', cap);
+      const big = await capture('bulk-x2', (p) => writeBulk(p, Math.round(600_000 * SCALE)));
+      const twice = await measureCapture('Bulk capture doubled (scaling run)', big);
+      console.log('');
+      for (const k of ['json', 'table']) {
+        const name = k === 'json' ? 'wsdump --json' : 'wsdump (table)';
+        console.log(`- ${name}, doubled / single: **${fmt.x(twice[k].seconds / bulk[k].seconds)}** wall time (target ≤ ~2x), peak RSS ${fmt.mb(twice[k].rssMB)} vs ${fmt.mb(bulk[k].rssMB)}`);
+      }
+    }
+  }
+  if (ONLY.has('compressed')) {
+    const cap = await capture('compressed', (p) => writeCompressed(p, Math.round(100_000 * SCALE)));
+    await measureCapture('permessage-deflate capture', cap);
+  }
+  if (ONLY.has('many')) {
+    const cap = await capture('many', (p) => writeManyConnections(p, Math.round(10_000 * SCALE)));
+    await measureCapture(`Many connections (${fmt.int(Math.round(10_000 * SCALE))} short connections)`, cap);
+  }
+} finally {
+  if (process.env.BENCH_DIR === undefined) rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,81 @@
+// Shared helpers: run a command as a child with stdout to /dev/null and measure its wall time
+// and peak RSS, without the measurement itself adding load.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const GNU_TIME = '/usr/bin/time';
+export const hasGnuTime = existsSync(GNU_TIME) && spawnSync(GNU_TIME, ['-f', '%M', 'true']).status === 0;
+
+export function hasCommand(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Peak RSS from /proc while the child runs (used when GNU time is missing). */
+function pollPeak(pid) {
+  let peak = 0;
+  const timer = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]));
+    } catch {
+      // The child has exited.
+    }
+  }, 20);
+  return () => {
+    clearInterval(timer);
+    return peak;
+  };
+}
+
+/**
+ * Runs `cmd args` once: { seconds, rssMB, code, stderr }. stdout goes to /dev/null, as a user
+ * piping to a file or `> /dev/null` would have it (Node then writes stdout synchronously).
+ */
+export function run(cmd, args, { env } = {}) {
+  return new Promise((resolve, reject) => {
+    const devnull = openSync('/dev/null', 'w');
+    const timeFile = join(tmpdir(), `wsdump-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const argv = hasGnuTime ? [GNU_TIME, '-f', '%M', '-o', timeFile, cmd, ...args] : [cmd, ...args];
+    const start = process.hrtime.bigint();
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', devnull, 'pipe'], env: { ...process.env, ...env } });
+    closeSync(devnull);
+    const stop = hasGnuTime ? null : pollPeak(child.pid);
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      if (stderr.length < 4000) stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      let rssKB = stop?.() ?? 0;
+      if (hasGnuTime) {
+        try {
+          rssKB = Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop());
+        } catch {
+          rssKB = NaN;
+        }
+        rmSync(timeFile, { force: true });
+      }
+      resolve({ seconds, rssMB: rssKB / 1024, code, stderr });
+    });
+  });
+}
+
+/** The run with the median wall time of `runs` runs (its peak RSS goes with it). */
+export async function median(runs, cmd, args, options) {
+  const results = [];
+  for (let i = 0; i < runs; i++) results.push(await run(cmd, args, options));
+  results.sort((a, b) => a.seconds - b.seconds);
+  const bad = results.find((r) => r.code !== 0);
+  if (bad) throw new Error(`${cmd} ${args.join(' ')} exited ${bad.code}: ${bad.stderr}`);
+  return results[Math.floor(results.length / 2)];
+}
+
+export const fmt = {
+  s: (x) => `${x.toFixed(2)} s`,
+  mb: (x) => `${x.toFixed(0)} MB`,
+  x: (x) => `${x.toFixed(2)}x`,
+  int: (x) => Math.round(x).toLocaleString('en-US'),
+};

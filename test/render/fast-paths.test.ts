@@ -1,0 +1,57 @@
+/**
+ * The fast paths of issue 8 must write exactly what the general code writes: table rows laid
+ * out without cli-table3 (src/render/row.ts), and frame/message NDJSON lines written without
+ * JSON.stringify of an object (src/render/json.ts).
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Chalk } from 'chalk';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { dissect } from '../../src/engine/dissect.js';
+import { eventToJson, eventToNdjson } from '../../src/render/json.js';
+import { cliTableRow, tableRow } from '../../src/render/row.js';
+import { runs } from '../helpers/fuzz.js';
+
+const WIDTHS = [7, 11, 5, 4, 4, 4, 13, 5, 12, 9, 40];
+const colored = new Chalk({ level: 3 });
+const styles = [(s: string) => s, colored.gray, colored.red.bold, colored.dim, colored.cyan, colored.bold, colored.yellow];
+
+/** Cell text: ASCII, the "…" and "→" the renderer writes, and characters the fast path must hand over (wide, combining, newline). */
+const piece = fc.oneof(
+  { weight: 6, arbitrary: fc.string({ unit: fc.constantFrom(...'abc XYZ 0123 "#-.'.split('')), maxLength: 16 }) },
+  { weight: 2, arbitrary: fc.constantFrom('…', '→', ' ', '  ') },
+  { weight: 1, arbitrary: fc.constantFrom('é', '漢字', 'e\u0301', '😀', '\t', '\n') },
+);
+const cell = fc.tuple(fc.array(fc.tuple(piece, fc.nat(styles.length - 1)), { maxLength: 4 })).map(([parts]) => parts.map(([text, style]) => styles[style]!(text)).join(''));
+
+describe('table rows without cli-table3', () => {
+  it('lays out every row as cli-table3 does', () => {
+    fc.assert(
+      fc.property(fc.array(cell, { minLength: WIDTHS.length, maxLength: WIDTHS.length }), (cells) => {
+        expect(tableRow(cells, WIDTHS)).toBe(cliTableRow(cells, WIDTHS));
+      }),
+      { numRuns: runs(2000) },
+    );
+  });
+
+  it('cuts long plain cells as cli-table3 does', () => {
+    const cells = ['1234567890', '12345678901234', 'abcdef', 'C→S', '1', '000', 'continuation!!', '1', '65535 (16)…x', 'deadbeef', 'y'.repeat(60)];
+    expect(tableRow(cells, WIDTHS)).toBe(cliTableRow(cells, WIDTHS));
+  });
+});
+
+describe('NDJSON frame and message lines', () => {
+  const captures = ['fixtures/real', 'fixtures/shared', 'fixtures/crafted'].flatMap((dir) =>
+    readdirSync(dir)
+      .filter((f) => /\.(pcap|pcapng)(\.gz)?$/.test(f))
+      .map((f) => join(dir, f)),
+  );
+  it.each(captures)('%s', async (capture) => {
+    for (const maxHexBytes of [undefined, 4, Infinity]) {
+      for await (const event of dissect(capture, { decodeAs: [8080, 80] })) {
+        expect(eventToNdjson(event, { maxHexBytes })).toBe(JSON.stringify(eventToJson(event, { maxHexBytes })) + '\n');
+      }
+    }
+  });
+});
