@@ -1,5 +1,5 @@
 import { supportsColor } from 'chalk';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { CommanderError, InvalidArgumentError, Option, type Command } from 'commander';
 import type { Direction } from '../alerts.js';
 import type { DissectEvent } from '../engine/events.js';
 import { EXPLAIN_WIDTH, ExplainRenderer } from '../render/explain.js';
@@ -114,6 +114,27 @@ export function addLimitOptions(command: Command): Command {
     .option('--max-frame <size>', 'largest frame payload kept in memory (default 16M)', parseSize)
     .option('--max-message <size>', 'largest message reassembled (default 16M)', parseSize)
     .option('--max-inflated <size>', 'largest inflated permessage-deflate message (default 64M)', parseSize);
+}
+
+/**
+ * Parses argv without letting commander exit the process: help, --version and argument errors
+ * end with `exit` (0 for help, 1 for errors, already written to io), as do conflicting views.
+ */
+export function parseProgram<T extends ViewOptions>(program: Command, argv: string[], io: CliIo): { options: T; args: string[] } | { exit: number } {
+  program.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  try {
+    program.parse(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) return { exit: error.exitCode === 0 ? 0 : 1 };
+    throw error;
+  }
+  const options = program.opts<T>();
+  const conflict = conflictingViews(options);
+  if (conflict !== null) {
+    io.stderr.write(`${program.name()}: ${conflict}\n`);
+    return { exit: 1 };
+  }
+  return { options, args: program.args };
 }
 
 /** At most one of the views may be chosen: the one-line complaint, or null. */

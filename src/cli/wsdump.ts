@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { CaptureFormatError, DAMAGE_NOTICES, openCapture } from '../capture/index.js';
 import { CaptureDissector } from '../engine/capture-dissector.js';
 import { EXPLAIN_WIDTH, ExplainRenderer, renderAccept } from '../render/explain.js';
@@ -21,7 +21,7 @@ import {
   type ViewOptions,
   addLimitOptions,
   addViewOptions,
-  conflictingViews,
+  parseProgram,
 } from './common.js';
 
 export interface WsdumpOptions extends ViewOptions {
@@ -205,23 +205,10 @@ async function decodeHex(arg: string, options: WsdumpOptions, io: CliIo): Promis
  * never calls process.exit, so it can run inside tests.
  */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
-  const program = createWsdumpProgram()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
-  try {
-    program.parse(argv);
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.unusable;
-    throw error;
-  }
-  const options = program.opts<WsdumpOptions>();
-  const conflict = conflictingViews(options);
-  if (conflict !== null) {
-    io.stderr.write(`wsdump: ${conflict}
-`);
-    return EXIT.unusable;
-  }
-  const capture = program.args[0];
+  const parsed = parseProgram<WsdumpOptions>(createWsdumpProgram(), argv, io);
+  if ('exit' in parsed) return parsed.exit;
+  const { options } = parsed;
+  const capture = parsed.args[0];
   const standalone = [options.decodeHex !== undefined && '--decode-hex', options.accept !== undefined && '--accept'].filter((x): x is string => x !== false);
   if (standalone.length > 1) {
     io.stderr.write('wsdump: choose one of --decode-hex, --accept\n');

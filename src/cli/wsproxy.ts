@@ -1,5 +1,5 @@
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { DissectEvent } from '../engine/events.js';
 import { AddressError, formatHostPort, parseHostPort, parseTarget, type HostPort, type ProxyTarget } from '../proxy/address.js';
 import { BoundedOutput } from '../proxy/bounded-output.js';
@@ -17,7 +17,7 @@ import {
   type ViewOptions,
   addLimitOptions,
   addViewOptions,
-  conflictingViews,
+  parseProgram,
 } from './common.js';
 
 export interface WsproxyOptions extends ViewOptions {
@@ -203,22 +203,9 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
  * Returns the exit code; never calls process.exit, so it can run inside tests.
  */
 export async function main(argv: string[], io: CliIo = processIo(), control: WsproxyControl = {}): Promise<number> {
-  const program = createWsproxyProgram()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
-  try {
-    program.parse(argv);
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.unusable;
-    throw error;
-  }
-  const options = program.opts<WsproxyOptions>();
-  const conflict = conflictingViews(options);
-  if (conflict !== null) {
-    io.stderr.write(`wsproxy: ${conflict}
-`);
-    return EXIT.unusable;
-  }
+  const parsed = parseProgram<WsproxyOptions>(createWsproxyProgram(), argv, io);
+  if ('exit' in parsed) return parsed.exit;
+  const { options } = parsed;
   try {
     return await runProxy(options, io, control);
   } catch (error) {
