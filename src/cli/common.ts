@@ -252,16 +252,23 @@ export function hasError(event: DissectEvent): boolean {
  */
 export class Output {
   private closed = false;
+  private error: Error | null = null;
 
   constructor(private readonly stream: NodeJS.WritableStream) {
+    // Never throw from here: an exception in an 'error' listener is an uncaught crash.
     stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EPIPE') this.closed = true;
-      else throw error;
+      this.closed = true;
+      if (error.code !== 'EPIPE') this.error = error;
     });
   }
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Why output stopped, other than the reader going away (EPIPE): for a one-line report. */
+  get failure(): Error | null {
+    return this.error;
   }
 
   async write(text: string): Promise<void> {
@@ -271,10 +278,12 @@ export class Output {
         const done = () => {
           this.stream.off('drain', done);
           this.stream.off('close', done);
+          this.stream.off('error', done);
           resolve();
         };
         this.stream.on('drain', done);
         this.stream.on('close', done);
+        this.stream.on('error', done);
       });
     }
   }

@@ -155,6 +155,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   }
   await emit(dissector.finish());
   progress?.clear();
+  if (out.failure) throw new UsageError(`cannot write the output: ${out.failure.message}`);
   if (options.strict && errors > 0) return EXIT.strict;
   return damaged ? EXIT.damaged : EXIT.ok;
 }

@@ -162,3 +162,24 @@ describe('wsdump CLI', () => {
     expect(io.stdout.text).toMatch(/Exit codes/);
   });
 });
+
+describe('wsdump output errors', () => {
+  it('reports a failing stdout in one line, exit 1, and a closed pipe (| head) quietly', async () => {
+    const { Writable } = await import('node:stream');
+    const failing = (code: string) =>
+      Object.assign(
+        new Writable({
+          write(_chunk, _enc, done) {
+            done(Object.assign(new Error(`write ${code}`), { code }));
+          },
+        }),
+        { isTTY: false },
+      );
+    const full = { ...fakeIo(), stdout: failing('ENOSPC') };
+    expect(await main(argv('fixtures/real/ws-basic.pcap'), full)).toBe(1);
+    expect(full.stderr.text).toBe('wsdump: cannot write the output: write ENOSPC\n');
+    const pipe = { ...fakeIo(), stdout: failing('EPIPE') };
+    expect(await main(argv('fixtures/real/ws-basic.pcap'), pipe)).toBe(0);
+    expect(pipe.stderr.text).toBe('');
+  });
+});
