@@ -9,7 +9,7 @@
  * goes through escapeText.
  */
 import { createHash } from 'node:crypto';
-import { Chalk, type ChalkInstance } from 'chalk';
+import { Chalk } from 'chalk';
 import { ALERT_CATALOGUE, type Alert, type Direction } from '../alerts.js';
 import type { DissectEvent, Endpoint, HandshakeEvent } from '../engine/events.js';
 import type { HttpHeader } from '../http/http-parser.js';
@@ -579,7 +579,6 @@ export class ExplainRenderer {
   }
 
   private data(f: Frame): string[] {
-    const c = this.c;
     if (f.payloadLength === 0) return ['   data: none (empty payload)'];
     if (f.data.length === 0) return ['   data: none kept (the payload was not captured or could not be followed)'];
     const room = this.width - 20;

@@ -3,7 +3,6 @@ import type { Direction } from '../../src/alerts.js';
 import { ConnectionDissector } from '../../src/engine/connection-dissector.js';
 import type { DissectEvent } from '../../src/engine/events.js';
 import { computeAccept } from '../../src/http/accept.js';
-import { encodeFrame } from '../../src/websocket/frame-encoder.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ALERT_CATALOGUE } from '../../src/alerts.js';
 import { checkRequest, checkResponse, type RequestCheck } from '../../src/http/handshake.js';
 import { HttpHeadParser, type HttpRequest, type HttpResponse } from '../../src/http/http-parser.js';
+import { SAMPLE_REQUEST_LINES, SAMPLE_RESPONSE_LINES } from './rfc6455-sample.js';
 
 function parse(kind: 'request', text: string): HttpRequest;
 function parse(kind: 'response', text: string): HttpResponse;
@@ -15,23 +16,8 @@ function parse(kind: 'request' | 'response', text: string): HttpRequest | HttpRe
 type Lines = string[];
 
 /** RFC 6455 §1.2 sample handshake, as lines so tests can change one thing at a time. */
-const REQUEST_LINES: Lines = [
-  'GET /chat HTTP/1.1',
-  'Host: server.example.com',
-  'Upgrade: websocket',
-  'Connection: Upgrade',
-  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-  'Origin: http://example.com',
-  'Sec-WebSocket-Protocol: chat, superchat',
-  'Sec-WebSocket-Version: 13',
-];
-const RESPONSE_LINES: Lines = [
-  'HTTP/1.1 101 Switching Protocols',
-  'Upgrade: websocket',
-  'Connection: Upgrade',
-  'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=',
-  'Sec-WebSocket-Protocol: chat',
-];
+const REQUEST_LINES: Lines = [...SAMPLE_REQUEST_LINES];
+const RESPONSE_LINES: Lines = [...SAMPLE_RESPONSE_LINES];
 
 /** Replaces the line(s) starting with `prefix` (case-insensitive) by `replacement`. */
 function edit(lines: Lines, prefix: string, ...replacement: string[]): Lines {

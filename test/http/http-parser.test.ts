@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { Alert } from '../../src/alerts.js';
 import { HttpHeadParser, headerValues, tokenList, type HeadResult, type HttpRequest, type HttpResponse } from '../../src/http/http-parser.js';
 import { runs } from '../helpers/fuzz.js';
+import { SAMPLE_REQUEST_LINES, SAMPLE_RESPONSE_LINES } from './rfc6455-sample.js';
 
 const encoder = new TextEncoder();
 
@@ -15,23 +16,8 @@ function head(lines: string[], eol = '\r\n'): string {
 }
 
 /** RFC 6455 §1.2 sample handshake. */
-const SAMPLE_REQUEST = head([
-  'GET /chat HTTP/1.1',
-  'Host: server.example.com',
-  'Upgrade: websocket',
-  'Connection: Upgrade',
-  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-  'Origin: http://example.com',
-  'Sec-WebSocket-Protocol: chat, superchat',
-  'Sec-WebSocket-Version: 13',
-]);
-const SAMPLE_RESPONSE = head([
-  'HTTP/1.1 101 Switching Protocols',
-  'Upgrade: websocket',
-  'Connection: Upgrade',
-  'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=',
-  'Sec-WebSocket-Protocol: chat',
-]);
+const SAMPLE_REQUEST = head([...SAMPLE_REQUEST_LINES]);
+const SAMPLE_RESPONSE = head([...SAMPLE_RESPONSE_LINES]);
 /** RFC 6455 §5.7: a single-frame unmasked text message "Hello", sent right after the head. */
 const HELLO_FRAME = Uint8Array.from([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
 
