@@ -54,12 +54,13 @@ export interface PcapngOptions {
 export function openPcapng(
   input: ChunkSource,
   options: PcapngOptions,
-): { info: CaptureInfo; items: AsyncGenerator<CaptureItem> } {
+): { info: CaptureInfo; batches: AsyncGenerator<CaptureItem[]> } {
   const info: CaptureInfo = { format: 'pcapng', gzip: options.gzip, byteOrder: options.byteOrder };
-  return { info, items: readBlocks(input, options.name) };
+  return { info, batches: readBlocks(input, options.name) };
 }
 
-async function* readBlocks(input: ChunkSource, name: string): AsyncGenerator<CaptureItem> {
+/** Yields the items of each chunk read as one batch: a yield per packet cost more than parsing it. */
+async function* readBlocks(input: ChunkSource, name: string): AsyncGenerator<CaptureItem[]> {
   const queue = new ByteQueue();
   const snapCut = new SnapCutReporter();
   const unknownReported = new Set<number>();
@@ -308,20 +309,24 @@ async function* readBlocks(input: ChunkSource, name: string): AsyncGenerator<Cap
 
   try {
     for (;;) {
-      const proceed = yield* step();
-      if (!proceed) return;
+      const batch: CaptureItem[] = [];
+      const steps = step();
+      let next = steps.next();
+      for (; next.done !== true; next = steps.next()) batch.push(next.value);
+      if (batch.length > 0) yield batch;
+      if (!next.value) return;
       let chunk: Buffer | null;
       try {
         chunk = await input.read();
       } catch (err) {
-        yield readFailureNotice(err, name, count);
+        yield [readFailureNotice(err, name, count)];
         return;
       }
       if (chunk === null) break;
       queue.push(chunk);
     }
     if (queue.length > 0 || skipRemaining > 0 || skippedBlockLength !== undefined) {
-      yield notice('truncated', `the file ends inside a block at offset ${offset}, after packet ${count}`);
+      yield [notice('truncated', `the file ends inside a block at offset ${offset}, after packet ${count}`)];
     }
   } finally {
     await input.close();

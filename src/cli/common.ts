@@ -245,6 +245,9 @@ export function hasError(event: DissectEvent): boolean {
   }
 }
 
+/** Bytes of output gathered before a write. */
+const OUTPUT_BUFFER = 256 * 1024;
+
 /**
  * Writes text with backpressure: waits for 'drain' when the stream's buffer is full, so a slow
  * pager or terminal slows the decoder instead of growing memory. A closed pipe (`| head`)
@@ -271,10 +274,55 @@ export class Output {
     return this.error;
   }
 
+  /**
+   * Adds text to an output buffer that goes out as one write when it fills or at `flush()`:
+   * for a big capture, one stream write (and one string to encode) per event cost more than
+   * rendering the event. Nothing waits here; `flush()` applies the backpressure.
+   */
+  add(text: string): void {
+    if (text === '' || this.closed) return;
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8.
+    if (text.length * 3 > this.buffer.length - this.used) {
+      this.send();
+      if (text.length * 3 > OUTPUT_BUFFER) {
+        this.pending = !this.stream.write(text) || this.pending;
+        return;
+      }
+      this.buffer = Buffer.allocUnsafe(OUTPUT_BUFFER);
+    }
+    this.used += this.buffer.write(text, this.used);
+  }
+
+  /** Writes what `add` buffered and waits until the stream can take more. */
+  async flush(): Promise<void> {
+    this.send();
+    if (this.pending && !this.closed) await this.drained();
+    this.pending = false;
+  }
+
+  /** Allocated at the first `add`. */
+  private buffer = Buffer.alloc(0);
+  private used = 0;
+  /** A write since the last flush was refused (the stream's buffer is full). */
+  private pending = false;
+
+  private send(): void {
+    if (this.used === 0) return;
+    const full = this.buffer.subarray(0, this.used);
+    // The stream keeps `full` until it is written: the next text goes into a new buffer.
+    this.buffer = Buffer.alloc(0);
+    this.used = 0;
+    if (this.closed) return;
+    this.pending = !this.stream.write(full) || this.pending;
+  }
+
   async write(text: string): Promise<void> {
     if (text === '' || this.closed) return;
-    if (!this.stream.write(text)) {
-      await new Promise<void>((resolve) => {
+    if (!this.stream.write(text)) await this.drained();
+  }
+
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
         const done = () => {
           this.stream.off('drain', done);
           this.stream.off('close', done);
@@ -284,7 +332,6 @@ export class Output {
         this.stream.on('drain', done);
         this.stream.on('close', done);
         this.stream.on('error', done);
-      });
-    }
+    });
   }
 }

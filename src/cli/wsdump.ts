@@ -2,6 +2,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { Command } from 'commander';
 import { CaptureFormatError, DAMAGE_NOTICES, openCapture } from '../capture/index.js';
+import { FILE_CHUNK } from '../capture/open-capture.js';
 import { CaptureDissector } from '../engine/capture-dissector.js';
 import { EXPLAIN_WIDTH, ExplainRenderer, renderAccept } from '../render/explain.js';
 import { checkFrames, decodeHexFrames, HexInputError, inferDirection, parseHex } from '../render/hex-input.js';
@@ -99,7 +100,9 @@ class Progress {
   }
 
   clear(): void {
-    if (this.shown) this.stderr.write('\r\x1b[2K');
+    if (!this.shown) return;
+    this.stderr.write('\r\x1b[2K');
+    this.shown = false;
   }
 }
 
@@ -121,7 +124,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
     if (size >= PROGRESS_MIN_BYTES) {
       const bar = new Progress(size, io.stderr);
       progress = bar;
-      source = createReadStream(path, { highWaterMark: 1 << 20 }).pipe(counter((n) => bar.add(n)));
+      source = createReadStream(path, { highWaterMark: FILE_CHUNK }).pipe(counter((n) => bar.add(n)));
     }
   }
   const name = path === '-' ? '<stdin>' : path;
@@ -131,29 +134,34 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   const out = new Output(io.stdout);
   let errors = 0;
   let damaged = false;
-  const emit = async (events: ReturnType<CaptureDissector['item']>) => {
-    let text = '';
+  const collect = (events: ReturnType<CaptureDissector['item']>) => {
     for (const event of events) {
       if (options.strict && hasError(event)) errors++;
       if (event.type === 'notice' && DAMAGE_NOTICES.has(event.code)) {
-        // Damage is said once on stderr; the table does not repeat it, NDJSON keeps it as an event.
+        // Damage is said once on stderr, after what came before it; the table does not
+        // repeat it, NDJSON keeps it as an event.
         damaged = true;
         progress?.clear();
+        void out.flush();
         io.stderr.write(`wsdump: ${event.message.startsWith(name) ? '' : `${name}: `}${event.message}\n`);
         if (!options.json) continue;
       }
-      text += view(event);
-    }
-    if (text !== '') {
-      progress?.clear();
-      await out.write(text);
+      const text = view(event);
+      if (text !== '') {
+        progress?.clear();
+        out.add(text);
+      }
     }
   };
-  for await (const item of capture.items) {
-    await emit(dissector.item(item));
+  // Output is written once per batch (one chunk of input), so live input
+  // (tcpdump -U -w - | wsdump -) is shown as it comes.
+  for await (const batch of capture.batches) {
+    for (const item of batch) collect(dissector.item(item));
+    await out.flush();
     if (out.isClosed) break;
   }
-  await emit(dissector.finish());
+  collect(dissector.finish());
+  await out.flush();
   progress?.clear();
   if (out.failure) throw new UsageError(`cannot write the output: ${out.failure.message}`);
   if (options.strict && errors > 0) return EXIT.strict;

@@ -9,6 +9,6 @@ import type { DissectEvent } from './events.js';
 export async function* dissect(source: string | NodeJS.ReadableStream, options: CaptureDissectorOptions & OpenCaptureOptions = {}): AsyncGenerator<DissectEvent> {
   const capture = await openCapture(source, options.name !== undefined ? { name: options.name } : {});
   const dissector = new CaptureDissector(options);
-  for await (const item of capture.items) yield* dissector.item(item);
+  for await (const batch of capture.batches) for (const item of batch) yield* dissector.item(item);
   yield* dissector.finish();
 }

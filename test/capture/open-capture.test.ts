@@ -106,7 +106,7 @@ describe('openCapture: format detection', () => {
     );
   });
 
-  it('refuses a pcap header pcap-parser does not accept', async () => {
+  it('refuses a pcap file header of another major version', async () => {
     const header = writePcapHeader(options);
     header.writeUInt16LE(1, 4);
     header.writeUInt16LE(0, 6);
