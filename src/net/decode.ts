@@ -28,6 +28,9 @@ const IP_PROTOCOL_NAMES: Record<number, string> = {
 
 const PROTO_TCP = 6;
 
+/** IPv4 addresses whose text is remembered (the cache starts over when full). */
+const IPV4_NAME_CACHE = 4096;
+
 /** IPv6 extension headers sized as (Hdr Ext Len + 1) * 8 octets (RFC 8200 §4.3, §4.4, §4.6; RFC 6275, 7401, 5533). */
 const IPV6_GENERIC_EXTENSIONS = new Set([0, 43, 60, 135, 139, 140]);
 const IPV6_FRAGMENT = 44;
@@ -59,6 +62,7 @@ function protocolName(proto: number): string {
  */
 export class PacketDecoder {
   private readonly fragments: FragmentReassembler | undefined;
+  private readonly ipv4Names = new Map<number, string>();
 
   constructor(options: PacketDecoderOptions = {}) {
     this.fragments = options.reassembleFragments === false ? undefined : new FragmentReassembler(options);
@@ -68,32 +72,36 @@ export class PacketDecoder {
     const cut = originalLength === undefined || originalLength > data.length;
     const link = decodeLink(linkType, data, cut);
     if (link.kind !== 'network') return link;
-    const packet = data.subarray(link.offset);
-    const wire = originalLength === undefined ? undefined : Math.max(0, Math.max(originalLength, data.length) - link.offset);
+    const start = link.offset;
+    const wire = originalLength === undefined ? undefined : Math.max(0, Math.max(originalLength, data.length) - start);
     let version = link.version;
     if (version === 'auto') {
-      if (packet.length === 0) return tooShort('IP header', cut);
-      const nibble = packet[0]! >> 4;
+      if (data.length <= start) return tooShort('IP header', cut);
+      const nibble = data[start]! >> 4;
       if (nibble !== 4 && nibble !== 6) return malformed(`raw IP packet with version ${nibble}`);
       version = nibble;
     }
-    return version === 4 ? this.decodeIpv4(packet, wire, cut) : this.decodeIpv6(packet, wire, cut);
+    return version === 4 ? this.decodeIpv4(data, start, wire, cut) : this.decodeIpv6(data.subarray(start), wire, cut);
   }
 
-  /** RFC 791 §3.1. */
-  private decodeIpv4(packet: Uint8Array, wire: number | undefined, cut: boolean): DecodeResult {
-    if (packet.length < 20) return tooShort('IPv4 header', cut);
-    const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
-    const version = packet[0]! >> 4;
+  /**
+   * RFC 791 §3.1. Reads the header where it lies in the packet (`start`): nearly every packet
+   * takes this path, and a view per layer cost more than the decoding.
+   */
+  private decodeIpv4(data: Uint8Array, start: number, wire: number | undefined, cut: boolean): DecodeResult {
+    const available = data.length - start;
+    if (available < 20) return tooShort('IPv4 header', cut);
+    const b0 = data[start]!;
+    const version = b0 >> 4;
     if (version !== 4) return malformed(`IPv4 header with version ${version}`);
-    const headerLength = (packet[0]! & 0x0f) * 4;
+    const headerLength = (b0 & 0x0f) * 4;
     if (headerLength < 20) return malformed(`IPv4 header length ${headerLength} is below 20`);
-    if (packet.length < headerLength) return tooShort('IPv4 options', cut);
-    let totalLength = view.getUint16(2);
+    if (available < headerLength) return tooShort('IPv4 options', cut);
+    let totalLength = (data[start + 2]! << 8) | data[start + 3]!;
     if (totalLength === 0) {
       // Segmentation offload: Linux captures outgoing TSO segments before the NIC fills in the
       // length, so 0 means "the whole packet", as Wireshark treats it.
-      totalLength = wire ?? packet.length;
+      totalLength = wire ?? available;
     }
     if (totalLength < headerLength) {
       return malformed(`IPv4 total length ${totalLength} is shorter than its ${headerLength}-byte header`);
@@ -102,23 +110,38 @@ export class PacketDecoder {
       return malformed(`IPv4 total length ${totalLength} exceeds the ${wire} bytes on the wire`);
     }
     // Bytes past the total length are link padding (Ethernet pads frames to 60 bytes).
-    const capturedEnd = Math.min(totalLength, packet.length);
-    const payload = packet.subarray(headerLength, capturedEnd);
+    const capturedEnd = Math.min(totalLength, available);
     const missing = totalLength - capturedEnd;
-    const ip: IpContext = { ipVersion: 4, src: formatIpv4(packet, 12), dst: formatIpv4(packet, 16) };
-    const proto = packet[9]!;
-    const flagsAndOffset = view.getUint16(6);
+    const ip: IpContext = { ipVersion: 4, src: this.ipv4(data, start + 12), dst: this.ipv4(data, start + 16) };
+    const proto = data[start + 9]!;
+    const flagsAndOffset = (data[start + 6]! << 8) | data[start + 7]!;
     const moreFragments = (flagsAndOffset & 0x2000) !== 0;
     const fragmentOffset = (flagsAndOffset & 0x1fff) * 8;
     if (moreFragments || fragmentOffset !== 0) {
       if (this.fragments === undefined) return { kind: 'other', reason: 'IPv4 fragment' };
       if (missing > 0) return { kind: 'malformed', reason: 'truncated IPv4 fragment', truncated: true };
-      const key = `4|${ip.src}|${ip.dst}|${view.getUint16(4)}|${proto}`;
-      const whole = this.fragments.add(key, fragmentOffset, payload, moreFragments);
+      const id = (data[start + 4]! << 8) | data[start + 5]!;
+      const key = `4|${ip.src}|${ip.dst}|${id}|${proto}`;
+      const whole = this.fragments.add(key, fragmentOffset, data.subarray(start + headerLength, start + capturedEnd), moreFragments);
       if (whole === undefined) return { kind: 'other', reason: 'IPv4 fragment (held for reassembly)' };
       return this.transport(ip, proto, whole, 0);
     }
-    return this.transport(ip, proto, payload, missing);
+    return this.transport(ip, proto, data, missing, start + headerLength, start + capturedEnd);
+  }
+
+  /**
+   * The dotted quad at `at`, from a small cache: a capture holds few addresses, and building
+   * two strings per packet showed in the profile.
+   */
+  private ipv4(data: Uint8Array, at: number): string {
+    const key = ((data[at]! << 24) | (data[at + 1]! << 16) | (data[at + 2]! << 8) | data[at + 3]!) >>> 0;
+    let text = this.ipv4Names.get(key);
+    if (text === undefined) {
+      if (this.ipv4Names.size >= IPV4_NAME_CACHE) this.ipv4Names.clear();
+      text = formatIpv4(data, at);
+      this.ipv4Names.set(key, text);
+    }
+    return text;
   }
 
   /** RFC 8200 §3 and §4. */
@@ -187,12 +210,13 @@ export class PacketDecoder {
       : { kind: 'malformed', reason: 'truncated IPv6 extension header', truncated: true };
   }
 
-  private transport(ip: IpContext, proto: number, bytes: Uint8Array, missing: number): DecodeResult {
+  /** The IP payload is bytes[start, end), `missing` more cut by the capture. */
+  private transport(ip: IpContext, proto: number, bytes: Uint8Array, missing: number, start = 0, end = bytes.length): DecodeResult {
     if (proto !== PROTO_TCP) {
       const other: OtherPacket = { kind: 'other', reason: `IPv${ip.ipVersion} protocol ${protocolName(proto)}` };
       return other;
     }
-    return decodeTcp(ip, bytes, missing);
+    return decodeTcp(ip, bytes, missing, start, end);
   }
 }
 

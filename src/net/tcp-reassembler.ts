@@ -103,6 +103,14 @@ function flowKey(segment: ReassemblerSegment): string {
   return a < b ? `${a}|${b}` : `${b}|${a}`;
 }
 
+function sameFlow(conn: Connection, s: ReassemblerSegment): boolean {
+  const { client: c, server: v } = conn;
+  return (
+    (c.port === s.srcPort && v.port === s.dstPort && c.ip === s.src && v.ip === s.dst) ||
+    (c.port === s.dstPort && v.port === s.srcPort && c.ip === s.dst && v.ip === s.src)
+  );
+}
+
 function opposite(direction: Direction): Direction {
   return direction === 'client' ? 'server' : 'client';
 }
@@ -118,6 +126,8 @@ export class TcpReassembler {
   private readonly closed = new Map<string, true>();
   private nextId = 1;
   private out: FlowEvent[] = [];
+  /** The connection of the last segment, while it is in the table. */
+  private recent: Connection | undefined;
   private lastPacket = 0;
   private lastTs = 0;
 
@@ -140,8 +150,22 @@ export class TcpReassembler {
     this.lastPacket = packet;
     this.lastTs = ts;
     const { flags } = segment;
-    const key = flowKey(segment);
-    let conn = this.table.get(key);
+    // Consecutive packets nearly always belong to the same connection: then neither the key
+    // string nor the table is needed, and the connection is already the most recently active.
+    const recent = this.recent;
+    let conn: Connection | undefined;
+    let key: string;
+    if (recent !== undefined && sameFlow(recent, segment)) {
+      conn = recent;
+      key = recent.key;
+    } else {
+      key = flowKey(segment);
+      conn = this.table.get(key);
+      if (conn !== undefined) {
+        this.table.delete(key);
+        this.table.set(key, conn);
+      }
+    }
     if (conn !== undefined && flags.syn && !flags.ack && !this.isSameSyn(conn, segment)) {
       // A new SYN on the same ports with another ISN: the ports were reused (RFC 9293 §3.4.1).
       this.close(conn, 'abandoned', packet, ts);
@@ -153,15 +177,31 @@ export class TcpReassembler {
       if (!flags.syn && (flags.rst || (segment.payload.length === 0 && segment.missing === 0))) return out;
       if (!flags.syn && this.closed.has(key)) return out;
       conn = this.open(key, segment, packet, ts);
-    } else {
-      this.table.delete(key);
-      this.table.set(key, conn);
     }
+    this.recent = conn;
 
     const direction: Direction =
       conn.client.ip === segment.src && conn.client.port === segment.srcPort ? 'client' : 'server';
     const half = conn.halves[direction];
     const peer = conn.halves[opposite(direction)];
+    const length = segment.payload.length;
+    if (
+      length > 0 &&
+      (flags.syn || flags.rst || flags.fin) === false &&
+      segment.missing === 0 &&
+      !half.ended &&
+      half.queue.length === 0 &&
+      half.next === segment.seq
+    ) {
+      // The common case, the next bytes in order with nothing queued: what the general path
+      // below would do, without building pieces.
+      if (flags.ack) this.onAck(conn, opposite(direction), segment.ack, packet, ts);
+      out.push({ type: 'data', conn: conn.id, direction, bytes: segment.payload, packet, ts });
+      half.history.append(segment.payload);
+      half.next = seqAdd(half.next, length);
+      half.offset += length;
+      return out;
+    }
     if (flags.rst) {
       // RST aborts both directions at once (RFC 9293 §3.10.7.3).
       this.close(conn, 'rst', packet, ts);
@@ -183,7 +223,6 @@ export class TcpReassembler {
     half.next ??= dataSeq;
     if (flags.ack && !flags.syn) this.onAck(conn, opposite(direction), segment.ack, packet, ts);
 
-    const length = segment.payload.length;
     if (!half.ended && (length > 0 || segment.missing > 0 || flags.fin)) {
       if (segment.missing > 0 && !conn.snaplenAlerted) {
         conn.snaplenAlerted = true;
@@ -489,6 +528,7 @@ export class TcpReassembler {
   }
 
   private forget(conn: Connection, remember: boolean): void {
+    if (this.recent === conn) this.recent = undefined;
     if (this.table.get(conn.key) === conn) this.table.delete(conn.key);
     if (!remember) return;
     this.closed.set(conn.key, true);
