@@ -14,7 +14,7 @@
  */
 import { makeAlert, type Alert, type AlertCode, type AlertExtra, type Direction } from '../alerts.js';
 import { isControlOpcode, isReservedOpcode, MAX_CONTROL_PAYLOAD, opcodeName } from './constants.js';
-import { applyMask } from './mask.js';
+import { applyMask, uninitialisedBytes } from './mask.js';
 import { DEFAULT_LIMITS, type Frame, type LengthEncoding, type Limits, type StreamPosition } from './types.js';
 
 export interface FrameParserOptions {
@@ -53,6 +53,9 @@ interface Piece {
   readonly start: number;
   readonly pos: StreamPosition;
 }
+
+/** Kept payloads up to this size are allocated whole when their first piece arrives. */
+const EAGER_KEEP = 1024 * 1024;
 
 /**
  * The buffered part of the stream: a list of input chunks (held as given, never copied) and
@@ -472,7 +475,10 @@ export class FrameParser {
     }
     const need = this.keptLen + n;
     if (this.buf === null || this.buf.length < need) {
-      const grown = new Uint8Array(Math.min(this.keepLimit, Math.max(need, (this.buf?.length ?? 0) * 2, 1024)));
+      // Not zero-filled: only the first keptLen bytes are ever read. Up to 1 MiB the whole
+      // kept payload is allocated at once (it usually arrives); beyond, it grows by doubling,
+      // so a length that lies costs only what really arrived.
+      const grown = uninitialisedBytes(Math.min(this.keepLimit, Math.max(need, (this.buf?.length ?? 0) * 2, EAGER_KEEP)));
       if (this.buf !== null) grown.set(this.buf.subarray(0, this.keptLen));
       this.buf = grown;
     }

@@ -6,13 +6,32 @@
  * in pieces can be unmasked piece by piece with a running key index.
  */
 
-/** Native-endian 32-bit word of the key starting at key index `start` (0-3). */
+/** Below this many bytes the two typed-array views of the word loop cost more than they save. */
+const WORD_LOOP_MIN = 64;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * The 32-bit word of the key starting at key index `start` (0-3), in the platform's byte
+ * order, which is the order the Uint32Array loop below reads the payload in.
+ */
 function keyWord(key: Uint8Array, start: number): number {
-  const bytes = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) bytes[i] = key[(start + i) & 3]!;
-  // Reading the bytes back through a Uint32Array gives the word in the platform's byte order,
-  // which is what the 32-bit loop below XORs with: no endianness assumption needed.
-  return new Uint32Array(bytes.buffer)[0]!;
+  const a = key[start & 3]!;
+  const b = key[(start + 1) & 3]!;
+  const c = key[(start + 2) & 3]!;
+  const d = key[(start + 3) & 3]!;
+  return (LITTLE_ENDIAN ? a | (b << 8) | (c << 16) | (d << 24) : (a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+}
+
+/**
+ * A Uint8Array of n bytes that is not zero-filled (the caller writes every byte it reads),
+ * at a byteOffset congruent to `alignWith` mod 4. A plain Uint8Array, not a Buffer, so
+ * values built from it compare and serialise like the rest of the decoder's output.
+ */
+export function uninitialisedBytes(n: number, alignWith = 0): Uint8Array {
+  const raw = Buffer.allocUnsafe(n + 3);
+  const shift = (alignWith - raw.byteOffset) & 3;
+  return new Uint8Array(raw.buffer, raw.byteOffset + shift, n);
 }
 
 /**
@@ -22,18 +41,15 @@ function keyWord(key: Uint8Array, start: number): number {
  */
 export function applyMask(input: Uint8Array, key: Uint8Array, keyOffset: number, output?: Uint8Array): Uint8Array {
   if (key.length < 4) throw new RangeError(`masking key must have 4 bytes, got ${key.length}`);
-  const out = output ?? new Uint8Array(input.length);
+  // An output aligned like the input lets the word loop below run wherever the payload sits.
+  const out = output ?? uninitialisedBytes(input.length, input.byteOffset);
   if (out.length < input.length) throw new RangeError(`output has ${out.length} bytes, input ${input.length}`);
   const n = input.length;
-  const k0 = key[0]!;
-  const k1 = key[1]!;
-  const k2 = key[2]!;
-  const k3 = key[3]!;
   let i = 0;
   let k = keyOffset & 3;
 
   // Word-at-a-time when both buffers can reach 4-byte alignment at the same index.
-  if (n >= 16 && ((input.byteOffset ^ out.byteOffset) & 3) === 0) {
+  if (n >= WORD_LOOP_MIN && ((input.byteOffset ^ out.byteOffset) & 3) === 0) {
     const head = (4 - (input.byteOffset & 3)) & 3;
     for (; i < head; i++, k = (k + 1) & 3) out[i] = input[i]! ^ key[k]!;
     const words = (n - i) >>> 2;
@@ -46,11 +62,10 @@ export function applyMask(input: Uint8Array, key: Uint8Array, keyOffset: number,
   }
 
   // Unaligned or short: bytes, unrolled by four with the key bytes in locals.
-  const ks = [k0, k1, k2, k3];
-  const a = ks[k]!;
-  const b = ks[(k + 1) & 3]!;
-  const c = ks[(k + 2) & 3]!;
-  const d = ks[(k + 3) & 3]!;
+  const a = key[k]!;
+  const b = key[(k + 1) & 3]!;
+  const c = key[(k + 2) & 3]!;
+  const d = key[(k + 3) & 3]!;
   for (; i + 4 <= n; i += 4) {
     out[i] = input[i]! ^ a;
     out[i + 1] = input[i + 1]! ^ b;
