@@ -33,6 +33,16 @@ function escapeCodePoint(cp: number): string {
  * so an escape cannot be forged), and cut to `max` visible characters with an ellipsis.
  */
 export function escapeText(text: string, max = Infinity): string {
+  // Printable ASCII other than the backslash is shown as it is: most text takes this path.
+  const end = Math.min(text.length, max);
+  let plain = 0;
+  while (plain < end) {
+    const c = text.charCodeAt(plain);
+    if (c < 0x20 || c > 0x7e || c === 0x5c) break;
+    plain++;
+  }
+  if (plain === text.length) return text;
+  if (plain === max) return text.slice(0, max) + '…';
   let out = '';
   let count = 0;
   for (const ch of text) {
@@ -46,10 +56,20 @@ export function escapeText(text: string, max = Infinity): string {
 
 /** Bytes as hex pairs separated by spaces, at most `max` bytes, with an ellipsis when cut. */
 export function hexPreview(bytes: Uint8Array, max = 16): string {
-  const shown = bytes.subarray(0, max);
-  const hex = Buffer.from(shown.buffer, shown.byteOffset, shown.byteLength).toString('hex').replace(/(..)(?!$)/g, '$1 ');
+  const n = Math.min(bytes.length, max);
+  let hex = n > 0 ? HEX_PAIRS[bytes[0]!]! : '';
+  for (let i = 1; i < n; i++) hex += ' ' + HEX_PAIRS[bytes[i]!]!;
   return bytes.length > max ? `${hex} …` : hex;
 }
+
+/** Bytes as one hex string, no separators (for short fields such as a masking key). */
+export function hexString(bytes: Uint8Array): string {
+  let hex = '';
+  for (let i = 0; i < bytes.length; i++) hex += HEX_PAIRS[bytes[i]!]!;
+  return hex;
+}
+
+const HEX_PAIRS: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 /** Does this string contain anything escapeText would change? (for tests and assertions) */
 export function hasUnsafe(text: string): boolean {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Alert } from '../alerts.js';
 import type { DissectEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
@@ -11,11 +11,31 @@ export interface JsonOptions {
 
 const DEFAULT_MAX_HEX = 256;
 
+/**
+ * The last hex string made, by bytes and length: a message of one frame shows the same bytes
+ * as its frame, on the next line, and hex was a good part of `--json`'s cost.
+ */
+let lastHex = { bytes: null as Uint8Array | null, end: 0, text: '' };
+
 function hex(bytes: Uint8Array | null, max = Infinity): string | null {
   if (bytes === null) return null;
-  const shown = bytes.length > max ? bytes.subarray(0, max) : bytes;
-  return Buffer.from(shown.buffer, shown.byteOffset, shown.byteLength).toString('hex');
+  const end = Math.min(bytes.length, max);
+  if (bytes === lastHex.bytes && end === lastHex.end) return lastHex.text;
+  const text = bytes instanceof Buffer ? bytes.toString('hex', 0, end) : Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('hex');
+  lastHex = { bytes, end, text };
+  return text;
 }
+
+/**
+ * SHA-256 of a binary message, in hex. crypto.hash (Node 20.12+) is one call instead of a
+ * Hash object per message, which showed in the profile of `--json` on a big capture.
+ */
+const sha256: (data: Uint8Array) => string =
+  typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('sha256', data, 'hex')
+    : (data) => crypto.createHash('sha256').update(data).digest('hex');
+
+const utf8 = new TextDecoder();
 
 function position(at: StreamPosition): { packet: number | null; ts: number | null } {
   return { packet: at.packet ?? null, ts: at.ts ?? null };
@@ -81,7 +101,7 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
       return { type: 'other', conn: event.conn, kind: event.kind, requestLine: event.requestLine, status: event.status, note: event.note, ...position(event.at) };
     case 'frame': {
       const f = event.frame;
-      const close = f.opcode === 0x8 && f.data.length >= 2 && !f.truncated ? { closeCode: (f.data[0]! << 8) | f.data[1]!, closeReason: new TextDecoder().decode(f.data.subarray(2)) } : {};
+      const close = f.opcode === 0x8 && f.data.length >= 2 && !f.truncated ? { closeCode: (f.data[0]! << 8) | f.data[1]!, closeReason: utf8.decode(f.data.subarray(2)) } : {};
       return {
         type: 'frame',
         conn: event.conn,
@@ -125,7 +145,7 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
         length: m.length,
         compressed: m.compressed,
         truncated: m.truncated,
-        ...(m.text !== undefined ? { text: m.text } : { payload: hex(m.data, maxHex), sha256: createHash('sha256').update(m.data).digest('hex') }),
+        ...(m.text !== undefined ? { text: m.text } : { payload: hex(m.data, maxHex), sha256: sha256(m.data) }),
         ...(m.close !== undefined ? { closeCode: m.close.code, closeName: m.close.codeName, closeReason: m.close.reason } : {}),
         alerts: m.alerts.map((a) => alertJson(a, event.conn)),
       };
@@ -157,18 +177,20 @@ function alertsField(alerts: Alert[], conn: number): string {
  * and handing it to JSON.stringify was the largest cost of `wsdump --json` after the decoding
  * itself (issue 8), so these two are written directly, field by field in eventToJson's order;
  * test/render/fast-paths.test.ts checks the text is what JSON.stringify(eventToJson()) gives.
+ * Directions and opcode names come from fixed tables of plain ASCII words, and counts are
+ * integers, so those are written as they are.
  */
 function frameLine(event: Extract<DissectEvent, { type: 'frame' }>, maxHex: number): string {
   const f = event.frame;
   let close = '';
   if (f.opcode === 0x8 && f.data.length >= 2 && !f.truncated) {
-    close = `,"closeCode":${(f.data[0]! << 8) | f.data[1]!},"closeReason":${JSON.stringify(new TextDecoder().decode(f.data.subarray(2)))}`;
+    close = `,"closeCode":${(f.data[0]! << 8) | f.data[1]!},"closeReason":${JSON.stringify(utf8.decode(f.data.subarray(2)))}`;
   }
   return (
-    `{"type":"frame","conn":${num(event.conn)},"from":${JSON.stringify(f.direction)},"packet":${num(f.end.packet)},"startPacket":${num(f.start.packet)}` +
-    `,"ts":${num(f.end.ts)},"offset":${num(f.offset)},"fin":${f.fin},"rsv1":${f.rsv1},"rsv2":${f.rsv2},"rsv3":${f.rsv3}` +
-    `,"opcode":${num(f.opcode)},"opcodeName":${JSON.stringify(f.opcodeName)},"masked":${f.masked},"maskingKey":${hexField(f.maskingKey)}` +
-    `,"payloadLength":${num(f.payloadLength)},"lengthEncoding":${num(f.lengthEncoding)},"headerLength":${num(f.headerLength)}` +
+    `{"type":"frame","conn":${event.conn},"from":"${f.direction}","packet":${num(f.end.packet)},"startPacket":${num(f.start.packet)}` +
+    `,"ts":${num(f.end.ts)},"offset":${f.offset},"fin":${f.fin},"rsv1":${f.rsv1},"rsv2":${f.rsv2},"rsv3":${f.rsv3}` +
+    `,"opcode":${f.opcode},"opcodeName":"${f.opcodeName}","masked":${f.masked},"maskingKey":${hexField(f.maskingKey)}` +
+    `,"payloadLength":${f.payloadLength},"lengthEncoding":${f.lengthEncoding},"headerLength":${f.headerLength}` +
     `,"header":${hexField(f.header)},"payload":${hexField(f.data, maxHex)},"truncated":${f.truncated},"incomplete":${f.incomplete}` +
     `${close},"alerts":${alertsField(f.alerts, event.conn)}}\n`
   );
@@ -179,12 +201,12 @@ function messageLine(event: Extract<DissectEvent, { type: 'message' }>, maxHex: 
   const content =
     m.text !== undefined
       ? `,"text":${JSON.stringify(m.text)}`
-      : `,"payload":${hexField(m.data, maxHex)},"sha256":"${createHash('sha256').update(m.data).digest('hex')}"`;
+      : `,"payload":${hexField(m.data, maxHex)},"sha256":"${sha256(m.data)}"`;
   const close = m.close !== undefined ? `,"closeCode":${num(m.close.code)},"closeName":${JSON.stringify(m.close.codeName)},"closeReason":${JSON.stringify(m.close.reason)}` : '';
   return (
-    `{"type":"message","conn":${num(event.conn)},"from":${JSON.stringify(m.direction)},"packet":${num(m.end.packet)},"startPacket":${num(m.start.packet)}` +
-    `,"ts":${num(m.end.ts)},"opcode":${num(m.opcode)},"opcodeName":${JSON.stringify(m.type)},"fragments":${num(m.fragments)}` +
-    `,"wireLength":${num(m.wireLength)},"length":${num(m.length)},"compressed":${m.compressed},"truncated":${m.truncated}` +
+    `{"type":"message","conn":${event.conn},"from":"${m.direction}","packet":${num(m.end.packet)},"startPacket":${num(m.start.packet)}` +
+    `,"ts":${num(m.end.ts)},"opcode":${m.opcode},"opcodeName":"${m.type}","fragments":${m.fragments}` +
+    `,"wireLength":${m.wireLength},"length":${m.length},"compressed":${m.compressed},"truncated":${m.truncated}` +
     `${content}${close},"alerts":${alertsField(m.alerts, event.conn)}}\n`
   );
 }

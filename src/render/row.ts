@@ -25,14 +25,18 @@ export function cliTableRow(cells: readonly string[], widths: readonly number[])
 /** cli-table3's (utils.js codeRegex) notion of a color code, anchored at one position. */
 const SGR = /\u001b\[(?:\d*;){0,5}\d*m/y;
 
+/** Set by simpleWidth: the string had no color code. */
+let plainText = true;
+
 /**
  * The width string-width gives `s` once color codes are removed, when every character is one
  * whose width is certain: printable ASCII, and "…" and "→" (East Asian Ambiguous, counted
- * narrow by string-width). -1 for anything else. `plain` is set when there was no color code.
+ * narrow by string-width). -1 for anything else. Sets `plainText` when there was no color
+ * code (a number and a flag rather than an object: this runs for every cell of every row).
  */
-function simpleWidth(s: string): { width: number; plain: boolean } {
+function simpleWidth(s: string): number {
   let width = 0;
-  let plain = true;
+  plainText = true;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if ((c >= 0x20 && c < 0x7f) || c === 0x2026 || c === 0x2192) {
@@ -43,13 +47,13 @@ function simpleWidth(s: string): { width: number; plain: boolean } {
       SGR.lastIndex = i;
       if (SGR.test(s)) {
         i = SGR.lastIndex - 1;
-        plain = false;
+        plainText = false;
         continue;
       }
     }
-    return { width: -1, plain };
+    return -1;
   }
-  return { width, plain };
+  return width;
 }
 
 /**
@@ -57,21 +61,29 @@ function simpleWidth(s: string): { width: number; plain: boolean } {
  * opens, so cli-table3's colorizeLines adds nothing to them; test/render/row.test.ts checks
  * the two functions agree.
  */
+const SPACES = ' '.repeat(256);
+
+function pad(n: number): string {
+  return n <= 0 ? '' : n <= SPACES.length ? SPACES.slice(0, n) : ' '.repeat(n);
+}
+
 export function tableRow(cells: readonly string[], widths: readonly number[]): string {
   let line = '';
   for (let i = 0; i < widths.length; i++) {
     const cell = cells[i] ?? '';
     const room = widths[i]! - 1;
-    const { width, plain } = simpleWidth(cell);
+    const width = simpleWidth(cell);
     if (width < 0) return cliTableRow(cells, widths);
     if (width <= room) {
-      line += ' ' + cell + ' '.repeat(room - width);
-    } else if (plain && room >= 1) {
+      line += ' ' + cell + pad(room - width);
+    } else if (plainText && room >= 1) {
       // cli-table3's truncate: every character here is one column, so it cuts by characters.
       line += ' ' + cell.slice(0, room - 1) + '…';
     } else {
       return cliTableRow(cells, widths);
     }
   }
-  return line.replace(/ +$/, '') + '\n';
+  let end = line.length;
+  while (end > 0 && line.charCodeAt(end - 1) === 0x20) end--;
+  return line.slice(0, end) + '\n';
 }

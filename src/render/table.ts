@@ -4,9 +4,11 @@ import type { DissectEvent, Endpoint, HandshakeEvent } from '../engine/events.js
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
 import { isValidUtf8Prefix } from '../websocket/utf8.js';
-import { escapeText, hexPreview } from './escape.js';
+import { escapeText, hexPreview, hexString } from './escape.js';
 import { tableRow } from './row.js';
 import { visibleLength, wrapBlock } from './wrap.js';
+
+const utf8 = new TextDecoder();
 
 export interface TableOptions {
   /** chalk color level: 0 = none (NO_COLOR, not a terminal), 1-3 = terminal colors. */
@@ -22,7 +24,20 @@ export interface TableOptions {
 }
 
 /** One color per field, used by every human view so a field is recognisable anywhere. */
-export function palette(chalk: ChalkInstance) {
+type Style = (text: string) => string;
+const asIs: Style = (text) => text;
+
+/**
+ * The color of each kind of field. Without color every style is the identity: a chalk call
+ * costs a rest-argument array even at level 0, and a table row makes eleven of them.
+ */
+export function palette(chalk: ChalkInstance): Record<keyof ReturnType<typeof styles>, Style> {
+  const all = styles(chalk);
+  if (chalk.level > 0) return all;
+  return Object.fromEntries(Object.keys(all).map((k) => [k, asIs])) as Record<keyof typeof all, Style>;
+}
+
+function styles(chalk: ChalkInstance) {
   return {
     packet: chalk.gray,
     time: chalk.gray,
@@ -254,14 +269,14 @@ export class TableRenderer {
     if (m.length === 0) return this.c.dim('(empty)');
     if (m.text !== undefined) return `"${escapeText(m.text, this.previewChars)}"`;
     // Ping and Pong payloads are bytes, often readable ones.
-    if (m.type !== 'binary' && !m.compressed && looksLikeText(m.data)) return `"${escapeText(new TextDecoder().decode(m.data), this.previewChars)}"`;
+    if (m.type !== 'binary' && !m.compressed && looksLikeText(m.data)) return `"${escapeText(utf8.decode(m.data), this.previewChars)}"`;
     return hexPreview(m.data, Math.max(1, Math.floor(this.previewChars / 3)));
   }
 
   /** --full: the whole payload under its row, escaped text or a hex dump, indented. */
   private fullPayload(data: Uint8Array, isText: boolean): string {
     if (!this.options.full || data.length === 0) return '';
-    if (isText) return `      ${escapeText(new TextDecoder().decode(data)).replace(/\\n/g, '\\n\n      ')}\n`;
+    if (isText) return `      ${escapeText(utf8.decode(data)).replace(/\\n/g, '\\n\n      ')}\n`;
     let out = '';
     for (let at = 0; at < data.length; at += 16) {
       const row = data.subarray(at, at + 16);
@@ -286,7 +301,7 @@ export class TableRenderer {
       c.opcode(f.opcodeName.length > 13 ? `0x${f.opcode.toString(16)} rsvd` : f.opcodeName),
       c.mask(f.masked ? '1' : '0'),
       c.length(`${f.payloadLength}${enc}`),
-      f.maskingKey ? c.key(Buffer.from(f.maskingKey).toString('hex')) : c.dim('-'),
+      f.maskingKey ? c.key(hexString(f.maskingKey)) : c.dim('-'),
       this.preview(f),
     ]);
   }
@@ -306,7 +321,7 @@ export class TableRenderer {
       flags,
       c.opcode(opcode),
       c.length(`${f.payloadLength}${enc}`),
-      f.maskingKey ? c.key(Buffer.from(f.maskingKey).toString('hex')) : c.dim('-'),
+      f.maskingKey ? c.key(hexString(f.maskingKey)) : c.dim('-'),
       this.preview(f),
     ]);
   }
@@ -317,14 +332,14 @@ export class TableRenderer {
     if (f.payloadLength === 0) return this.c.dim('(empty)');
     if (f.opcode === 0x8 && f.data.length >= 2) {
       const code = (f.data[0]! << 8) | f.data[1]!;
-      const reason = new TextDecoder().decode(f.data.subarray(2));
+      const reason = utf8.decode(f.data.subarray(2));
       return `${code}${reason ? ` "${escapeText(reason, width - 8)}"` : ''}`;
     }
     const sample = f.data.subarray(0, width * 4);
     // A continuation or control frame does not say whether it carries text: judge by content.
     const asText = !f.rsv1 && (f.opcode === 0x1 || (f.opcode !== 0x2 && looksLikeText(sample)));
     if (!asText) return hexPreview(f.data, Math.max(1, Math.floor(width / 3))) + more;
-    return `"${escapeText(new TextDecoder().decode(sample), width)}"${more}`;
+    return `"${escapeText(utf8.decode(sample), width)}"${more}`;
   }
 
   private message(m: Message): string {
