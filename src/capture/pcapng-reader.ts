@@ -223,7 +223,7 @@ async function* readBlocks(input: ChunkSource, name: string): AsyncGenerator<Cap
           );
           return true;
         }
-        yield* packet(no, interfaceId, u32(block, 12), u32(block, 16), block.subarray(28, 28 + captured), original);
+        yield* packet(no, interfaceId, u32(block, 12), u32(block, 16), view(block, 28, captured), original);
         return true;
       }
       case SIMPLE_PACKET: {
@@ -238,7 +238,7 @@ async function* readBlocks(input: ChunkSource, name: string): AsyncGenerator<Cap
         const snap = interfaces[0]?.snapLength ?? 0;
         let captured = Math.min(original, bodyEnd - 12);
         if (snap > 0) captured = Math.min(captured, snap);
-        yield* packet(no, 0, undefined, undefined, block.subarray(12, 12 + captured), original);
+        yield* packet(no, 0, undefined, undefined, view(block, 12, captured), original);
         return true;
       }
     }
@@ -250,7 +250,7 @@ async function* readBlocks(input: ChunkSource, name: string): AsyncGenerator<Cap
     interfaceId: number,
     tsHigh: number | undefined,
     tsLow: number | undefined,
-    data: Buffer,
+    data: Uint8Array,
     originalLength: number,
   ): Generator<CaptureItem> {
     const iface = interfaces[interfaceId];
@@ -331,6 +331,11 @@ async function* readBlocks(input: ChunkSource, name: string): AsyncGenerator<Cap
   } finally {
     await input.close();
   }
+}
+
+/** Packet bytes as a plain Uint8Array view, as the pcap reader hands them out. */
+function view(block: Buffer, at: number, length: number): Uint8Array {
+  return new Uint8Array(block.buffer, block.byteOffset + at, length);
 }
 
 /** Seconds since the epoch; BigInt keeps 64-bit nanosecond counts exact until the division. */

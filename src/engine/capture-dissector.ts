@@ -38,7 +38,9 @@ export class CaptureDissector {
   private readonly decodeAs: Set<number>;
   /** Each capture-level notice once: a capture with a million UDP packets should not print a million lines. */
   private readonly noticed = new Set<string>();
-  private lastPos: StreamPosition = {};
+  /** Where the capture is, for what finish() emits. */
+  private lastPacket: number | undefined;
+  private lastTs: number | undefined;
 
   constructor(private readonly options: CaptureDissectorOptions = {}) {
     this.reassembler = new TcpReassembler(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {});
@@ -48,16 +50,16 @@ export class CaptureDissector {
   /** Feed one item of the capture reader. */
   item(item: CaptureItem): DissectEvent[] {
     if (item.kind === 'notice') return this.notice(item.code, item.message, item.packet !== undefined ? { packet: item.packet } : {});
-    const pos = { packet: item.no, ts: item.ts };
-    this.lastPos = pos;
+    this.lastPacket = item.no;
+    this.lastTs = item.ts;
     const decoded = this.decoder.decode(item.linkType, item.data, item.originalLength);
     switch (decoded.kind) {
       case 'tcp':
         return this.flowEvents(this.reassembler.push(decoded, item.no, item.ts));
       case 'unsupported-link':
-        return this.notice('capture.link-unsupported', `Link type ${decoded.linkType} is not supported: its packets are skipped.`, pos, `link-${decoded.linkType}`);
+        return this.notice('capture.link-unsupported', `Link type ${decoded.linkType} is not supported: its packets are skipped.`, { packet: item.no, ts: item.ts }, `link-${decoded.linkType}`);
       case 'malformed':
-        return this.notice('capture.malformed-packet', `Packet ${item.no} could not be decoded (${decoded.reason}); such packets are skipped.`, pos, `malformed-${decoded.reason}`);
+        return this.notice('capture.malformed-packet', `Packet ${item.no} could not be decoded (${decoded.reason}); such packets are skipped.`, { packet: item.no, ts: item.ts }, `malformed-${decoded.reason}`);
       case 'other':
         return [];
     }
@@ -66,8 +68,9 @@ export class CaptureDissector {
   /** The capture is over: flush reassembly and finish every open connection. */
   finish(): DissectEvent[] {
     const events = this.flowEvents(this.reassembler.finish());
+    const lastPos: StreamPosition = this.lastPacket === undefined ? {} : { packet: this.lastPacket, ts: this.lastTs! };
     for (const [conn, flow] of this.flows) {
-      events.push(...flow.dissector.finish(this.lastPos));
+      events.push(...flow.dissector.finish(lastPos));
       this.flows.delete(conn);
     }
     return events;

@@ -162,6 +162,21 @@ function num(n: number | null | undefined): string {
   return n === null || n === undefined || !Number.isFinite(n) ? 'null' : String(n);
 }
 
+let lastTs: number | undefined;
+let lastTsText = 'null';
+
+/**
+ * num() for a timestamp, remembering the last one: the frames of one packet and the message
+ * they end share it, and printing a fractional number is not cheap.
+ */
+function tsNum(ts: number | undefined): string {
+  if (ts !== lastTs) {
+    lastTs = ts;
+    lastTsText = num(ts);
+  }
+  return lastTsText;
+}
+
 /** Hex is [0-9a-f] only: nothing to escape. */
 function hexField(bytes: Uint8Array | null, max?: number): string {
   const h = hex(bytes, max);
@@ -188,7 +203,7 @@ function frameLine(event: Extract<DissectEvent, { type: 'frame' }>, maxHex: numb
   }
   return (
     `{"type":"frame","conn":${event.conn},"from":"${f.direction}","packet":${num(f.end.packet)},"startPacket":${num(f.start.packet)}` +
-    `,"ts":${num(f.end.ts)},"offset":${f.offset},"fin":${f.fin},"rsv1":${f.rsv1},"rsv2":${f.rsv2},"rsv3":${f.rsv3}` +
+    `,"ts":${tsNum(f.end.ts)},"offset":${f.offset},"fin":${f.fin},"rsv1":${f.rsv1},"rsv2":${f.rsv2},"rsv3":${f.rsv3}` +
     `,"opcode":${f.opcode},"opcodeName":"${f.opcodeName}","masked":${f.masked},"maskingKey":${hexField(f.maskingKey)}` +
     `,"payloadLength":${f.payloadLength},"lengthEncoding":${f.lengthEncoding},"headerLength":${f.headerLength}` +
     `,"header":${hexField(f.header)},"payload":${hexField(f.data, maxHex)},"truncated":${f.truncated},"incomplete":${f.incomplete}` +
@@ -205,7 +220,7 @@ function messageLine(event: Extract<DissectEvent, { type: 'message' }>, maxHex: 
   const close = m.close !== undefined ? `,"closeCode":${num(m.close.code)},"closeName":${JSON.stringify(m.close.codeName)},"closeReason":${JSON.stringify(m.close.reason)}` : '';
   return (
     `{"type":"message","conn":${event.conn},"from":"${m.direction}","packet":${num(m.end.packet)},"startPacket":${num(m.start.packet)}` +
-    `,"ts":${num(m.end.ts)},"opcode":${m.opcode},"opcodeName":"${m.type}","fragments":${m.fragments}` +
+    `,"ts":${tsNum(m.end.ts)},"opcode":${m.opcode},"opcodeName":"${m.type}","fragments":${m.fragments}` +
     `,"wireLength":${m.wireLength},"length":${m.length},"compressed":${m.compressed},"truncated":${m.truncated}` +
     `${content}${close},"alerts":${alertsField(m.alerts, event.conn)}}\n`
   );

@@ -135,7 +135,9 @@ class ByteQueue {
       const piece = this.pieces[this.head]!;
       const from = this.begin - piece.start;
       const take = Math.min(n - done, piece.bytes.length - from);
-      dst.set(piece.bytes.subarray(from, from + take), at + done);
+      // Header fields are 2 to 8 bytes: a loop is cheaper than a view and a set.
+      const bytes = piece.bytes;
+      for (let i = 0; i < take; i++) dst[at + done + i] = bytes[from + i]!;
       done += take;
       pos = piece.pos;
       this.discardTo(this.begin + take);
@@ -501,9 +503,11 @@ export class FrameParser {
 
   /** Build the frame in progress and add it to the output. */
   private emit(incomplete: boolean): void {
-    const header = this.hdr.slice(0, this.hdrLen);
+    // The header's own copy (hdr is reused), from the slab like the payload; the key is a view of it.
+    const header = uninitialisedBytes(this.hdrLen);
+    for (let i = 0; i < this.hdrLen; i++) header[i] = this.hdr[i]!;
     const keyComplete = this.masked && this.hdrLen === this.headerLength;
-    const maskingKey = keyComplete ? header.slice(this.headerLength - 4, this.headerLength) : null;
+    const maskingKey = keyComplete ? header.subarray(this.headerLength - 4, this.headerLength) : null;
     let payload: Uint8Array;
     if (this.single !== null) payload = this.single;
     else if (this.buf !== null) payload = this.buf.length === this.keptLen ? this.buf : this.buf.subarray(0, this.keptLen);
