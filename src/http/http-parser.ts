@@ -81,11 +81,7 @@ const VALUE_CONTROLS = /[\x00-\x08\x0a-\x1f\x7f]/g;
 
 /** Header bytes are latin1 (RFC 9110 §5.5: obs-text); never fails, whatever the bytes. */
 function latin1(bytes: Uint8Array): string {
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 8192) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return text;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
 function trimOws(text: string): string {

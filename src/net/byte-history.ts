@@ -3,6 +3,12 @@
  * arriving after its first copy was delivered can still be compared byte for byte. A ring
  * buffer that grows on demand up to its bound, so idle or small connections cost little.
  */
+/**
+ * First allocation: a short connection (a handshake and a few frames) needs little, and a
+ * capture of 10,000 of them allocated 80 MB at 4 KiB per direction.
+ */
+const MIN_CAPACITY = 256;
+
 export class ByteHistory {
   private buffer = new Uint8Array(0);
   /** Where the next byte is written. */
@@ -28,7 +34,7 @@ export class ByteHistory {
       return;
     }
     if (this.size + n > this.buffer.length && this.buffer.length < this.max) {
-      let capacity = Math.max(4096, this.buffer.length);
+      let capacity = Math.max(MIN_CAPACITY, this.buffer.length);
       while (capacity < this.size + n) capacity *= 2;
       this.grow(Math.min(this.max, capacity));
     }
