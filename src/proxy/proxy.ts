@@ -14,6 +14,7 @@ import type { Limits } from '../websocket/types.js';
 import { canonicalIp, formatHostPort, parseTarget, sameFamily, type HostPort, type ProxyTarget } from './address.js';
 import { ConnectionRelay, DEFAULT_MAX_BUFFERED, resetSide, type RelaySide } from './relay.js';
 import { CaptureRecording, captureClock, ConnectionTap, describe, notice } from './tap.js';
+import { TapQueue } from './tap-queue.js';
 
 export interface ProxyOptions {
   /** Where to listen. Host default 127.0.0.1 (all interfaces only when asked: 0.0.0.0 or ::); port 0 picks a free one. */
@@ -43,7 +44,17 @@ export interface ProxyOptions {
   maxBufferedBytes?: number;
   /** Milliseconds without a byte either way after which a connection is closed on both sides and reported. 0 (default): never. */
   idleTimeout?: number;
-  /** Every event, in the order things happened. Called synchronously: keep it fast (the CLI queues text). */
+  /**
+   * Bytes forwarded but not yet dissected, all connections together, before the relay stops
+   * reading until the dissection has caught up to half of it. Default 2 MiB (a larger backlog
+   * bought no throughput and left more memory behind after a bulk transfer).
+   */
+  maxTapBacklog?: number;
+  /**
+   * Every event, in the order things happened. Called after the bytes have been forwarded, when
+   * the sockets that were ready have been served (the dissection runs then): keep it fast (the
+   * CLI queues text).
+   */
   onEvent?: (event: DissectEvent) => void;
   /** onEvent threw (a bug in the caller): reported here, and the relay goes on. Default: ignored. */
   onCallbackError?: (error: unknown) => void;
@@ -59,6 +70,10 @@ export interface RunningProxy {
   readonly accepted: number;
   /** Bytes relayed but still queued in the proxy towards a peer that has not taken them, all connections. */
   readonly buffered: number;
+  /** Bytes relayed but not yet dissected, all connections (at most about maxTapBacklog). */
+  readonly tapBacklog: number;
+  /** Bytes relayed so far, both directions, all connections. */
+  readonly relayed: number;
   /**
    * Stops accepting, lets open connections finish for `grace` milliseconds (default 2000),
    * resets those still open, waits for their summaries and flushes the recording.
@@ -173,7 +188,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       options.onCallbackError?.(error);
     }
   };
-  const report = (code: string, message: string) => emit(notice(code, message, captureClock()));
+  const queue = new TapQueue({ ...(options.maxTapBacklog !== undefined ? { maxBacklog: options.maxTapBacklog } : {}), ...(options.onCallbackError ? { onError: options.onCallbackError } : {}) });
+  // A line of the proxy's own keeps its place among the events still being dissected.
+  const report = (code: string, message: string) => {
+    const event = notice(code, message, captureClock());
+    queue.run(() => emit(event));
+  };
 
   const recording = options.record
     ? new CaptureRecording(options.record, { ...(options.maxRecordLag !== undefined ? { maxPendingBytes: options.maxRecordLag } : {}), onStop: (reason) => report('proxy.record-stopped', reason) })
@@ -183,7 +203,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   let accepted = 0;
   let closing: Promise<void> | null = null;
 
-  const server: Server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (raw) => {
+  // noDelay: the relay passes each write on as it comes; coalescing is the endpoints' choice.
+  // With Nagle's algorithm on, a small write behind an unacknowledged one waits for the ACK.
+  const server: Server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (raw) => {
     const conn = ++accepted;
     const from = `${formatHostPort({ host: canonicalIp(raw.remoteAddress ?? '?'), port: raw.remotePort ?? 0 })}`;
     raw.on('error', () => {}); // reported by whoever owns the socket next; never an uncaught error
@@ -229,7 +251,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         }
       }
 
-      const upstream = netConnect({ host: target.host, port: target.port, allowHalfOpen: true });
+      const upstream = netConnect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
       upstreamRaw = upstream;
       upstream.on('error', () => {});
       let upstreamSide: RelaySide = { stream: upstream, raw: upstream };
@@ -273,8 +295,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       }
       const [clientIp, serverIp] = sameFamily(raw.remoteAddress ?? '0.0.0.0', upstream.remoteAddress ?? '0.0.0.0');
       const tap = new ConnectionTap(conn, { ip: clientIp, port: raw.remotePort ?? 0 }, { ip: serverIp, port: upstream.remotePort ?? 0 }, { ...(options.limits ? { limits: options.limits } : {}), recording, emit });
-      tap.open();
+      queue.open(tap, captureClock());
       relay = new ConnectionRelay(conn, client, upstreamSide, tap, {
+        queue,
         report: (message) => report('proxy.reset', message),
         reportIdle: (message) => report('proxy.idle-timeout', message),
         maxBuffered,
@@ -321,6 +344,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       for (const entry of entries) total += entry.buffered();
       return total;
     },
+    get tapBacklog() {
+      return queue.backlog;
+    },
+    get relayed() {
+      return queue.relayed;
+    },
     close(closeOptions = {}) {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -335,6 +364,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
           await Promise.all(left.map((e) => e.done));
         }
         await stopped;
+        await queue.drained();
         await recording?.end();
       })();
       return closing;

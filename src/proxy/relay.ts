@@ -7,11 +7,17 @@
  * does, with the tap, half-close handling and an explicit bound added). A FIN is passed on as a
  * FIN (allowHalfOpen), a reset as a reset. With `idleTimeout`, a connection over which no byte
  * moved either way for that long is closed on both sides (FIN, then destroyed) and reported.
+ *
+ * What was forwarded goes to the tap through a TapQueue, which decodes it once the sockets that
+ * are ready have been served: dissection never sits between a read and the write that forwards
+ * it. Reading also pauses while that queue is at its bound (the dissection is behind by
+ * `maxTapBacklog` bytes), so a proxy short of CPU slows its peers instead of growing.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Direction } from '../alerts.js';
-import type { ConnectionTap } from './tap.js';
+import { captureClock, type ConnectionTap } from './tap.js';
+import type { TapQueue } from './tap-queue.js';
 
 /** One side: the stream carrying the (decrypted) bytes, and the TCP socket below it to reset. */
 export interface RelaySide {
@@ -20,6 +26,8 @@ export interface RelaySide {
 }
 
 export interface RelayOptions {
+  /** Where the tap's work goes: run after forwarding, in order, with a bounded backlog. */
+  queue: TapQueue;
   /** One line for the view when a side resets or fails. */
   report: (message: string) => void;
   /** Bytes queued towards one side before reading from the other pauses. Default DEFAULT_MAX_BUFFERED. */
@@ -68,6 +76,7 @@ export class ConnectionRelay {
   private readonly maxBuffered: number;
   private idleTimer: NodeJS.Timeout | null = null;
   private idleClosed = false;
+  private readonly queue: TapQueue;
 
   constructor(
     readonly conn: number,
@@ -77,6 +86,7 @@ export class ConnectionRelay {
     private readonly options: RelayOptions,
   ) {
     this.sides = { client, server };
+    this.queue = options.queue;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.maxBuffered = Math.max(1, options.maxBuffered ?? DEFAULT_MAX_BUFFERED);
   }
@@ -102,8 +112,7 @@ export class ConnectionRelay {
         raw.destroy();
         if (--this.open === 0) {
           this.stopIdleTimer();
-          this.tap.close();
-          this.resolveDone();
+          this.queue.close(this.tap, captureClock(), this.resolveDone);
         }
       });
     }
@@ -122,7 +131,7 @@ export class ConnectionRelay {
     if (this.aborted) return;
     this.aborted = true;
     this.stopIdleTimer();
-    this.tap.reset('server');
+    this.queue.reset(this.tap, 'server', captureClock());
     resetSide(this.sides.client);
     resetSide(this.sides.server);
   }
@@ -130,8 +139,11 @@ export class ConnectionRelay {
   private pump(from: Direction): void {
     const src = this.sides[from].stream;
     const dst = this.sides[other(from)].stream;
-    // Paused because the queue towards `dst` is full; resumed as it empties (a write's callback
-    // runs once that chunk is flushed, 'drain' once the queue is empty).
+    const queue = this.queue;
+    const maxBuffered = this.maxBuffered;
+    // Paused because the queue towards `dst` is full (resumed as it empties: a write's callback
+    // runs once that chunk is flushed, 'drain' once the queue is empty), or because the tap's
+    // backlog is (resumed once it is down to half).
     let held = false;
     let probe: NodeJS.Timeout | null = null;
     const stopProbe = () => {
@@ -139,32 +151,38 @@ export class ConnectionRelay {
       probe = null;
     };
     const release = () => {
-      if (held && dst.writableLength < this.maxBuffered) {
-        held = false;
-        stopProbe();
-        src.resume();
-      }
+      if (!held || dst.writableLength >= maxBuffered) return;
+      if (queue.full) return void queue.onRoom(release);
+      held = false;
+      stopProbe();
+      src.resume();
+    };
+    const hold = () => {
+      held = true;
+      src.pause();
+      probe = setInterval(() => {
+        // Only when nothing is queued towards it (a pending write already watches it) and it may still be written.
+        if (src.writable && src.writableLength === 0) src.write(EMPTY);
+      }, RESET_PROBE_INTERVAL);
+      probe.unref();
+      if (dst.writableLength < maxBuffered) queue.onRoom(release);
     };
     src.on('data', (chunk: Buffer) => {
       if (dst.destroyed || dst.writableEnded) return;
       this.idleTimer?.refresh();
-      // Forward first; the tap sees the chunk only once it has been handed to the other side.
+      // Forward first; the tap gets the chunk once it has been handed to the other side, and
+      // decodes it after the sockets that are ready have been served.
       dst.write(chunk, release);
-      if (!held && dst.writableLength >= this.maxBuffered) {
-        held = true;
-        src.pause();
-        probe = setInterval(() => {
-          // Only when nothing is queued towards it (a pending write already watches it) and it may still be written.
-          if (src.writable && src.writableLength === 0) src.write(EMPTY);
-        }, RESET_PROBE_INTERVAL);
-        probe.unref();
-      }
-      this.tap.data(from, chunk);
+      queue.data(this.tap, from, chunk, captureClock());
+      if (!held && (dst.writableLength >= maxBuffered || queue.full)) hold();
     });
-    src.once('close', stopProbe);
+    src.once('close', () => {
+      stopProbe();
+      queue.offRoom(release);
+    });
     dst.on('drain', release);
     src.on('end', () => {
-      this.tap.end(from);
+      queue.end(this.tap, from, captureClock());
       if (!dst.destroyed) dst.end();
     });
   }
@@ -179,7 +197,8 @@ export class ConnectionRelay {
     if (this.aborted || this.idleClosed) return;
     this.idleClosed = true;
     (this.options.reportIdle ?? this.options.report)(`#${this.conn}: no bytes either way for ${idle / 1000} s (--idle-timeout): both sides closed.`);
-    for (const side of ['server', 'client'] as const) this.tap.end(side);
+    const ts = captureClock();
+    for (const side of ['server', 'client'] as const) this.queue.end(this.tap, side, ts);
     const timer = setTimeout(() => {
       for (const side of ['client', 'server'] as const) this.sides[side].stream.destroy();
     }, Math.min(IDLE_CLOSE_GRACE, idle));
@@ -210,7 +229,7 @@ export class ConnectionRelay {
     }
     const what = error.code === 'ECONNRESET' ? 'reset the connection' : error.code === 'EPIPE' ? 'closed the connection while data was still being sent to it' : `failed (${error.message})`;
     this.options.report(`#${this.conn}: the ${NAMES[side]} ${what}; the ${NAMES[other(side)]} connection was reset too.`);
-    this.tap.reset(side);
+    this.queue.reset(this.tap, side, captureClock());
     resetSide(this.sides[other(side)]);
     this.sides[side].stream.destroy();
   }

@@ -109,9 +109,11 @@ export class ConnectionTap {
     this.clock = options.clock ?? captureClock;
   }
 
-  /** The upstream connection is established: the three-way handshake, and the `connection` event. */
-  open(): void {
-    const ts = this.clock();
+  /**
+   * The upstream connection is established: the three-way handshake, and the `connection`
+   * event. `ts` (default: now) is when it happened, for a caller that hands the tap its work later.
+   */
+  open(ts = this.clock()): void {
     let packet: number | undefined;
     const recording = this.options.recording;
     if (recording?.active) {
@@ -125,10 +127,9 @@ export class ConnectionTap {
     this.dissect(() => this.dissector.start(at));
   }
 
-  /** Bytes `from` sent, already forwarded. */
-  data(from: Direction, bytes: Uint8Array): void {
+  /** Bytes `from` sent, already forwarded (at `ts`, default now). */
+  data(from: Direction, bytes: Uint8Array, ts = this.clock()): void {
     if (this.finished || bytes.length === 0) return;
-    const ts = this.clock();
     const recorder = this.recording(from);
     if (recorder === null) {
       this.dissect(() => this.dissector.data(from, bytes, { ts }));
@@ -144,10 +145,9 @@ export class ConnectionTap {
     }
   }
 
-  /** `from` half-closed its direction (FIN), already passed on. */
-  end(from: Direction): void {
+  /** `from` half-closed its direction (FIN), already passed on (at `ts`, default now). */
+  end(from: Direction, ts = this.clock()): void {
     if (this.finished || this.ended.has(from)) return;
-    const ts = this.clock();
     const recorder = this.recording(from);
     let packet: number | undefined;
     if (recorder !== null) this.guard('record', () => (packet = this.options.recording!.write(recorder.close(from, ts))));
@@ -158,9 +158,8 @@ export class ConnectionTap {
   }
 
   /** `from` reset the connection (RST): both directions end at once (RFC 9293 §3.10.7.3). */
-  reset(from: Direction): void {
+  reset(from: Direction, ts = this.clock()): void {
     if (this.finished) return;
-    const ts = this.clock();
     let packet: number | undefined;
     const recorder = this.recorder;
     if (recorder !== null && this.options.recording?.active) this.guard('record', () => (packet = this.options.recording!.write(recorder.reset(from, ts))));
@@ -174,9 +173,9 @@ export class ConnectionTap {
     this.finish(at);
   }
 
-  /** Both sockets are gone: make sure the connection's summary is out. */
-  close(): void {
-    if (!this.finished) this.finish({ ts: this.clock() });
+  /** Both sockets are gone (at `ts`, default now): make sure the connection's summary is out. */
+  close(ts = this.clock()): void {
+    if (!this.finished) this.finish({ ts });
   }
 
   private finish(at: StreamPosition): void {

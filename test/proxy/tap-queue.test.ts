@@ -1,0 +1,172 @@
+/**
+ * The queue that keeps dissection off the forwarding path (src/proxy/tap-queue.ts): order,
+ * deferral, the bound on what waits to be decoded, and that a proxy whose dissection is slower
+ * than its traffic holds its memory (the relay waits) and still decodes every byte.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Direction } from '../../src/alerts.js';
+import type { DissectEvent } from '../../src/engine/events.js';
+import type { ConnectionTap } from '../../src/proxy/tap.js';
+import { TapQueue } from '../../src/proxy/tap-queue.js';
+import { closeServer, ofType, proxyTo, sha256 } from './helpers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A stand-in for ConnectionTap that records what it was asked to do. */
+function recordingTap(log: string[], name = 't', work: () => void = () => {}): ConnectionTap {
+  return {
+    open: (ts: number) => log.push(`${name} open ${ts}`),
+    data: (from: Direction, bytes: Uint8Array, ts: number) => {
+      work();
+      log.push(`${name} data ${from} ${bytes.length} ${ts}`);
+    },
+    end: (from: Direction, ts: number) => log.push(`${name} end ${from} ${ts}`),
+    reset: (from: Direction, ts: number) => log.push(`${name} reset ${from} ${ts}`),
+    close: (ts: number) => log.push(`${name} close ${ts}`),
+  } as unknown as ConnectionTap;
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('TapQueue', () => {
+  it('decodes bytes after the current turn, in the order they were forwarded, with the time they crossed', async () => {
+    const log: string[] = [];
+    const queue = new TapQueue();
+    const a = recordingTap(log, 'a');
+    const b = recordingTap(log, 'b');
+    queue.open(a, 1); // nothing waits: at once
+    expect(log).toEqual(['a open 1']);
+    queue.data(a, 'client', new Uint8Array(10), 2);
+    queue.open(b, 3); // behind a's bytes
+    queue.data(b, 'server', new Uint8Array(20), 4);
+    queue.end(a, 'client', 5);
+    queue.run(() => log.push('notice'));
+    queue.close(a, 6, () => log.push('a done'));
+    expect(log).toEqual(['a open 1']);
+    expect(queue.backlog).toBe(30);
+    await queue.drained();
+    expect(log).toEqual(['a open 1', 'a data client 10 2', 'b open 3', 'b data server 20 4', 'a end client 5', 'notice', 'a close 6', 'a done']);
+    expect(queue.backlog).toBe(0);
+    expect(queue.relayed).toBe(30);
+    // Empty again: steps without bytes and the proxy's own lines are done at once.
+    queue.reset(b, 'server', 7);
+    queue.run(() => log.push('notice 2'));
+    expect(log.slice(-2)).toEqual(['b reset server 7', 'notice 2']);
+  });
+
+  it('lets other work run between slices of a long backlog', async () => {
+    const log: string[] = [];
+    const busy = () => {
+      const until = performance.now() + 3; // longer than a slice
+      while (performance.now() < until);
+    };
+    const queue = new TapQueue();
+    const tap = recordingTap(log, 't', busy);
+    for (let i = 0; i < 3; i++) queue.data(tap, 'client', new Uint8Array(1), i);
+    setImmediate(() => log.push('other work'));
+    await queue.drained();
+    expect(log).toEqual(['t data client 1 0', 'other work', 't data client 1 1', 't data client 1 2']);
+  });
+
+  it('is full at its bound (bytes plus a cost per step), and calls back once it is down to half', async () => {
+    const log: string[] = [];
+    const queue = new TapQueue({ maxBacklog: 64 * 1024 });
+    const tap = recordingTap(log);
+    queue.data(tap, 'client', new Uint8Array(40 * 1024), 0);
+    expect(queue.full).toBe(false);
+    queue.data(tap, 'client', new Uint8Array(30 * 1024), 0);
+    expect(queue.full).toBe(true);
+    let resumed = 0;
+    const resume = () => resumed++;
+    queue.onRoom(resume);
+    queue.onRoom(resume); // registered once
+    expect(resumed).toBe(0);
+    await queue.drained();
+    await nextTurn();
+    expect(resumed).toBe(1);
+    expect(queue.full).toBe(false);
+    queue.onRoom(resume); // room already: at once
+    expect(resumed).toBe(2);
+
+    // Tiny chunks are bounded too: each queued step counts for more than its byte.
+    const tiny = new TapQueue({ maxBacklog: 64 * 1024 });
+    let steps = 0;
+    while (!tiny.full) {
+      tiny.data(tap, 'client', new Uint8Array(1), 0);
+      steps++;
+    }
+    expect(steps).toBeLessThan(1024);
+    await tiny.drained();
+  });
+
+  it('keeps going when a step throws, and reports it', async () => {
+    const errors: unknown[] = [];
+    const log: string[] = [];
+    const queue = new TapQueue({ onError: (e) => errors.push(e) });
+    const broken = recordingTap(log, 'broken', () => {
+      throw new Error('a bug');
+    });
+    queue.data(broken, 'client', new Uint8Array(1), 0);
+    queue.data(recordingTap(log, 'ok'), 'client', new Uint8Array(1), 1);
+    await queue.drained();
+    expect(errors).toHaveLength(1);
+    expect(log).toEqual(['ok data client 1 1']);
+  });
+});
+
+describe('a dissection slower than the traffic', () => {
+  it('holds the relay at the backlog bound, and still decodes every byte', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+    await once(wss, 'listening');
+    wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary })));
+    cleanups.push(async () => {
+      for (const c of wss.clients) c.terminate();
+      await closeServer(wss);
+    });
+    const maxTapBacklog = 256 * 1024;
+    let peak = 0;
+    const events: DissectEvent[] = [];
+    const p = await proxyTo((wss.address() as { port: number }).port, {
+      maxTapBacklog,
+      onEvent: (event) => {
+        events.push(event);
+        // Every event costs 1 ms: far slower than loopback.
+        const until = performance.now() + 1;
+        while (performance.now() < until);
+        peak = Math.max(peak, p.proxy.tapBacklog);
+      },
+    });
+    cleanups.push(() => p.close());
+    const sampler = setInterval(() => (peak = Math.max(peak, p.proxy.tapBacklog)), 1);
+    cleanups.push(() => clearInterval(sampler));
+
+    const client = new WebSocket(`ws://127.0.0.1:${p.port}/slow`, { perMessageDeflate: false });
+    await once(client, 'open');
+    const sent = Array.from({ length: 60 }, () => randomBytes(64 * 1024));
+    const received: Buffer[] = [];
+    client.on('message', (data) => received.push(data as Buffer));
+    for (const message of sent) client.send(message);
+    await expect.poll(() => received.length, { timeout: 20_000 }).toBe(sent.length);
+    client.close(1000, 'done');
+    await once(client, 'close');
+    await expect.poll(() => ofType(events, 'end').length, { timeout: 20_000 }).toBe(1);
+
+    expect(received.map(sha256)).toEqual(sent.map(sha256));
+    // Bounded: the limit, plus the read on each side that crossed it (at most 64 KiB each).
+    // (Decoding is ~100 times slower than the traffic here, so the bound was reached.)
+    expect(peak).toBeGreaterThanOrEqual(maxTapBacklog / 2);
+    expect(peak).toBeLessThan(maxTapBacklog + 2 * 64 * 1024);
+    // Nothing went undecoded: every message, both ways, with its content.
+    const messages = ofType(events, 'message').filter((e) => e.message.type === 'binary');
+    expect(messages).toHaveLength(2 * sent.length);
+    expect(messages.filter((e) => e.message.direction === 'client').map((e) => sha256(e.message.data!))).toEqual(sent.map(sha256));
+    const [end] = ofType(events, 'end');
+    expect(end!.totals.client.bytes).toBeGreaterThan(sent.length * 64 * 1024);
+  }, 60_000);
+});
