@@ -1,6 +1,7 @@
 /**
- * Live output that can never hold up the relay. Text is handed to the stream at once, but only
- * while fewer than `maxPendingBytes` are still waiting to be written; past that, whole events
+ * Live output that can never hold up the relay. Text is handed to the stream at the end of the
+ * current turn of the event loop (the lines of one turn in one write), but only while fewer than
+ * `maxPendingBytes` are still waiting to be written; past that, whole events
  * are dropped and counted, and one line saying how many goes out as soon as the stream has
  * room again (or at `flush()`). A slow terminal or a paused pager thus costs at most
  * `maxPendingBytes` of memory and never a byte of relayed traffic.
@@ -16,6 +17,9 @@ export interface BoundedOutputOptions {
 
 export const DEFAULT_MAX_PENDING_OUTPUT = 4 * 1024 * 1024;
 
+/** Text gathered before it is handed to the stream even within one turn of the event loop. */
+const BATCH_BYTES = 64 * 1024;
+
 export class BoundedOutput {
   private pending = 0;
   private droppedSince = 0;
@@ -23,6 +27,10 @@ export class BoundedOutput {
   private closed = false;
   private readonly max: number;
   private waiters: (() => void)[] = [];
+  /** Text accepted in this turn of the event loop, handed to the stream in one write at its end. */
+  private batch = '';
+  private batchBytes = 0;
+  private batchScheduled = false;
 
   constructor(
     private readonly stream: NodeJS.WritableStream,
@@ -69,6 +77,7 @@ export class BoundedOutput {
   /** Resolves when everything accepted has been written (or the stream is gone). */
   async flush(): Promise<void> {
     this.reportDropped();
+    this.writeBatch();
     if (this.pending === 0 || this.closed) return;
     await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
@@ -81,8 +90,37 @@ export class BoundedOutput {
     this.send(line, Buffer.byteLength(line));
   }
 
+  /**
+   * Events come in bursts (one chunk of traffic can make many lines): they are joined and written
+   * once per turn of the event loop (or per BATCH_BYTES), not once per line, which for a file or
+   * /dev/null would be one system call per line.
+   */
   private send(text: string, size: number): void {
     this.pending += size;
+    this.batch += text;
+    this.batchBytes += size;
+    if (this.batchBytes >= BATCH_BYTES) this.writeBatch();
+    else if (!this.batchScheduled) {
+      this.batchScheduled = true;
+      queueMicrotask(this.writeBatchLater);
+    }
+  }
+
+  private readonly writeBatchLater = (): void => {
+    this.batchScheduled = false;
+    this.writeBatch();
+  };
+
+  private writeBatch(): void {
+    if (this.batchBytes === 0) return;
+    const text = this.batch;
+    const size = this.batchBytes;
+    this.batch = '';
+    this.batchBytes = 0;
+    if (this.closed) {
+      this.pending -= size;
+      return;
+    }
     this.stream.write(text, () => {
       this.pending -= size;
       if (this.pending === 0) this.wake();
@@ -91,6 +129,9 @@ export class BoundedOutput {
 
   private stop(): void {
     this.closed = true;
+    this.pending -= this.batchBytes;
+    this.batch = '';
+    this.batchBytes = 0;
     this.wake();
   }
 
