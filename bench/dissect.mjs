@@ -8,7 +8,7 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { SERVER_PORT, writeBulk, writeCompressed, writeManyConnections } from './captures.mjs';
-import { fmt, hasCommand, hasGnuTime, median } from './measure.mjs';
+import { fmt, hasCommand, hasGnuTime, medianOf, run } from './measure.mjs';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
@@ -34,24 +34,39 @@ async function capture(name, build) {
 const TSHARK_JSON = ['-Y', 'websocket', '-T', 'json', '-e', 'websocket.fin', '-e', 'websocket.opcode', '-e', 'websocket.mask', '-e', 'websocket.payload_length', '-e', 'websocket.masking_key'];
 const decodeAs = ['-d', `tcp.port==${SERVER_PORT},http`];
 
-async function measureCapture(label, cap) {
+/**
+ * `withoutPayload`: also `wsdump --json --payload 0`, which leaves out the hex of payloads (not
+ * the text of messages): how much of --json's time is the payload bytes it prints.
+ */
+async function measureCapture(label, cap, { withoutPayload = false } = {}) {
   const mb = statSync(cap.path).size / 1e6;
-  const rows = [];
-  const row = async (tool, cmd, args) => {
-    process.stderr.write(`bench: ${label}: ${tool}\n`);
-    const r = await median(RUNS, cmd, args);
-    rows.push({ tool, ...r });
-    return r;
-  };
-  const json = await row('wsdump --json', process.execPath, [WSDUMP, '--json', cap.path]);
-  const table = await row('wsdump (table)', process.execPath, [WSDUMP, cap.path]);
-  await row('wsdump --summary', process.execPath, [WSDUMP, '--summary', cap.path]);
-  let tj;
-  let ts;
-  if (tshark) {
-    tj = await row('tshark -T json -e websocket.*', 'tshark', ['-r', cap.path, ...decodeAs, ...TSHARK_JSON]);
-    ts = await row('tshark (one-line summary)', 'tshark', ['-r', cap.path, ...decodeAs, '-Y', 'websocket']);
+  const tools = [
+    ['wsdump --json', process.execPath, [WSDUMP, '--json', cap.path]],
+    ...(withoutPayload ? [['wsdump --json --payload 0', process.execPath, [WSDUMP, '--json', '--payload', '0', cap.path]]] : []),
+    ['wsdump (table)', process.execPath, [WSDUMP, cap.path]],
+    ['wsdump --summary', process.execPath, [WSDUMP, '--summary', cap.path]],
+    ...(tshark
+      ? [
+          ['tshark -T json -e websocket.*', 'tshark', ['-r', cap.path, ...decodeAs, ...TSHARK_JSON]],
+          ['tshark (one-line summary)', 'tshark', ['-r', cap.path, ...decodeAs, '-Y', 'websocket']],
+        ]
+      : []),
+  ];
+  // Round by round, every tool once per round: load from anything else on the machine then
+  // falls on all of them alike, and the ratios compare runs made minutes, not tens of minutes, apart.
+  const results = new Map(tools.map(([tool]) => [tool, []]));
+  for (let round = 0; round < RUNS; round++) {
+    for (const [tool, cmd, args] of tools) {
+      process.stderr.write(`bench: ${label}: ${tool} (round ${round + 1} of ${RUNS})\n`);
+      results.get(tool).push(await run(cmd, args));
+    }
   }
+  const rows = tools.map(([tool, cmd, args]) => ({ tool, ...medianOf(results.get(tool), cmd, args) }));
+  const by = (tool) => rows.find((r) => r.tool === tool);
+  const json = by('wsdump --json');
+  const table = by('wsdump (table)');
+  const tj = by('tshark -T json -e websocket.*');
+  const ts = by('tshark (one-line summary)');
   console.log(`\n### ${label}: ${mb.toFixed(1)} MB, ${fmt.int(cap.frames)} WebSocket frames, ${fmt.int(cap.packets)} packets\n`);
   console.log('| tool | wall time | frames/s | MB/s | peak RSS |');
   console.log('|---|---|---|---|---|');
@@ -76,7 +91,7 @@ try {
   let bulk;
   if (ONLY.has('bulk') || ONLY.has('scaling')) {
     const cap = await capture('bulk', (p) => writeBulk(p, Math.round(300_000 * SCALE)));
-    if (ONLY.has('bulk')) bulk = await measureCapture('Bulk capture', cap);
+    if (ONLY.has('bulk')) bulk = await measureCapture('Bulk capture', cap, { withoutPayload: true });
     if (ONLY.has('scaling')) {
       bulk ??= await measureCapture('Bulk capture', cap);
       const big = await capture('bulk-x2', (p) => writeBulk(p, Math.round(600_000 * SCALE)));

@@ -63,14 +63,12 @@ export function run(cmd, args, { env } = {}) {
   });
 }
 
-/** The run with the median wall time of `runs` runs (its peak RSS goes with it). */
-export async function median(runs, cmd, args, options) {
-  const results = [];
-  for (let i = 0; i < runs; i++) results.push(await run(cmd, args, options));
-  results.sort((a, b) => a.seconds - b.seconds);
+/** The result with the median wall time; throws if any run of `cmd args` failed. */
+export function medianOf(results, cmd, args) {
   const bad = results.find((r) => r.code !== 0);
   if (bad) throw new Error(`${cmd} ${args.join(' ')} exited ${bad.code}: ${bad.stderr}`);
-  return results[Math.floor(results.length / 2)];
+  const sorted = [...results].sort((a, b) => a.seconds - b.seconds);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 export const fmt = {
