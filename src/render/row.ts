@@ -56,29 +56,34 @@ function simpleWidth(s: string): number {
   return width;
 }
 
+/** PADS[n] is n spaces: padding without building a string per cell. */
+const PADS: readonly string[] = Array.from({ length: 257 }, (_, n) => ' '.repeat(n));
+
+function spaces(n: number): string {
+  return n < PADS.length ? PADS[Math.max(0, n)]! : ' '.repeat(n);
+}
+
 /**
  * The same text as cliTableRow. Colored cells come from chalk, which closes every style it
  * opens, so cli-table3's colorizeLines adds nothing to them; test/render/row.test.ts checks
- * the two functions agree.
+ * the two functions agree. A cell's right padding and the next cell's one space of left
+ * padding are added together, as one string.
  */
-const SPACES = ' '.repeat(256);
-
-function pad(n: number): string {
-  return n <= 0 ? '' : n <= SPACES.length ? SPACES.slice(0, n) : ' '.repeat(n);
-}
-
 export function tableRow(cells: readonly string[], widths: readonly number[]): string {
   let line = '';
+  let owed = 1;
   for (let i = 0; i < widths.length; i++) {
     const cell = cells[i] ?? '';
     const room = widths[i]! - 1;
     const width = simpleWidth(cell);
     if (width < 0) return cliTableRow(cells, widths);
     if (width <= room) {
-      line += ' ' + cell + pad(room - width);
+      line += spaces(owed) + cell;
+      owed = room - width + 1;
     } else if (plainText && room >= 1) {
       // cli-table3's truncate: every character here is one column, so it cuts by characters.
-      line += ' ' + cell.slice(0, room - 1) + '…';
+      line += spaces(owed) + cell.slice(0, room - 1) + '…';
+      owed = 1;
     } else {
       return cliTableRow(cells, widths);
     }
