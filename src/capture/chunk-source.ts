@@ -1,4 +1,4 @@
-import { CaptureFormatError, type CaptureNotice } from './types.js';
+import { CaptureFormatError, type CaptureItem, type CaptureNotice } from './types.js';
 
 /**
  * Pulls chunks from a stream's async iterator, so the stream stays paused (backpressure)
@@ -85,7 +85,7 @@ function toBuffer(value: unknown): Buffer {
  * data (corrupt or cut gzip stream), so the packets before it still count; any other read
  * failure (EIO, a stream destroyed elsewhere) makes the input unusable.
  */
-export function readFailureNotice(err: unknown, name: string, packetsSoFar: number): CaptureNotice {
+function readFailureNotice(err: unknown, name: string, packetsSoFar: number): CaptureNotice {
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
   if (typeof code === 'string' && code.startsWith('Z_')) {
@@ -99,4 +99,32 @@ export function readFailureNotice(err: unknown, name: string, packetsSoFar: numb
     };
   }
   throw new CaptureFormatError(`${name}: cannot read: ${message}`);
+}
+
+/**
+ * The loop both capture readers run: `take` turns a chunk (null at first when the reader
+ * starts from bytes it already holds) into items and says whether to go on; the items of each
+ * chunk are yielded as one batch. Returns true when the input ended, false when reading stopped
+ * early: `take` found the file corrupt, or a read failed (then reported as a notice).
+ */
+export async function* readInBatches(
+  input: ChunkSource,
+  name: string,
+  packetsSoFar: () => number,
+  take: (chunk: Buffer | null, batch: CaptureItem[]) => boolean,
+): AsyncGenerator<CaptureItem[], boolean> {
+  let chunk: Buffer | null = null;
+  for (;;) {
+    const batch: CaptureItem[] = [];
+    const proceed = take(chunk, batch);
+    if (batch.length > 0) yield batch;
+    if (!proceed) return false;
+    try {
+      chunk = await input.read();
+    } catch (err) {
+      yield [readFailureNotice(err, name, packetsSoFar())];
+      return false;
+    }
+    if (chunk === null) return true;
+  }
 }

@@ -1,4 +1,4 @@
-import { readFailureNotice, type ChunkSource } from './chunk-source.js';
+import { readInBatches, type ChunkSource } from './chunk-source.js';
 import { SnapCutReporter } from './snap-notices.js';
 import { CaptureFormatError, type CaptureInfo, type CaptureItem } from './types.js';
 
@@ -162,21 +162,9 @@ export async function openPcap(
     }
 
     try {
-      let chunk: Buffer | null = first.subarray(FILE_HEADER_LENGTH);
-      for (;;) {
-        const batch: CaptureItem[] = [];
-        const proceed = take(chunk, batch);
-        if (batch.length > 0) yield batch;
-        if (!proceed) return;
-        try {
-          chunk = await input.read();
-        } catch (err) {
-          yield [readFailureNotice(err, name, count)];
-          return;
-        }
-        if (chunk === null) break;
-      }
-      if (partsLength > 0) {
+      const rest = first.subarray(FILE_HEADER_LENGTH);
+      const ended = yield* readInBatches(input, name, () => count, (chunk, batch) => take(chunk ?? rest, batch));
+      if (ended && partsLength > 0) {
         const expected = need === 0 ? `a ${RECORD_HEADER_LENGTH}-byte record header` : `${need} bytes`;
         yield [
           {

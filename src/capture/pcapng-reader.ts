@@ -1,5 +1,5 @@
 import { ByteQueue } from './byte-queue.js';
-import { readFailureNotice, type ChunkSource } from './chunk-source.js';
+import { readInBatches, type ChunkSource } from './chunk-source.js';
 import { SnapCutReporter } from './snap-notices.js';
 import type { CaptureInfo, CaptureItem, CaptureNotice } from './types.js';
 
@@ -308,24 +308,14 @@ async function* readBlocks(input: ChunkSource, name: string): AsyncGenerator<Cap
   }
 
   try {
-    for (;;) {
-      const batch: CaptureItem[] = [];
+    const ended = yield* readInBatches(input, name, () => count, (chunk, batch) => {
+      if (chunk !== null) queue.push(chunk);
       const steps = step();
       let next = steps.next();
       for (; next.done !== true; next = steps.next()) batch.push(next.value);
-      if (batch.length > 0) yield batch;
-      if (!next.value) return;
-      let chunk: Buffer | null;
-      try {
-        chunk = await input.read();
-      } catch (err) {
-        yield [readFailureNotice(err, name, count)];
-        return;
-      }
-      if (chunk === null) break;
-      queue.push(chunk);
-    }
-    if (queue.length > 0 || skipRemaining > 0 || skippedBlockLength !== undefined) {
+      return next.value;
+    });
+    if (ended && (queue.length > 0 || skipRemaining > 0 || skippedBlockLength !== undefined)) {
       yield [notice('truncated', `the file ends inside a block at offset ${offset}, after packet ${count}`)];
     }
   } finally {

@@ -23,10 +23,8 @@ export function decodeTcp(ip: IpContext, bytes: Uint8Array, missing: number, sta
     return { kind: 'malformed', reason: `TCP segment of ${declared} bytes is shorter than the 20-byte header`, truncated: false };
   }
   if (captured < 20) return { kind: 'malformed', reason: 'truncated TCP header', truncated: true };
-  const b = bytes;
-  const at = start;
   // Data offset: header length in 32-bit words, options included (RFC 9293 §3.1).
-  const headerLength = (b[at + 12]! >> 4) * 4;
+  const headerLength = (bytes[start + 12]! >> 4) * 4;
   if (headerLength < 20) {
     return { kind: 'malformed', reason: `TCP data offset ${headerLength / 4} is below 5`, truncated: false };
   }
@@ -34,16 +32,16 @@ export function decodeTcp(ip: IpContext, bytes: Uint8Array, missing: number, sta
     return { kind: 'malformed', reason: `TCP header length ${headerLength} exceeds the segment length ${declared}`, truncated: false };
   }
   if (headerLength > captured) return { kind: 'malformed', reason: 'truncated TCP options', truncated: true };
-  const flags = b[at + 13]!;
+  const flags = bytes[start + 13]!;
   return {
     kind: 'tcp',
     ipVersion: ip.ipVersion,
     src: ip.src,
     dst: ip.dst,
-    srcPort: (b[at]! << 8) | b[at + 1]!,
-    dstPort: (b[at + 2]! << 8) | b[at + 3]!,
-    seq: u32(b, at + 4),
-    ack: u32(b, at + 8),
+    srcPort: (bytes[start]! << 8) | bytes[start + 1]!,
+    dstPort: (bytes[start + 2]! << 8) | bytes[start + 3]!,
+    seq: u32(bytes, start + 4),
+    ack: u32(bytes, start + 8),
     flags: {
       fin: (flags & 0x01) !== 0,
       syn: (flags & 0x02) !== 0,
@@ -52,8 +50,8 @@ export function decodeTcp(ip: IpContext, bytes: Uint8Array, missing: number, sta
       ack: (flags & 0x10) !== 0,
       urg: (flags & 0x20) !== 0,
     },
-    window: (b[at + 14]! << 8) | b[at + 15]!,
-    payload: bytes.subarray(at + headerLength, end),
+    window: (bytes[start + 14]! << 8) | bytes[start + 15]!,
+    payload: bytes.subarray(start + headerLength, end),
     missing,
   };
 }

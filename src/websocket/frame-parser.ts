@@ -14,7 +14,8 @@
  */
 import { makeAlert, type Alert, type AlertCode, type AlertExtra, type Direction } from '../alerts.js';
 import { isControlOpcode, isReservedOpcode, MAX_CONTROL_PAYLOAD, opcodeName } from './constants.js';
-import { applyMask, uninitialisedBytes } from './mask.js';
+import { uninitialisedBytes } from './bytes.js';
+import { applyMask } from './mask.js';
 import { DEFAULT_LIMITS, type Frame, type LengthEncoding, type Limits, type StreamPosition } from './types.js';
 
 export interface FrameParserOptions {

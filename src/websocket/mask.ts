@@ -5,6 +5,7 @@
  * `keyOffset` is the index of `input[0]` within the frame's payload, so a payload that arrives
  * in pieces can be unmasked piece by piece with a running key index.
  */
+import { uninitialisedBytes } from './bytes.js';
 
 /** Below this many bytes the two typed-array views of the word loop cost more than they save. */
 const WORD_LOOP_MIN = 64;
@@ -21,33 +22,6 @@ function keyWord(key: Uint8Array, start: number): number {
   const c = key[(start + 2) & 3]!;
   const d = key[(start + 3) & 3]!;
   return (LITTLE_ENDIAN ? a | (b << 8) | (c << 16) | (d << 24) : (a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-}
-
-/** Small buffers are carved from slabs of this size (as Buffer.allocUnsafe does with 8 KiB). */
-const SLAB_SIZE = 64 * 1024;
-const SLAB_MAX_PIECE = 4 * 1024;
-let slab = new ArrayBuffer(0);
-let slabUsed = 0;
-
-/**
- * A Uint8Array of n bytes that is not zero-filled (the caller writes every byte it reads),
- * at a byteOffset congruent to `alignWith` mod 4. A plain Uint8Array, not a Buffer, so
- * values built from it compare and serialise like the rest of the decoder's output. Small
- * ones share slabs: one allocation per frame showed in the profile.
- */
-export function uninitialisedBytes(n: number, alignWith = 0): Uint8Array {
-  if (n > SLAB_MAX_PIECE) {
-    const raw = Buffer.allocUnsafeSlow(n + 3);
-    const shift = (alignWith - raw.byteOffset) & 3;
-    return new Uint8Array(raw.buffer, raw.byteOffset + shift, n);
-  }
-  let start = slabUsed + ((alignWith - slabUsed) & 3);
-  if (start + n > slab.byteLength) {
-    slab = new ArrayBuffer(SLAB_SIZE);
-    start = alignWith & 3;
-  }
-  slabUsed = start + n;
-  return new Uint8Array(slab, start, n);
 }
 
 /**

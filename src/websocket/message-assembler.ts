@@ -4,6 +4,7 @@ import { isControlOpcode, isReservedOpcode, opcodeName, Opcode } from './constan
 import type { ExtensionDecoder } from './extension.js';
 import { DEFAULT_LIMITS, type Frame, type Limits, type Message } from './types.js';
 import { decodeUtf8Lossy, isValidUtf8, isValidUtf8Prefix } from './utf8.js';
+import { concatBytes } from './bytes.js';
 
 interface OpenMessage {
   first: Frame;
@@ -26,17 +27,6 @@ export interface MessageAssemblerOptions {
 
 function frameWhere(frame: Frame): AlertExtra {
   return { direction: frame.direction, offset: frame.offset, ...(frame.start.packet !== undefined ? { packet: frame.start.packet } : {}) };
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /**
@@ -158,7 +148,7 @@ export class MessageAssembler {
 
   private complete(msg: OpenMessage, last: Frame, finished = true): Message {
     const first = msg.first;
-    let data = concat(msg.chunks, msg.kept);
+    let data = concatBytes(msg.chunks, msg.kept);
     let length = msg.wireLength;
     let truncated = msg.truncated;
     let compressed = false;

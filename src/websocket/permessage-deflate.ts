@@ -4,6 +4,7 @@ import { makeAlert, type Alert, type AlertExtra, type Direction } from '../alert
 import { isControlOpcode, Opcode } from './constants.js';
 import { RSV1, type DecodedPayload, type Extension, type ExtensionDecoder } from './extension.js';
 import type { Frame, Limits } from './types.js';
+import { concatBytes } from './bytes.js';
 
 /** What RFC 7692 §7.1 negotiated for one direction's compressor. */
 export interface DeflateDirectionParams {
@@ -131,7 +132,7 @@ class DeflateDecoder implements ExtensionDecoder {
     if (!pushed || (inflater.err !== 0 && !inflater.ended)) return { ok: false, tooLarge: false, reason: inflater.msg || `zlib error ${inflater.err}` };
     // §7.2.3.4: a block with BFINAL set ends this deflate stream; the next message starts a new one.
     if (inflater.ended) this.inflater = null;
-    const data = this.output.length === 1 ? this.output[0]! : concat(this.output, this.outputLength);
+    const data = concatBytes(this.output, this.outputLength);
     this.output = [];
     return { ok: true, data };
   }
@@ -160,16 +161,6 @@ class DeflateDecoder implements ExtensionDecoder {
 type InflateResult = { ok: true; data: Uint8Array } | { ok: false; tooLarge: boolean; reason: string };
 
 const Z_SYNC_FLUSH_MODE = 2;
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 /** permessage-deflate as negotiated: `client` is what the client's compressor agreed to, `server` likewise. */
 export function permessageDeflate(params: Record<Direction, DeflateDirectionParams>): Extension {
