@@ -256,6 +256,11 @@ const OUTPUT_BUFFER = 256 * 1024;
 export class Output {
   private closed = false;
   private error: Error | null = null;
+  /** Allocated at the first `add`. */
+  private buffer = Buffer.alloc(0);
+  private used = 0;
+  /** A write since the last flush was refused (the stream's buffer is full). */
+  private pending = false;
 
   constructor(private readonly stream: NodeJS.WritableStream) {
     // Never throw from here: an exception in an 'error' listener is an uncaught crash.
@@ -300,12 +305,6 @@ export class Output {
     this.pending = false;
   }
 
-  /** Allocated at the first `add`. */
-  private buffer = Buffer.alloc(0);
-  private used = 0;
-  /** A write since the last flush was refused (the stream's buffer is full). */
-  private pending = false;
-
   private send(): void {
     if (this.used === 0) return;
     const full = this.buffer.subarray(0, this.used);
@@ -323,15 +322,15 @@ export class Output {
 
   private drained(): Promise<void> {
     return new Promise<void>((resolve) => {
-        const done = () => {
-          this.stream.off('drain', done);
-          this.stream.off('close', done);
-          this.stream.off('error', done);
-          resolve();
-        };
-        this.stream.on('drain', done);
-        this.stream.on('close', done);
-        this.stream.on('error', done);
+      const done = () => {
+        this.stream.off('drain', done);
+        this.stream.off('close', done);
+        this.stream.off('error', done);
+        resolve();
+      };
+      this.stream.on('drain', done);
+      this.stream.on('close', done);
+      this.stream.on('error', done);
     });
   }
 }

@@ -1,0 +1,68 @@
+/**
+ * wsdump's output writer (src/cli/common.ts Output): text added during a batch goes out in few
+ * writes, in order, whatever its size; flush() waits while the stream refuses more; a reader
+ * that went away ends the output quietly, any other failure is kept for a one-line report.
+ */
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { Output } from '../../src/cli/common.js';
+
+function sink(options: { hold?: boolean; highWaterMark?: number } = {}) {
+  const writes: string[] = [];
+  const held: (() => void)[] = [];
+  const stream = new Writable({
+    highWaterMark: options.highWaterMark ?? 16 * 1024,
+    write(chunk: Buffer, _enc, done) {
+      writes.push(chunk.toString());
+      if (options.hold) held.push(done);
+      else done();
+    },
+  });
+  return { stream, writes, release: () => held.splice(0).forEach((done) => done()) };
+}
+
+describe('Output', () => {
+  it('gathers added text into few writes, in order, a text too big for the buffer included', async () => {
+    const { stream, writes } = sink();
+    const out = new Output(stream);
+    const lines = Array.from({ length: 2000 }, (_, i) => `line ${i} ✓\n`);
+    const big = `${'x'.repeat(200_000)}\n`;
+    for (const line of lines.slice(0, 1000)) out.add(line);
+    out.add(big);
+    for (const line of lines.slice(1000)) out.add(line);
+    expect(writes.join('')).toBe(lines.slice(0, 1000).join('') + big); // the first part went out before the big text
+    await out.flush();
+    expect(writes.join('')).toBe(lines.slice(0, 1000).join('') + big + lines.slice(1000).join(''));
+    expect(writes.length).toBe(3);
+  });
+
+  it('flush() waits until a stream that refused more has drained', async () => {
+    const { stream, writes, release } = sink({ hold: true, highWaterMark: 1 });
+    const out = new Output(stream);
+    out.add('first\n');
+    let flushed = false;
+    const flushing = out.flush().then(() => (flushed = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual(['first\n']);
+    expect(flushed).toBe(false);
+    release();
+    await flushing;
+    expect(flushed).toBe(true);
+  });
+
+  it('stops quietly when the reader goes away, and keeps any other failure', async () => {
+    const gone = sink();
+    const out = new Output(gone.stream);
+    gone.stream.emit('error', Object.assign(new Error('broken pipe'), { code: 'EPIPE' }));
+    out.add('after\n');
+    await out.flush();
+    expect(out.isClosed).toBe(true);
+    expect(out.failure).toBeNull();
+    expect(gone.writes).toEqual([]);
+
+    const full = sink();
+    const failing = new Output(full.stream);
+    full.stream.emit('error', Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
+    expect(failing.failure?.message).toBe('no space left on device');
+  });
+});
