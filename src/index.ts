@@ -40,7 +40,8 @@ export { CaptureDissector, type CaptureDissectorOptions } from './engine/capture
 export { dissect } from './engine/dissect.js';
 
 // Views.
-export { eventToJson, eventToNdjson } from './render/json.js';
+export { eventToJson } from './render/json.js';
+export { eventToNdjson, NdjsonEncoder } from './render/ndjson-encoder.js';
 export { TableRenderer, type TableOptions } from './render/table.js';
 export { escapeText, hexPreview } from './render/escape.js';
 

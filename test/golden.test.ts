@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { eventToNdjson } from '../src/render/json.js';
+import { eventToNdjson } from '../src/render/ndjson-encoder.js';
 import { dissect } from '../src/engine/dissect.js';
 
 const DIRS = ['fixtures/real', 'fixtures/shared'];

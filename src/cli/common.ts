@@ -3,7 +3,7 @@ import { CommanderError, InvalidArgumentError, Option, type Command } from 'comm
 import type { Direction } from '../alerts.js';
 import type { DissectEvent } from '../engine/events.js';
 import { EXPLAIN_WIDTH, ExplainRenderer } from '../render/explain.js';
-import { eventToNdjson } from '../render/json.js';
+import { ndjsonLines } from '../render/ndjson-encoder.js';
 import { TableRenderer } from '../render/table.js';
 import { Opcode } from '../websocket/constants.js';
 import { DEFAULT_LIMITS, type Limits } from '../websocket/types.js';
@@ -207,12 +207,17 @@ export class EventFilter {
   }
 }
 
+/** Bytes of each payload --json shows as hex. */
+export function jsonHexBytes(options: ViewOptions): number {
+  return options.full ? Infinity : (options.payload ?? 256);
+}
+
 /** The chosen view as a function from event to text. */
 export function makeView(options: ViewOptions, io: CliIo): (event: DissectEvent) => string {
   const filter = new EventFilter(options);
   if (options.json) {
-    const maxHexBytes = options.full ? Infinity : (options.payload ?? 256);
-    return (event) => (filter.accepts(event) ? eventToNdjson(event, { maxHexBytes }) : '');
+    const line = ndjsonLines({ maxHexBytes: jsonHexBytes(options) });
+    return (event) => (filter.accepts(event) ? line(event) : '');
   }
   if (options.explain) {
     const width = options.width ?? (io.stdout.isTTY && io.stdout.columns ? Math.min(io.stdout.columns, EXPLAIN_WIDTH) : EXPLAIN_WIDTH);
@@ -277,6 +282,13 @@ export class Output {
   /** Why output stopped, other than the reader going away (EPIPE): for a one-line report. */
   get failure(): Error | null {
     return this.error;
+  }
+
+  /** Bytes already encoded (NDJSON), written after what was added before them. */
+  addBytes(bytes: Uint8Array): void {
+    if (bytes.length === 0 || this.closed) return;
+    this.send();
+    this.pending = !this.stream.write(bytes) || this.pending;
   }
 
   /**

@@ -4,14 +4,17 @@ import { Command } from 'commander';
 import { CaptureFormatError, DAMAGE_NOTICES, openCapture } from '../capture/index.js';
 import { FILE_CHUNK } from '../capture/open-capture.js';
 import { CaptureDissector } from '../engine/capture-dissector.js';
+import type { DissectEvent } from '../engine/events.js';
 import { EXPLAIN_WIDTH, ExplainRenderer, renderAccept } from '../render/explain.js';
 import { checkFrames, decodeHexFrames, HexInputError, inferDirection, parseHex } from '../render/hex-input.js';
 import { escapeText } from '../render/escape.js';
-import { eventToNdjson } from '../render/json.js';
+import { NdjsonEncoder, ndjsonLines } from '../render/ndjson-encoder.js';
 import { wrapBlock } from '../render/wrap.js';
 import {
   colorLevel,
+  EventFilter,
   hasError,
+  jsonHexBytes,
   limitsFrom,
   makeView,
   Output,
@@ -130,8 +133,33 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   const name = path === '-' ? '<stdin>' : path;
   const capture = await openCapture(source, { name });
   const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}) });
-  const view = makeView(options, io);
   const out = new Output(io.stdout);
+  // NDJSON goes out as bytes written straight into a buffer, other views as text.
+  let show: (event: DissectEvent) => void;
+  let flush: () => Promise<void>;
+  if (options.json) {
+    const filter = new EventFilter(options);
+    const encoder = new NdjsonEncoder({ maxHexBytes: jsonHexBytes(options) }, (bytes) => out.addBytes(bytes));
+    show = (event) => {
+      if (!filter.accepts(event)) return;
+      progress?.clear();
+      encoder.write(event);
+    };
+    flush = () => {
+      encoder.flush();
+      return out.flush();
+    };
+  } else {
+    const view = makeView(options, io);
+    show = (event) => {
+      const text = view(event);
+      if (text !== '') {
+        progress?.clear();
+        out.add(text);
+      }
+    };
+    flush = () => out.flush();
+  }
   let errors = 0;
   let damaged = false;
   const collect = (events: ReturnType<CaptureDissector['item']>) => {
@@ -142,26 +170,22 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
         // repeat it, NDJSON keeps it as an event.
         damaged = true;
         progress?.clear();
-        void out.flush();
+        void flush();
         io.stderr.write(`wsdump: ${event.message.startsWith(name) ? '' : `${name}: `}${event.message}\n`);
         if (!options.json) continue;
       }
-      const text = view(event);
-      if (text !== '') {
-        progress?.clear();
-        out.add(text);
-      }
+      show(event);
     }
   };
   // Output is written once per batch (one chunk of input), so live input
   // (tcpdump -U -w - | wsdump -) is shown as it comes.
   for await (const batch of capture.batches) {
     for (const item of batch) collect(dissector.item(item));
-    await out.flush();
+    await flush();
     if (out.isClosed) break;
   }
   collect(dissector.finish());
-  await out.flush();
+  await flush();
   progress?.clear();
   if (out.failure) throw new UsageError(`cannot write the output: ${out.failure.message}`);
   if (options.strict && errors > 0) return EXIT.strict;
@@ -196,8 +220,8 @@ async function decodeHex(arg: string, options: WsdumpOptions, io: CliIo): Promis
   const events = decodeHexFrames(bytes, direction);
   const out = new Output(io.stdout);
   if (options.json) {
-    const maxHexBytes = options.full ? Infinity : (options.payload ?? 256);
-    await out.write(events.map((e) => eventToNdjson(e, { maxHexBytes })).join(''));
+    const line = ndjsonLines({ maxHexBytes: jsonHexBytes(options) });
+    await out.write(events.map(line).join(''));
     return EXIT.ok;
   }
   const renderer = new ExplainRenderer({ colorLevel: colorLevel(options.color, io), width: explainWidth(options, io), source: 'hex' });

@@ -9,28 +9,19 @@ export interface JsonOptions {
   maxHexBytes?: number;
 }
 
-const DEFAULT_MAX_HEX = 256;
+export const DEFAULT_MAX_HEX = 256;
 
-/**
- * The last hex string made, by bytes and length: a message of one frame shows the same bytes
- * as its frame, on the next line, and hex was a good part of `--json`'s cost.
- */
-let lastHex = { bytes: null as Uint8Array | null, end: 0, text: '' };
-
+/** At most `max` bytes as lowercase hex. */
 function hex(bytes: Uint8Array | null, max = Infinity): string | null {
   if (bytes === null) return null;
-  const end = Math.min(bytes.length, max);
-  if (bytes === lastHex.bytes && end === lastHex.end) return lastHex.text;
-  const text = bytes instanceof Buffer ? bytes.toString('hex', 0, end) : Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('hex');
-  lastHex = { bytes, end, text };
-  return text;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex', 0, Math.min(bytes.length, max));
 }
 
 /**
  * SHA-256 of a binary message, in hex. crypto.hash (Node 20.12+) is one call instead of a
  * Hash object per message, which showed in the profile of `--json` on a big capture.
  */
-const sha256: (data: Uint8Array) => string =
+export const sha256: (data: Uint8Array) => string =
   typeof crypto.hash === 'function'
     ? (data) => crypto.hash('sha256', data, 'hex')
     : (data) => crypto.createHash('sha256').update(data).digest('hex');
@@ -41,7 +32,7 @@ function position(at: StreamPosition): { packet: number | null; ts: number | nul
   return { packet: at.packet ?? null, ts: at.ts ?? null };
 }
 
-function alertJson(alert: Alert, conn: number | null): Record<string, unknown> {
+export function alertJson(alert: Alert, conn: number | null): Record<string, unknown> {
   return {
     code: alert.code,
     severity: alert.severity,
@@ -155,80 +146,4 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
     case 'end':
       return { type: 'end', conn: event.conn, kind: event.kind, totals: event.totals, alerts: event.alerts, closeCodes: event.closeCodes, duration: event.duration, ...position(event.at) };
   }
-}
-
-/** A JSON number as JSON.stringify writes it (non-finite numbers become null). */
-function num(n: number | null | undefined): string {
-  return n === null || n === undefined || !Number.isFinite(n) ? 'null' : String(n);
-}
-
-let lastTs: number | undefined;
-let lastTsText = 'null';
-
-/**
- * num() for a timestamp, remembering the last one: the frames of one packet and the message
- * they end share it, and printing a fractional number is not cheap.
- */
-function tsNum(ts: number | undefined): string {
-  if (ts !== lastTs) {
-    lastTs = ts;
-    lastTsText = num(ts);
-  }
-  return lastTsText;
-}
-
-/** Hex is [0-9a-f] only: nothing to escape. */
-function hexField(bytes: Uint8Array | null, max?: number): string {
-  const h = hex(bytes, max);
-  return h === null ? 'null' : `"${h}"`;
-}
-
-function alertsField(alerts: Alert[], conn: number): string {
-  return alerts.length === 0 ? '[]' : JSON.stringify(alerts.map((a) => alertJson(a, conn)));
-}
-
-/**
- * Frames and messages are nearly every line of a big capture. Building an object per event
- * and handing it to JSON.stringify was the largest cost of `wsdump --json` after the decoding
- * itself (issue 8), so these two are written directly, field by field in eventToJson's order;
- * test/render/fast-paths.test.ts checks the text is what JSON.stringify(eventToJson()) gives.
- * Directions and opcode names come from fixed tables of plain ASCII words, and counts are
- * integers, so those are written as they are.
- */
-function frameLine(event: Extract<DissectEvent, { type: 'frame' }>, maxHex: number): string {
-  const f = event.frame;
-  let close = '';
-  if (f.opcode === 0x8 && f.data.length >= 2 && !f.truncated) {
-    close = `,"closeCode":${(f.data[0]! << 8) | f.data[1]!},"closeReason":${JSON.stringify(utf8.decode(f.data.subarray(2)))}`;
-  }
-  return (
-    `{"type":"frame","conn":${event.conn},"from":"${f.direction}","packet":${num(f.end.packet)},"startPacket":${num(f.start.packet)}` +
-    `,"ts":${tsNum(f.end.ts)},"offset":${f.offset},"fin":${f.fin},"rsv1":${f.rsv1},"rsv2":${f.rsv2},"rsv3":${f.rsv3}` +
-    `,"opcode":${f.opcode},"opcodeName":"${f.opcodeName}","masked":${f.masked},"maskingKey":${hexField(f.maskingKey)}` +
-    `,"payloadLength":${f.payloadLength},"lengthEncoding":${f.lengthEncoding},"headerLength":${f.headerLength}` +
-    `,"header":${hexField(f.header)},"payload":${hexField(f.data, maxHex)},"truncated":${f.truncated},"incomplete":${f.incomplete}` +
-    `${close},"alerts":${alertsField(f.alerts, event.conn)}}\n`
-  );
-}
-
-function messageLine(event: Extract<DissectEvent, { type: 'message' }>, maxHex: number): string {
-  const m = event.message;
-  const content =
-    m.text !== undefined
-      ? `,"text":${JSON.stringify(m.text)}`
-      : `,"payload":${hexField(m.data, maxHex)},"sha256":"${sha256(m.data)}"`;
-  const close = m.close !== undefined ? `,"closeCode":${num(m.close.code)},"closeName":${JSON.stringify(m.close.codeName)},"closeReason":${JSON.stringify(m.close.reason)}` : '';
-  return (
-    `{"type":"message","conn":${event.conn},"from":"${m.direction}","packet":${num(m.end.packet)},"startPacket":${num(m.start.packet)}` +
-    `,"ts":${tsNum(m.end.ts)},"opcode":${m.opcode},"opcodeName":"${m.type}","fragments":${m.fragments}` +
-    `,"wireLength":${m.wireLength},"length":${m.length},"compressed":${m.compressed},"truncated":${m.truncated}` +
-    `${content}${close},"alerts":${alertsField(m.alerts, event.conn)}}\n`
-  );
-}
-
-/** One NDJSON line (with its newline). */
-export function eventToNdjson(event: DissectEvent, options?: JsonOptions): string {
-  if (event.type === 'frame') return frameLine(event, options?.maxHexBytes ?? DEFAULT_MAX_HEX);
-  if (event.type === 'message') return messageLine(event, options?.maxHexBytes ?? DEFAULT_MAX_HEX);
-  return JSON.stringify(eventToJson(event, options)) + '\n';
 }

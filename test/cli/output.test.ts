@@ -36,6 +36,18 @@ describe('Output', () => {
     expect(writes.length).toBe(3);
   });
 
+  it('writes bytes already encoded after the text added before them', async () => {
+    const { stream, writes } = sink();
+    const out = new Output(stream);
+    out.add('text one\n');
+    out.addBytes(Buffer.from('{"bytes":1}\n'));
+    out.add('text two ✓\n');
+    out.addBytes(new Uint8Array(0));
+    out.addBytes(Buffer.from('{"bytes":2}\n'));
+    await out.flush();
+    expect(writes.join('')).toBe('text one\n{"bytes":1}\ntext two ✓\n{"bytes":2}\n');
+  });
+
   it('flush() waits until a stream that refused more has drained', async () => {
     const { stream, writes, release } = sink({ hold: true, highWaterMark: 1 });
     const out = new Output(stream);

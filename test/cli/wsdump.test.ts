@@ -1,6 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createWsdumpProgram, main } from '../../src/cli/wsdump.js';
+import { dissect } from '../../src/engine/dissect.js';
+import { eventToJson } from '../../src/render/json.js';
 import { argv, fakeIo, ndjson } from './io.js';
 
 const CHAT = 'fixtures/shared/suricata-websocket.pcap';
@@ -54,6 +56,15 @@ describe('wsdump CLI', () => {
     expect(frame.maskingKey).toMatch(/^[0-9a-f]{8}$/);
     const message = events.find((e) => e.type === 'message')!;
     for (const key of ['conn', 'from', 'opcode', 'length', 'compressed', 'text']) expect(message).toHaveProperty(key);
+  });
+
+  it('writes --json exactly as eventToJson gives each event, in order', async () => {
+    const io = fakeIo();
+    await main(argv('--json', CHAT), io);
+    const expected: string[] = [];
+    for await (const event of dissect(CHAT)) expected.push(JSON.stringify(eventToJson(event, { maxHexBytes: 256 })) + '\n');
+    expect(expected.length).toBeGreaterThan(20);
+    expect(io.stdout.text).toBe(expected.join(''));
   });
 
   it('inflates permessage-deflate messages in --messages and --json', async () => {

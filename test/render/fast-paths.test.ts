@@ -1,7 +1,7 @@
 /**
  * The fast paths of issue 8 must write exactly what the general code writes: table rows laid
  * out without cli-table3 (src/render/row.ts), and frame/message NDJSON lines written without
- * JSON.stringify of an object (src/render/json.ts).
+ * bytes by src/render/ndjson-encoder.ts instead of JSON.stringify of an object (src/render/json.ts).
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,8 @@ import { Chalk } from 'chalk';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dissect } from '../../src/engine/dissect.js';
-import { eventToJson, eventToNdjson } from '../../src/render/json.js';
+import { eventToJson } from '../../src/render/json.js';
+import { eventToNdjson } from '../../src/render/ndjson-encoder.js';
 import { cliTableRow, tableRow } from '../../src/render/row.js';
 import { runs } from '../helpers/fuzz.js';
 

@@ -1,0 +1,343 @@
+/**
+ * NDJSON written as bytes. Frames and messages are nearly every line of a big capture, and
+ * building each line as a string cost three times over in `wsdump --json` (issue 8): the
+ * template's pieces, the flattening of that string, then its encoding into the output buffer.
+ * Here the fixed parts of a line are bytes made once, numbers are written digit by digit, and
+ * only hex and text go through a string. The field order is eventToJson's; the tests check every
+ * line of every fixture against JSON.stringify(eventToJson(event)).
+ */
+import type { Alert } from '../alerts.js';
+import type { DissectEvent, FrameEvent, MessageEvent } from '../engine/events.js';
+import type { Frame } from '../websocket/types.js';
+import { alertJson, DEFAULT_MAX_HEX, eventToJson, sha256, type JsonOptions } from './json.js';
+
+/** Bytes gathered before they go to the sink. */
+const CHUNK = 256 * 1024;
+
+/**
+ * Room for the fixed parts of a line and its numbers (each at most 24 characters) up to its
+ * next variable part, with much to spare. A line asks for it when it starts, and each variable
+ * part (hex, text) asks for its own size plus this, so what follows it fits too.
+ */
+const LINE_ROOM = 1024;
+
+const utf8 = new TextDecoder();
+
+const ascii = (text: string): Uint8Array => Buffer.from(text, 'latin1');
+
+const HEX_DIGITS = ascii('0123456789abcdef');
+const NULL = ascii('null');
+
+const FRAME_START = ascii('{"type":"frame","conn":');
+const MESSAGE_START = ascii('{"type":"message","conn":');
+const FROM = { client: ascii(',"from":"client","packet":'), server: ascii(',"from":"server","packet":') };
+const START_PACKET = ascii(',"startPacket":');
+const PAYLOAD_LENGTH = ascii(',"payloadLength":');
+const PAYLOAD = ascii(',"payload":');
+/** `,"truncated":…,"incomplete":…` (truncated is bit 1), then the same with an empty alert list ending the line. */
+const FRAME_END_FLAGS = Array.from({ length: 4 }, (_, bits) => ascii(`,"truncated":${(bits & 2) !== 0},"incomplete":${(bits & 1) !== 0}`));
+const FRAME_END = Array.from({ length: 4 }, (_, bits) => ascii(`,"truncated":${(bits & 2) !== 0},"incomplete":${(bits & 1) !== 0},"alerts":[]}\n`));
+const CLOSE_CODE = ascii(',"closeCode":');
+const CLOSE_REASON = ascii(',"closeReason":');
+const CLOSE_NAME = ascii(',"closeName":');
+const ALERTS = ascii(',"alerts":');
+const NO_ALERTS_END = ascii(',"alerts":[]}\n');
+const LINE_END = ascii('}\n');
+const WIRE_LENGTH = ascii(',"wireLength":');
+const LENGTH = ascii(',"length":');
+/** `,"compressed":…,"truncated":…,` then `"text":` (bit 2 clear) or `"payload":` (compressed is bit 1). */
+const MESSAGE_FLAGS = Array.from({ length: 8 }, (_, bits) => ascii(`,"compressed":${(bits & 2) !== 0},"truncated":${(bits & 1) !== 0},${(bits & 4) === 0 ? '"text":' : '"payload":'}`));
+const SHA256 = ascii(',"sha256":"');
+const QUOTE = ascii('"');
+
+/** The fixed text that follows a timestamp: in a frame line, then in a message line. */
+const AFTER_TS = [',"offset":', ',"opcode":'] as const;
+
+/**
+ * Writes events as NDJSON lines into a buffer and hands each full buffer to `sink` (which may
+ * keep it: a new one is taken). `flush()` hands over what is gathered.
+ *
+ * A line is a few pieces of fixed text, each made once and copied, with the numbers and bytes
+ * of the event between them. Pieces that depend only on a few values (the flag bits and the
+ * opcode; the length encoding and header length) are made for each combination seen.
+ */
+export class NdjsonEncoder {
+  private readonly maxHex: number;
+  private buffer: Buffer;
+  private pos = 0;
+  /** `,"fin":…,"opcode":N,"opcodeName":"…","masked":…,"maskingKey":` by FIN, RSV1-3, opcode and MASK. */
+  private readonly opcodeParts: (Uint8Array | undefined)[] = [];
+  /** `,"lengthEncoding":N,"headerLength":N,"header":` by length encoding and header length. */
+  private readonly lengthParts: (Uint8Array | undefined)[] = [];
+  /** `,"opcodeName":"…","fragments":` per message type. */
+  private readonly typeParts = new Map<string, Uint8Array>();
+  /**
+   * The last hex written, by bytes and length: a message of one frame shows the same bytes as
+   * its frame, on the next line.
+   */
+  private lastHexBytes: Uint8Array | null = null;
+  private lastHexEnd = 0;
+  private lastHex = '';
+  /**
+   * `,"ts":…` and what follows it, for the last timestamp written, in a frame line and in a
+   * message line: the frames of one packet and the message they end share it.
+   */
+  private readonly lastTs: (number | undefined | null)[] = [null, null];
+  private readonly lastTsParts: Uint8Array[] = [NULL, NULL];
+
+  constructor(
+    options: JsonOptions,
+    private readonly sink: (bytes: Buffer) => void,
+    private readonly chunk = CHUNK,
+  ) {
+    this.maxHex = options.maxHexBytes ?? DEFAULT_MAX_HEX;
+    this.buffer = Buffer.allocUnsafe(chunk);
+  }
+
+  write(event: DissectEvent): void {
+    if (event.type === 'frame') this.frame(event);
+    else if (event.type === 'message') this.message(event);
+    else this.text(JSON.stringify(eventToJson(event, { maxHexBytes: this.maxHex })) + '\n');
+  }
+
+  /** Hands over the bytes gathered so far, if any. */
+  flush(): void {
+    if (this.pos === 0) return;
+    const full = this.buffer.subarray(0, this.pos);
+    this.buffer = Buffer.allocUnsafe(this.chunk);
+    this.pos = 0;
+    this.sink(full);
+  }
+
+  /** What was written since the last flush, as text, keeping the buffer (one line at a time). */
+  takeText(): string {
+    const text = this.buffer.toString('utf8', 0, this.pos);
+    this.pos = 0;
+    // A buffer grown for one large line is not kept.
+    if (this.buffer.length > this.chunk) this.buffer = Buffer.allocUnsafe(this.chunk);
+    return text;
+  }
+
+  /** Makes room for `n` more bytes; a piece larger than a chunk gets a buffer of its own size. */
+  private room(n: number): void {
+    if (this.buffer.length - this.pos >= n) return;
+    this.flush();
+    if (n > this.buffer.length) this.buffer = Buffer.allocUnsafe(n);
+  }
+
+  private put(part: Uint8Array): void {
+    this.buffer.set(part, this.pos);
+    this.pos += part.length;
+  }
+
+  /** A JSON number as JSON.stringify writes it: non-negative integers below 2^31 digit by digit. */
+  private num(n: number | null | undefined): void {
+    if (n === null || n === undefined) {
+      this.put(NULL);
+      return;
+    }
+    if (!(n >= 0 && n <= 0x7fffffff && n === (n | 0))) {
+      this.pos += this.buffer.write(Number.isFinite(n) ? String(n) : 'null', this.pos, 'latin1');
+      return;
+    }
+    const buffer = this.buffer;
+    let at = this.pos + (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10);
+    this.pos = at;
+    let rest = n;
+    do {
+      const next = (rest / 10) | 0;
+      buffer[--at] = 0x30 + rest - next * 10;
+      rest = next;
+    } while (rest > 0);
+  }
+
+  /** `,"ts":…` and the fixed text after it (AFTER_TS[which]). */
+  private ts(ts: number | undefined, which: 0 | 1): void {
+    if (ts !== this.lastTs[which]) {
+      this.lastTs[which] = ts;
+      this.lastTsParts[which] = ascii(`,"ts":${ts === undefined || !Number.isFinite(ts) ? 'null' : String(ts)}${AFTER_TS[which]}`);
+    }
+    this.put(this.lastTsParts[which]!);
+  }
+
+  /** A short byte field (masking key, header) as a quoted hex string, or null. */
+  private shortHex(bytes: Uint8Array | null): void {
+    if (bytes === null) {
+      this.put(NULL);
+      return;
+    }
+    const buffer = this.buffer;
+    let at = this.pos;
+    buffer[at++] = 0x22;
+    for (let i = 0; i < bytes.length; i++) {
+      buffer[at++] = HEX_DIGITS[bytes[i]! >> 4]!;
+      buffer[at++] = HEX_DIGITS[bytes[i]! & 15]!;
+    }
+    buffer[at++] = 0x22;
+    this.pos = at;
+  }
+
+  /** A payload as a quoted hex string of at most maxHex bytes. */
+  private payloadHex(bytes: Uint8Array): void {
+    const end = Math.min(bytes.length, this.maxHex);
+    if (bytes !== this.lastHexBytes || end !== this.lastHexEnd) {
+      this.lastHexBytes = bytes;
+      this.lastHexEnd = end;
+      this.lastHex = (bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)).toString('hex', 0, end);
+    }
+    this.room(this.lastHex.length + 2 + LINE_ROOM);
+    this.put(QUOTE);
+    this.pos += this.buffer.write(this.lastHex, this.pos, 'latin1');
+    this.put(QUOTE);
+  }
+
+  /** Text that may hold any character (JSON, already escaped), as UTF-8 (at most 3 bytes a code unit). */
+  private text(text: string): void {
+    this.room(text.length * 3 + LINE_ROOM);
+    this.pos += this.buffer.write(text, this.pos);
+  }
+
+  private alertsEnd(alerts: Alert[], conn: number): void {
+    if (alerts.length === 0) {
+      this.put(NO_ALERTS_END);
+      return;
+    }
+    this.put(ALERTS);
+    this.text(JSON.stringify(alerts.map((a) => alertJson(a, conn))));
+    this.put(LINE_END);
+  }
+
+  private frame(event: FrameEvent): void {
+    const f = event.frame;
+    this.room(LINE_ROOM);
+    this.put(FRAME_START);
+    this.num(event.conn);
+    this.put(FROM[f.direction]);
+    this.num(f.end.packet);
+    this.put(START_PACKET);
+    this.num(f.start.packet);
+    this.ts(f.end.ts, 0);
+    this.num(f.offset);
+    this.put(this.opcodePart(f));
+    this.shortHex(f.maskingKey);
+    this.put(PAYLOAD_LENGTH);
+    this.num(f.payloadLength);
+    this.put(this.lengthPart(f.lengthEncoding, f.headerLength));
+    this.shortHex(f.header);
+    this.put(PAYLOAD);
+    this.payloadHex(f.data);
+    const end = (+f.truncated << 1) | +f.incomplete;
+    const close = f.opcode === 0x8 && f.data.length >= 2 && !f.truncated;
+    if (!close && f.alerts.length === 0) {
+      this.put(FRAME_END[end]!);
+      return;
+    }
+    this.put(FRAME_END_FLAGS[end]!);
+    if (close) {
+      this.put(CLOSE_CODE);
+      this.num((f.data[0]! << 8) | f.data[1]!);
+      this.put(CLOSE_REASON);
+      this.text(JSON.stringify(utf8.decode(f.data.subarray(2))));
+    }
+    this.alertsEnd(f.alerts, event.conn);
+  }
+
+  private message(event: MessageEvent): void {
+    const m = event.message;
+    this.room(LINE_ROOM);
+    this.put(MESSAGE_START);
+    this.num(event.conn);
+    this.put(FROM[m.direction]);
+    this.num(m.end.packet);
+    this.put(START_PACKET);
+    this.num(m.start.packet);
+    this.ts(m.end.ts, 1);
+    this.num(m.opcode);
+    this.put(this.typePart(m.type));
+    this.num(m.fragments);
+    this.put(WIRE_LENGTH);
+    this.num(m.wireLength);
+    this.put(LENGTH);
+    this.num(m.length);
+    this.put(MESSAGE_FLAGS[(+(m.text === undefined) << 2) | (+m.compressed << 1) | +m.truncated]!);
+    if (m.text !== undefined) {
+      this.text(JSON.stringify(m.text));
+    } else {
+      this.payloadHex(m.data);
+      this.put(SHA256);
+      this.pos += this.buffer.write(sha256(m.data), this.pos, 'latin1');
+      this.put(QUOTE);
+    }
+    if (m.close !== undefined) {
+      this.put(CLOSE_CODE);
+      this.num(m.close.code);
+      this.put(CLOSE_NAME);
+      this.text(JSON.stringify(m.close.codeName));
+      this.put(CLOSE_REASON);
+      this.text(JSON.stringify(m.close.reason));
+    }
+    this.alertsEnd(m.alerts, event.conn);
+  }
+
+  private opcodePart(f: Frame): Uint8Array {
+    const index = (((((+f.fin << 3) | (+f.rsv1 << 2) | (+f.rsv2 << 1) | +f.rsv3) << 4) | (f.opcode & 15)) << 1) | +f.masked;
+    let part = this.opcodeParts[index];
+    if (part === undefined) {
+      // The opcode name follows from the opcode, so the combination names the whole piece.
+      const flags = `,"fin":${f.fin},"rsv1":${f.rsv1},"rsv2":${f.rsv2},"rsv3":${f.rsv3}`;
+      part = Buffer.from(`${flags},"opcode":${f.opcode},"opcodeName":${JSON.stringify(f.opcodeName)},"masked":${f.masked},"maskingKey":`);
+      this.opcodeParts[index] = part;
+    }
+    return part;
+  }
+
+  private lengthPart(encoding: number, headerLength: number): Uint8Array {
+    const index = encoding * 16 + headerLength;
+    let part = this.lengthParts[index];
+    if (part === undefined) {
+      part = ascii(`,"lengthEncoding":${encoding},"headerLength":${headerLength},"header":`);
+      this.lengthParts[index] = part;
+    }
+    return part;
+  }
+
+  private typePart(type: string): Uint8Array {
+    let part = this.typeParts.get(type);
+    if (part === undefined) {
+      part = Buffer.from(`,"opcodeName":${JSON.stringify(type)},"fragments":`);
+      this.typeParts.set(type, part);
+    }
+    return part;
+  }
+}
+
+/**
+ * NDJSON one line at a time, as text, for callers that print event by event (wsproxy,
+ * --decode-hex). Each returned string is one line with its newline.
+ */
+export function ndjsonLines(options: JsonOptions = {}): (event: DissectEvent) => string {
+  const spilled: Buffer[] = [];
+  const encoder = new NdjsonEncoder(options, (bytes) => spilled.push(bytes), 16 * 1024);
+  return (event) => {
+    encoder.write(event);
+    if (spilled.length === 0) return encoder.takeText();
+    // The encoder hands over bytes only between the parts of a line, never inside a character.
+    const text = Buffer.concat(spilled).toString() + encoder.takeText();
+    spilled.length = 0;
+    return text;
+  };
+}
+
+const linesByMaxHex = new Map<number, (event: DissectEvent) => string>();
+
+/** One NDJSON line (with its newline). */
+export function eventToNdjson(event: DissectEvent, options: JsonOptions = {}): string {
+  const maxHex = options.maxHexBytes ?? DEFAULT_MAX_HEX;
+  let lines = linesByMaxHex.get(maxHex);
+  if (lines === undefined) {
+    if (linesByMaxHex.size >= 8) linesByMaxHex.clear();
+    lines = ndjsonLines({ maxHexBytes: maxHex });
+    linesByMaxHex.set(maxHex, lines);
+  }
+  return lines(event);
+}

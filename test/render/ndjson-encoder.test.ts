@@ -1,0 +1,117 @@
+/**
+ * The byte encoder behind `wsdump --json` (src/render/ndjson-encoder.ts) must write exactly
+ * JSON.stringify(eventToJson(event)) for every event, whatever its buffer size and wherever a
+ * line crosses from one buffer to the next.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { makeAlert } from '../../src/alerts.js';
+import { dissect } from '../../src/engine/dissect.js';
+import type { DissectEvent } from '../../src/engine/events.js';
+import { eventToJson } from '../../src/render/json.js';
+import { NdjsonEncoder } from '../../src/render/ndjson-encoder.js';
+import type { Message } from '../../src/websocket/types.js';
+import { runs } from '../helpers/fuzz.js';
+import { makeFrame } from '../websocket/frame-factory.js';
+
+/** What the encoder writes for `events`, with buffers of `chunk` bytes, and the chunks it handed over. */
+function encode(events: DissectEvent[], chunk: number, maxHexBytes?: number): { text: string; chunks: number[] } {
+  const parts: Buffer[] = [];
+  const encoder = new NdjsonEncoder({ maxHexBytes }, (bytes) => parts.push(Buffer.from(bytes)), chunk);
+  for (const event of events) encoder.write(event);
+  encoder.flush();
+  return { text: Buffer.concat(parts).toString(), chunks: parts.map((p) => p.length) };
+}
+
+const reference = (events: DissectEvent[], maxHexBytes?: number): string => events.map((e) => JSON.stringify(eventToJson(e, { maxHexBytes })) + '\n').join('');
+
+function message(fields: Partial<Message> & { data: Uint8Array }): Message {
+  return {
+    direction: 'server',
+    type: 'binary',
+    opcode: 2,
+    frameOffsets: [0],
+    fragments: 1,
+    wireLength: fields.data.length,
+    length: fields.data.length,
+    truncated: false,
+    compressed: false,
+    start: {},
+    end: {},
+    alerts: [],
+    ...fields,
+  };
+}
+
+const captures = ['fixtures/real', 'fixtures/shared', 'fixtures/crafted'].flatMap((dir) =>
+  readdirSync(dir)
+    .filter((f) => /\.(pcap|pcapng)(\.gz)?$/.test(f))
+    .map((f) => join(dir, f)),
+);
+
+describe('NdjsonEncoder', () => {
+  it('writes every fixture as eventToJson does, across buffer boundaries', async () => {
+    let lines = 0;
+    for (const capture of captures) {
+      const events: DissectEvent[] = [];
+      for await (const event of dissect(capture, { decodeAs: [8080, 80] })) events.push(event);
+      lines += events.length;
+      for (const maxHexBytes of [undefined, 3, Infinity]) {
+        const expected = reference(events, maxHexBytes);
+        // A buffer smaller than one line's fixed part, one that lines often cross, and the default.
+        for (const chunk of [64, 3000, 256 * 1024]) {
+          expect(encode(events, chunk, maxHexBytes).text, `${capture}, chunk ${chunk}`).toBe(expected);
+        }
+      }
+    }
+    expect(lines).toBeGreaterThan(500);
+  });
+
+  it('hands over full buffers and keeps nothing after flush', () => {
+    const events: DissectEvent[] = Array.from({ length: 200 }, (_, i) => ({ type: 'frame', conn: 1, frame: makeFrame({ opcode: 2, data: new Uint8Array(100).fill(i) }) }));
+    const { text, chunks } = encode(events, 4096);
+    expect(text).toBe(reference(events));
+    expect(chunks.length).toBeGreaterThan(10);
+    // Every buffer but the last was handed over because the next line's part did not fit.
+    for (const size of chunks.slice(0, -1)) expect(size).toBeGreaterThan(4096 - 1024 - 2 * 256 - 100);
+  });
+
+  it('writes numbers as JSON.stringify does, beyond 2^31 and when missing', () => {
+    const events: DissectEvent[] = [
+      { type: 'frame', conn: 2 ** 31, frame: makeFrame({ opcode: 2, payloadLength: 2 ** 53 - 1, offset: 2 ** 40 + 7, start: { packet: 0 }, end: { packet: 4_294_967_296, ts: 1e21 } }) },
+      { type: 'frame', conn: 9, frame: makeFrame({ opcode: 2, offset: 2 ** 31 - 1, start: { packet: 1_000_000_000 }, end: { ts: Number.NaN } }) },
+      { type: 'message', conn: 10, message: message({ data: new Uint8Array([1, 2]), start: { packet: 99, ts: 0.1 + 0.2 }, end: { packet: 100, ts: -0 }, wireLength: 4_000_000_000 }) },
+    ];
+    const text = encode(events, 1024).text;
+    expect(text).toBe(reference(events));
+    expect(text).toContain('"payloadLength":9007199254740991');
+    expect(text).toContain('"ts":1e+21');
+  });
+
+  it('escapes text, close reasons and alerts as JSON.stringify does', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), fc.boolean(), (text, alert) => {
+        const alerts = alert ? [makeAlert('message.utf8-invalid', `"${text}"`, { direction: 'client', packet: 3 })] : [];
+        const reason = Buffer.from(text.slice(0, 40));
+        const events: DissectEvent[] = [
+          { type: 'message', conn: 1, message: message({ type: 'text', opcode: 1, data: Buffer.from(text), text, alerts }) },
+          { type: 'message', conn: 1, message: message({ type: 'close', opcode: 8, data: new Uint8Array(0), close: { code: 1000, codeName: 'normal closure', reason: text, reasonValid: true } }) },
+          { type: 'frame', conn: 1, frame: makeFrame({ opcode: 8, data: Buffer.concat([Buffer.from([0x03, 0xe8]), reason]), alerts }) },
+          { type: 'notice', code: 'capture.truncated', message: text, at: {} },
+        ];
+        expect(encode(events, 200).text).toBe(reference(events));
+      }),
+      { numRuns: runs(300) },
+    );
+  });
+
+  it('gives a line larger than its buffer a buffer of its own', () => {
+    const text = 'ü"'.repeat(100_000);
+    const events: DissectEvent[] = [{ type: 'message', conn: 1, message: message({ type: 'text', opcode: 1, data: Buffer.from(text), text }) }];
+    const { text: out, chunks } = encode(events, 1024, Infinity);
+    expect(out).toBe(reference(events, Infinity));
+    expect(Math.max(...chunks)).toBeGreaterThan(1024);
+  });
+});
