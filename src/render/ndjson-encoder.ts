@@ -50,6 +50,27 @@ const MESSAGE_FLAGS = Array.from({ length: 8 }, (_, bits) => ascii(`,"compressed
 const SHA256 = ascii(',"sha256":"');
 const QUOTE = ascii('"');
 
+/** Connection numbers up to this have their line starts made once (4 * conn stays a small integer). */
+const MAX_CACHED_CONN = 2 ** 28;
+
+/**
+ * How JSON.stringify writes each byte of UTF-8 text inside a string: 0 as it is, 1 after a
+ * backslash (`"` and `\`), 2 as \u00XX, otherwise the letter of its short escape (\b \t \n \f \r).
+ */
+const JSON_ESCAPE = (() => {
+  const table = new Uint8Array(256);
+  for (let b = 0; b < 0x20; b++) table[b] = 2;
+  table[0x22] = 1;
+  table[0x5c] = 1;
+  for (const [b, letter] of [[0x08, 'b'], [0x09, 't'], [0x0a, 'n'], [0x0c, 'f'], [0x0d, 'r']] as const) table[b] = letter.charCodeAt(0);
+  return table;
+})();
+
+/** TextDecoder drops a leading byte order mark from the text, so such text is written from the string. */
+function startsWithBom(data: Uint8Array): boolean {
+  return data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf;
+}
+
 /** The fixed text that follows a timestamp: in a frame line, then in a message line. */
 const AFTER_TS = [',"offset":', ',"opcode":'] as const;
 
@@ -65,10 +86,16 @@ export class NdjsonEncoder {
   private readonly maxHex: number;
   private buffer: Buffer;
   private pos = 0;
-  /** `,"fin":…,"opcode":N,"opcodeName":"…","masked":…,"maskingKey":` by FIN, RSV1-3, opcode and MASK. */
+  /** `,"fin":…,"opcode":N,"opcodeName":"…","masked":…,"maskingKey":` by FIN, RSV1-3, opcode, MASK and whether there is a key. */
   private readonly opcodeParts: (Uint8Array | undefined)[] = [];
   /** `,"lengthEncoding":N,"headerLength":N,"header":` by length encoding and header length. */
   private readonly lengthParts: (Uint8Array | undefined)[] = [];
+  /**
+   * `{"type":"frame","conn":N,"from":"…","packet":` by connection and direction (key 4 * conn,
+   * + 1 for the server, + 2 for a message line): the start of nearly every line. Forgotten
+   * when the connection ends, so a capture of many connections does not keep them all.
+   */
+  private readonly lineStarts = new Map<number, Uint8Array>();
   /** `,"opcodeName":"…","fragments":` per message type. */
   private readonly typeParts = new Map<string, Uint8Array>();
   /**
@@ -97,7 +124,10 @@ export class NdjsonEncoder {
   write(event: DissectEvent): void {
     if (event.type === 'frame') this.frame(event);
     else if (event.type === 'message') this.message(event);
-    else this.text(JSON.stringify(eventToJson(event, { maxHexBytes: this.maxHex })) + '\n');
+    else {
+      if (event.type === 'end') for (let key = 4 * event.conn; key < 4 * event.conn + 4; key++) this.lineStarts.delete(key);
+      this.text(JSON.stringify(eventToJson(event, { maxHexBytes: this.maxHex })) + '\n');
+    }
   }
 
   /** Hands over the bytes gathered so far, if any. */
@@ -151,6 +181,23 @@ export class NdjsonEncoder {
     } while (rest > 0);
   }
 
+  /** A frame's (which = 0) or a message's (1) line up to its packet number. */
+  private lineStart(which: 0 | 1, conn: number, direction: 'client' | 'server'): void {
+    if (!(conn >= 0 && conn <= MAX_CACHED_CONN && Number.isInteger(conn))) {
+      this.put(which === 0 ? FRAME_START : MESSAGE_START);
+      this.num(conn);
+      this.put(FROM[direction]);
+      return;
+    }
+    const key = 4 * conn + 2 * which + (direction === 'server' ? 1 : 0);
+    let part = this.lineStarts.get(key);
+    if (part === undefined) {
+      part = ascii(`{"type":"${which === 0 ? 'frame' : 'message'}","conn":${conn},"from":"${direction}","packet":`);
+      this.lineStarts.set(key, part);
+    }
+    this.put(part);
+  }
+
   /** `,"ts":…` and the fixed text after it (AFTER_TS[which]). */
   private ts(ts: number | undefined, which: 0 | 1): void {
     if (ts !== this.lastTs[which]) {
@@ -197,6 +244,42 @@ export class NdjsonEncoder {
     this.pos += this.buffer.write(text, this.pos);
   }
 
+  /**
+   * A JSON string straight from the UTF-8 of a valid text message, as JSON.stringify would
+   * write the decoded text: `"` and `\` and controls below 0x20 escaped, every other byte as
+   * it is (valid UTF-8 holds no lone surrogate, the one other thing it escapes). Faster than
+   * decoding, escaping a string and encoding it again.
+   */
+  private utf8Text(data: Uint8Array): void {
+    this.room(data.length * 6 + 2 + LINE_ROOM);
+    const buffer = this.buffer;
+    let at = this.pos;
+    buffer[at++] = 0x22;
+    for (let i = 0; i < data.length; i++) {
+      const b = data[i]!;
+      const escape = JSON_ESCAPE[b]!;
+      if (escape === 0) {
+        buffer[at++] = b;
+      } else if (escape === 1) {
+        buffer[at++] = 0x5c;
+        buffer[at++] = b;
+      } else if (escape === 2) {
+        // \u00XX, lowercase as JSON.stringify writes it.
+        buffer[at++] = 0x5c;
+        buffer[at++] = 0x75;
+        buffer[at++] = 0x30;
+        buffer[at++] = 0x30;
+        buffer[at++] = HEX_DIGITS[b >> 4]!;
+        buffer[at++] = HEX_DIGITS[b & 15]!;
+      } else {
+        buffer[at++] = 0x5c;
+        buffer[at++] = escape;
+      }
+    }
+    buffer[at++] = 0x22;
+    this.pos = at;
+  }
+
   private alertsEnd(alerts: Alert[], conn: number): void {
     if (alerts.length === 0) {
       this.put(NO_ALERTS_END);
@@ -210,17 +293,17 @@ export class NdjsonEncoder {
   private frame(event: FrameEvent): void {
     const f = event.frame;
     this.room(LINE_ROOM);
-    this.put(FRAME_START);
-    this.num(event.conn);
-    this.put(FROM[f.direction]);
+    this.lineStart(0, event.conn, f.direction);
     this.num(f.end.packet);
     this.put(START_PACKET);
     this.num(f.start.packet);
     this.ts(f.end.ts, 0);
     this.num(f.offset);
     this.put(this.opcodePart(f));
-    this.shortHex(f.maskingKey);
-    this.put(PAYLOAD_LENGTH);
+    if (f.maskingKey !== null) {
+      this.shortHex(f.maskingKey);
+      this.put(PAYLOAD_LENGTH);
+    }
     this.num(f.payloadLength);
     this.put(this.lengthPart(f.lengthEncoding, f.headerLength));
     this.shortHex(f.header);
@@ -245,9 +328,7 @@ export class NdjsonEncoder {
   private message(event: MessageEvent): void {
     const m = event.message;
     this.room(LINE_ROOM);
-    this.put(MESSAGE_START);
-    this.num(event.conn);
-    this.put(FROM[m.direction]);
+    this.lineStart(1, event.conn, m.direction);
     this.num(m.end.packet);
     this.put(START_PACKET);
     this.num(m.start.packet);
@@ -261,7 +342,8 @@ export class NdjsonEncoder {
     this.num(m.length);
     this.put(MESSAGE_FLAGS[(+(m.text === undefined) << 2) | (+m.compressed << 1) | +m.truncated]!);
     if (m.text !== undefined) {
-      this.text(JSON.stringify(m.text));
+      if (!m.truncated && !startsWithBom(m.data)) this.utf8Text(m.data);
+      else this.text(JSON.stringify(m.text));
     } else {
       this.payloadHex(m.data);
       this.put(SHA256);
@@ -279,13 +361,15 @@ export class NdjsonEncoder {
     this.alertsEnd(m.alerts, event.conn);
   }
 
+  /** From FIN to the masking key, or when there is no key, to the payload length. */
   private opcodePart(f: Frame): Uint8Array {
-    const index = (((((+f.fin << 3) | (+f.rsv1 << 2) | (+f.rsv2 << 1) | +f.rsv3) << 4) | (f.opcode & 15)) << 1) | +f.masked;
+    const keyed = f.maskingKey !== null;
+    const index = (((((((+f.fin << 3) | (+f.rsv1 << 2) | (+f.rsv2 << 1) | +f.rsv3) << 4) | (f.opcode & 15)) << 1) | +f.masked) << 1) | +keyed;
     let part = this.opcodeParts[index];
     if (part === undefined) {
       // The opcode name follows from the opcode, so the combination names the whole piece.
       const flags = `,"fin":${f.fin},"rsv1":${f.rsv1},"rsv2":${f.rsv2},"rsv3":${f.rsv3}`;
-      part = Buffer.from(`${flags},"opcode":${f.opcode},"opcodeName":${JSON.stringify(f.opcodeName)},"masked":${f.masked},"maskingKey":`);
+      part = Buffer.from(`${flags},"opcode":${f.opcode},"opcodeName":${JSON.stringify(f.opcodeName)},"masked":${f.masked},"maskingKey":${keyed ? '' : 'null,"payloadLength":'}`);
       this.opcodeParts[index] = part;
     }
     return part;

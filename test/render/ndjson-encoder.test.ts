@@ -12,6 +12,7 @@ import { dissect } from '../../src/engine/dissect.js';
 import type { DissectEvent } from '../../src/engine/events.js';
 import { eventToJson } from '../../src/render/json.js';
 import { NdjsonEncoder } from '../../src/render/ndjson-encoder.js';
+import { MessageAssembler } from '../../src/websocket/message-assembler.js';
 import type { Message } from '../../src/websocket/types.js';
 import { runs } from '../helpers/fuzz.js';
 import { makeFrame } from '../websocket/frame-factory.js';
@@ -105,6 +106,25 @@ describe('NdjsonEncoder', () => {
       }),
       { numRuns: runs(300) },
     );
+  });
+
+  it('writes text messages from their bytes as JSON.stringify writes their decoded text', () => {
+    const piece = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('\ufeff', '"', '\\', '\u2028', '\u007f', '\u0000\b\t\n\f\r\u001f', '😀'));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), fc.boolean(), (pieces, bom) => {
+        const bytes = Buffer.from((bom ? '\ufeff' : '') + pieces.join(''));
+        // Through the assembler, so text is what the decoder makes of the bytes (a BOM dropped).
+        const [m] = new MessageAssembler({ direction: 'client' }).push(makeFrame({ opcode: 1, data: bytes }));
+        expect(m!.text).toBeDefined();
+        const events: DissectEvent[] = [{ type: 'message', conn: 1, message: m! }];
+        expect(encode(events, 100).text).toBe(reference(events));
+      }),
+      { numRuns: runs(500) },
+    );
+    const cut = new MessageAssembler({ direction: 'client', limits: { maxMessageSize: 4 } }).push(makeFrame({ opcode: 1, data: Buffer.from('ab\u00e9\u00e9') }));
+    expect(cut[0]!.truncated).toBe(true);
+    const events: DissectEvent[] = [{ type: 'message', conn: 1, message: cut[0]! }];
+    expect(encode(events, 100).text).toBe(reference(events));
   });
 
   it('gives a line larger than its buffer a buffer of its own', () => {
