@@ -54,22 +54,38 @@ export function escapeText(text: string, max = Infinity): string {
   return out;
 }
 
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Where hex is spelled out before it becomes one string (a row has one or two such fields). */
+let scratch = Buffer.allocUnsafe(256);
+
+/**
+ * `count` bytes as hex pairs, `separator` (a character code, or -1 for none) between them,
+ * made into one string at once: joining 2-character strings built a chain of small strings
+ * per table row, a good part of the table view's garbage.
+ */
+function spell(bytes: Uint8Array, count: number, separator: number): string {
+  const size = separator < 0 ? 2 * count : Math.max(0, 3 * count - 1);
+  if (scratch.length < size) scratch = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    if (separator >= 0 && i > 0) scratch[at++] = separator;
+    scratch[at++] = HEX_DIGITS[bytes[i]! >> 4]!;
+    scratch[at++] = HEX_DIGITS[bytes[i]! & 15]!;
+  }
+  return scratch.toString('latin1', 0, at);
+}
+
 /** Bytes as hex pairs separated by spaces, at most `max` bytes, with an ellipsis when cut. */
 export function hexPreview(bytes: Uint8Array, max = 16): string {
-  const n = Math.min(bytes.length, max);
-  let hex = n > 0 ? HEX_PAIRS[bytes[0]!]! : '';
-  for (let i = 1; i < n; i++) hex += ' ' + HEX_PAIRS[bytes[i]!]!;
+  const hex = spell(bytes, Math.min(bytes.length, max), 0x20);
   return bytes.length > max ? `${hex} …` : hex;
 }
 
 /** Bytes as one hex string, no separators (for short fields such as a masking key). */
 export function hexString(bytes: Uint8Array): string {
-  let hex = '';
-  for (let i = 0; i < bytes.length; i++) hex += HEX_PAIRS[bytes[i]!]!;
-  return hex;
+  return spell(bytes, bytes.length, -1);
 }
-
-const HEX_PAIRS: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 /** Does this string contain anything escapeText would change? (for tests and assertions) */
 export function hasUnsafe(text: string): boolean {

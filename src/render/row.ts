@@ -68,27 +68,41 @@ function spaces(n: number): string {
  * opens, so cli-table3's colorizeLines adds nothing to them; test/render/row.test.ts checks
  * the two functions agree. A cell's right padding and the next cell's one space of left
  * padding are added together, as one string.
+ *
+ * `plainCells`: how many leading cells the caller knows to hold only characters of width one
+ * and no color code (its own numbers and words, without color), so their width is their
+ * length and they need no scan.
  */
-export function tableRow(cells: readonly string[], widths: readonly number[]): string {
+export function tableRow(cells: readonly string[], widths: readonly number[], plainCells = 0): string {
   let line = '';
   let owed = 1;
+  // Trailing spaces of the row so far, counted as it grows: reading the end of the row
+  // (a rope of many pieces) would copy it into one string.
+  let trailing = 0;
   for (let i = 0; i < widths.length; i++) {
     const cell = cells[i] ?? '';
     const room = widths[i]! - 1;
-    const width = simpleWidth(cell);
-    if (width < 0) return cliTableRow(cells, widths);
-    if (width <= room) {
-      line += spaces(owed) + cell;
-      owed = room - width + 1;
-    } else if (plainText && room >= 1) {
-      // cli-table3's truncate: every character here is one column, so it cuts by characters.
-      line += spaces(owed) + cell.slice(0, room - 1) + '…';
-      owed = 1;
+    let width: number;
+    if (i < plainCells) {
+      width = cell.length;
+      plainText = true;
     } else {
-      return cliTableRow(cells, widths);
+      width = simpleWidth(cell);
+      if (width < 0) return cliTableRow(cells, widths);
     }
+    let piece = cell;
+    let next = room - width + 1;
+    if (width > room) {
+      if (!plainText || room < 1) return cliTableRow(cells, widths);
+      // cli-table3's truncate: every character here is one column, so it cuts by characters.
+      piece = cell.slice(0, room - 1) + '…';
+      next = 1;
+    }
+    line += spaces(owed) + piece;
+    let end = piece.length;
+    while (end > 0 && piece.charCodeAt(end - 1) === 0x20) end--;
+    trailing = end === 0 ? trailing + owed + piece.length : piece.length - end;
+    owed = next;
   }
-  let end = line.length;
-  while (end > 0 && line.charCodeAt(end - 1) === 0x20) end--;
-  return line.slice(0, end) + '\n';
+  return (trailing === 0 ? line : line.slice(0, line.length - trailing)) + '\n';
 }

@@ -140,6 +140,8 @@ export class TableRenderer {
   /** Narrow terminal: compact frame rows, lines folded to the width. */
   private readonly compact: boolean;
   private t0: number | null = null;
+  /** The last timestamp shown and its text. */
+  private lastTime: { ts: number | null; text: string } = { ts: null, text: '' };
   private headerShown = false;
   /** "client → server" per open connection, for the handshake header. */
   private readonly endpoints = new Map<number, string>();
@@ -180,6 +182,7 @@ export class TableRenderer {
       case 'frame':
         this.noteTime(event.frame.start.ts);
         if (this.view === 'messages') return this.alerts(event.frame.alerts);
+        if (!this.options.full && event.frame.alerts.length === 0) return this.frameRow(event.conn, event.frame);
         return this.frameRow(event.conn, event.frame) + this.fullPayload(event.frame.data, event.frame.opcode === 0x1 && !event.frame.rsv1) + this.alerts(event.frame.alerts);
       case 'message':
         if (this.view === 'messages') return this.messageRow(event.conn, event.message) + this.fullPayload(event.message.data, event.message.text !== undefined) + this.alerts(event.message.alerts);
@@ -229,9 +232,13 @@ export class TableRenderer {
     return out;
   }
 
-  /** A rendered row, without the padding cli-table3 would leave at the end of the line. */
-  private row(cells: string[]): string {
-    return tableRow(cells, this.widths);
+  /**
+   * A rendered row, without the padding cli-table3 would leave at the end of the line.
+   * `ownCells`: how many leading cells hold only this renderer's numbers and words (ASCII and
+   * "→"), which without color need no scan for their width.
+   */
+  private row(cells: string[], ownCells = 0): string {
+    return tableRow(cells, this.widths, this.options.colorLevel === 0 ? ownCells : 0);
   }
 
   private headRow(): string {
@@ -239,7 +246,10 @@ export class TableRenderer {
   }
 
   private time(ts: number | undefined): string {
-    return ts !== undefined && this.t0 !== null ? (ts - this.t0).toFixed(this.compact && this.view === 'frames' ? 3 : 6) : '';
+    if (ts === undefined || this.t0 === null) return '';
+    // The frames of one packet share a timestamp, and toFixed is not cheap (t0 never changes once set).
+    if (ts !== this.lastTime.ts) this.lastTime = { ts, text: (ts - this.t0).toFixed(this.compact && this.view === 'frames' ? 3 : 6) };
+    return this.lastTime.text;
   }
 
   private dir(direction: Direction): string {
@@ -303,7 +313,7 @@ export class TableRenderer {
       c.length(`${f.payloadLength}${enc}`),
       f.maskingKey ? c.key(hexString(f.maskingKey)) : c.dim('-'),
       this.preview(f),
-    ]);
+    ], 10);
   }
 
   /** The frame row for narrow terminals (COMPACT_COLUMNS). */

@@ -36,6 +36,16 @@ describe('table rows without cli-table3', () => {
     );
   });
 
+  it('lays out cells the caller vouches for (plain, width one per character) without scanning them', () => {
+    const plain = fc.string({ unit: fc.constantFrom(...'abc XYZ 0123 "#-.→'.split('')), maxLength: 16 });
+    fc.assert(
+      fc.property(fc.array(plain, { minLength: WIDTHS.length - 1, maxLength: WIDTHS.length - 1 }), cell, (cells, last) => {
+        expect(tableRow([...cells, last], WIDTHS, WIDTHS.length - 1)).toBe(cliTableRow([...cells, last], WIDTHS));
+      }),
+      { numRuns: runs(1000) },
+    );
+  });
+
   it('cuts long plain cells as cli-table3 does', () => {
     const cells = ['1234567890', '12345678901234', 'abcdef', 'C→S', '1', '000', 'continuation!!', '1', '65535 (16)…x', 'deadbeef', 'y'.repeat(60)];
     expect(tableRow(cells, WIDTHS)).toBe(cliTableRow(cells, WIDTHS));
