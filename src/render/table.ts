@@ -115,6 +115,13 @@ function looksLikeText(bytes: Uint8Array): boolean {
   return isValidUtf8Prefix(bytes);
 }
 
+/** Are the first n bytes (or all, if fewer) ASCII? */
+function isAscii(bytes: Uint8Array, n: number): boolean {
+  const end = Math.min(n, bytes.length);
+  for (let i = 0; i < end; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
+}
+
 function endpoint(e: Endpoint): string {
   return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
 }
@@ -349,7 +356,9 @@ export class TableRenderer {
     // A continuation or control frame does not say whether it carries text: judge by content.
     const asText = !f.rsv1 && (f.opcode === 0x1 || (f.opcode !== 0x2 && looksLikeText(sample)));
     if (!asText) return hexPreview(f.data, Math.max(1, Math.floor(width / 3))) + more;
-    return `"${escapeText(utf8.decode(sample), width)}"${more}`;
+    // When the first width + 1 bytes are ASCII they are the first width + 1 characters, all
+    // that escapeText looks at: the rest of the sample need not be decoded.
+    return `"${escapeText(utf8.decode(isAscii(sample, width + 1) ? sample.subarray(0, width + 1) : sample), width)}"${more}`;
   }
 
   private message(m: Message): string {
