@@ -16,12 +16,11 @@ import type { HttpHeader } from '../http/http-parser.js';
 import { computeAccept, isValidKey } from '../http/accept.js';
 import { closeCodeName, isControlOpcode, isReservedOpcode, WEBSOCKET_GUID } from '../websocket/constants.js';
 import type { Frame, Message } from '../websocket/types.js';
-import { isValidUtf8Prefix } from '../websocket/utf8.js';
+import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { escapeText, hexPreview } from './escape.js';
 import { palette } from './table.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
-const utf8 = new TextDecoder();
 
 export interface ExplainOptions {
   /** chalk color level: 0 = none. */
@@ -590,13 +589,13 @@ export class ExplainRenderer {
     if (f.opcode === 0x8) {
       if (d.length < 2) return [`   data: ${hexPreview(d, 4)} (a close body needs a 2-byte code)`];
       const code = (d[0]! << 8) | d[1]!;
-      const reason = utf8.decode(d.subarray(2));
+      const reason = decodeUtf8Lossy(d.subarray(2));
       return [`   data: close code ${hex2(d[0]!)} ${hex2(d[1]!)} = ${code} ${closeCodeName(code)}${reason ? `, reason "${escapeText(reason, Math.max(10, room - 30))}"` : ''}`];
     }
     if (f.rsv1 && !isControlOpcode(f.opcode)) return [`   data: ${hexPreview(d, hexBytes - 12)} (compressed, inflated below)`];
     const sample = d.subarray(0, room * 4);
     const asText = !isReservedOpcode(f.opcode) && (f.opcode === 0x1 || (f.opcode !== 0x2 && looksLikeText(sample)));
-    if (asText) return [`   data: "${escapeText(utf8.decode(sample), room)}" (${f.payloadLength} bytes${f.opcode === 0x1 ? ', text' : ''})`];
+    if (asText) return [`   data: "${escapeText(decodeUtf8Lossy(sample), room)}" (${f.payloadLength} bytes${f.opcode === 0x1 ? ', text' : ''})`];
     return [`   data: ${hexPreview(d, hexBytes)} (${f.payloadLength} bytes)`];
   }
 

@@ -3,6 +3,7 @@ import type { Alert } from '../alerts.js';
 import type { DissectEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { StreamPosition } from '../websocket/types.js';
+import { decodeUtf8Lossy } from '../websocket/utf8.js';
 
 export interface JsonOptions {
   /** Bytes of frame payloads and binary messages shown as hex (content beyond is summarised by length and hash). */
@@ -26,7 +27,6 @@ export const sha256: (data: Uint8Array) => string =
     ? (data) => crypto.hash('sha256', data, 'hex')
     : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
-const utf8 = new TextDecoder();
 
 function position(at: StreamPosition): { packet: number | null; ts: number | null } {
   return { packet: at.packet ?? null, ts: at.ts ?? null };
@@ -92,7 +92,7 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
       return { type: 'other', conn: event.conn, kind: event.kind, requestLine: event.requestLine, status: event.status, note: event.note, ...position(event.at) };
     case 'frame': {
       const f = event.frame;
-      const close = f.opcode === 0x8 && f.data.length >= 2 && !f.truncated ? { closeCode: (f.data[0]! << 8) | f.data[1]!, closeReason: utf8.decode(f.data.subarray(2)) } : {};
+      const close = f.opcode === 0x8 && f.data.length >= 2 && !f.truncated ? { closeCode: (f.data[0]! << 8) | f.data[1]!, closeReason: decodeUtf8Lossy(f.data.subarray(2)) } : {};
       return {
         type: 'frame',
         conn: event.conn,

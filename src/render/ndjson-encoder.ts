@@ -9,6 +9,7 @@
 import type { Alert } from '../alerts.js';
 import type { DissectEvent, FrameEvent, MessageEvent } from '../engine/events.js';
 import type { Frame } from '../websocket/types.js';
+import { decodeUtf8Lossy } from '../websocket/utf8.js';
 import { alertJson, DEFAULT_MAX_HEX, eventToJson, sha256, type JsonOptions } from './json.js';
 
 /** Bytes gathered before they go to the sink. */
@@ -21,7 +22,6 @@ const CHUNK = 256 * 1024;
  */
 const LINE_ROOM = 1024;
 
-const utf8 = new TextDecoder();
 
 const ascii = (text: string): Uint8Array => Buffer.from(text, 'latin1');
 
@@ -65,11 +65,6 @@ const JSON_ESCAPE = (() => {
   for (const [b, letter] of [[0x08, 'b'], [0x09, 't'], [0x0a, 'n'], [0x0c, 'f'], [0x0d, 'r']] as const) table[b] = letter.charCodeAt(0);
   return table;
 })();
-
-/** TextDecoder drops a leading byte order mark from the text, so such text is written from the string. */
-function startsWithBom(data: Uint8Array): boolean {
-  return data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf;
-}
 
 /** The fixed text that follows a timestamp: in a frame line, then in a message line. */
 const AFTER_TS = [',"offset":', ',"opcode":'] as const;
@@ -248,7 +243,8 @@ export class NdjsonEncoder {
    * A JSON string straight from the UTF-8 of a valid text message, as JSON.stringify would
    * write the decoded text: `"` and `\` and controls below 0x20 escaped, every other byte as
    * it is (valid UTF-8 holds no lone surrogate, the one other thing it escapes). Faster than
-   * decoding, escaping a string and encoding it again.
+   * decoding, escaping a string and encoding it again. (A message cut by a limit is written
+   * from its text: its last character may be cut, and the text shows U+FFFD for it.)
    */
   private utf8Text(data: Uint8Array): void {
     this.room(data.length * 6 + 2 + LINE_ROOM);
@@ -320,7 +316,7 @@ export class NdjsonEncoder {
       this.put(CLOSE_CODE);
       this.num((f.data[0]! << 8) | f.data[1]!);
       this.put(CLOSE_REASON);
-      this.text(JSON.stringify(utf8.decode(f.data.subarray(2))));
+      this.text(JSON.stringify(decodeUtf8Lossy(f.data.subarray(2))));
     }
     this.alertsEnd(f.alerts, event.conn);
   }
@@ -342,7 +338,7 @@ export class NdjsonEncoder {
     this.num(m.length);
     this.put(MESSAGE_FLAGS[(+(m.text === undefined) << 2) | (+m.compressed << 1) | +m.truncated]!);
     if (m.text !== undefined) {
-      if (!m.truncated && !startsWithBom(m.data)) this.utf8Text(m.data);
+      if (!m.truncated) this.utf8Text(m.data);
       else this.text(JSON.stringify(m.text));
     } else {
       this.payloadHex(m.data);

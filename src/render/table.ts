@@ -3,12 +3,11 @@ import type { Alert, Direction } from '../alerts.js';
 import type { DissectEvent, Endpoint, HandshakeEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
-import { isValidUtf8Prefix } from '../websocket/utf8.js';
+import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { escapeText, hexPreview, hexString } from './escape.js';
 import { tableRow } from './row.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
-const utf8 = new TextDecoder();
 
 export interface TableOptions {
   /** chalk color level: 0 = none (NO_COLOR, not a terminal), 1-3 = terminal colors. */
@@ -286,14 +285,14 @@ export class TableRenderer {
     if (m.length === 0) return this.c.dim('(empty)');
     if (m.text !== undefined) return `"${escapeText(m.text, this.previewChars)}"`;
     // Ping and Pong payloads are bytes, often readable ones.
-    if (m.type !== 'binary' && !m.compressed && looksLikeText(m.data)) return `"${escapeText(utf8.decode(m.data), this.previewChars)}"`;
+    if (m.type !== 'binary' && !m.compressed && looksLikeText(m.data)) return `"${escapeText(decodeUtf8Lossy(m.data), this.previewChars)}"`;
     return hexPreview(m.data, Math.max(1, Math.floor(this.previewChars / 3)));
   }
 
   /** --full: the whole payload under its row, escaped text or a hex dump, indented. */
   private fullPayload(data: Uint8Array, isText: boolean): string {
     if (!this.options.full || data.length === 0) return '';
-    if (isText) return `      ${escapeText(utf8.decode(data)).replace(/\\n/g, '\\n\n      ')}\n`;
+    if (isText) return `      ${escapeText(decodeUtf8Lossy(data)).replace(/\\n/g, '\\n\n      ')}\n`;
     let out = '';
     for (let at = 0; at < data.length; at += 16) {
       const row = data.subarray(at, at + 16);
@@ -349,7 +348,7 @@ export class TableRenderer {
     if (f.payloadLength === 0) return this.c.dim('(empty)');
     if (f.opcode === 0x8 && f.data.length >= 2) {
       const code = (f.data[0]! << 8) | f.data[1]!;
-      const reason = utf8.decode(f.data.subarray(2));
+      const reason = decodeUtf8Lossy(f.data.subarray(2));
       return `${code}${reason ? ` "${escapeText(reason, width - 8)}"` : ''}`;
     }
     const sample = f.data.subarray(0, width * 4);
@@ -358,7 +357,7 @@ export class TableRenderer {
     if (!asText) return hexPreview(f.data, Math.max(1, Math.floor(width / 3))) + more;
     // When the first width + 1 bytes are ASCII they are the first width + 1 characters, all
     // that escapeText looks at: the rest of the sample need not be decoded.
-    return `"${escapeText(utf8.decode(isAscii(sample, width + 1) ? sample.subarray(0, width + 1) : sample), width)}"${more}`;
+    return `"${escapeText(decodeUtf8Lossy(isAscii(sample, width + 1) ? sample.subarray(0, width + 1) : sample), width)}"${more}`;
   }
 
   private message(m: Message): string {

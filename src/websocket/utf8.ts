@@ -1,6 +1,10 @@
 import { isUtf8 } from 'node:buffer';
 
-const decoder = new TextDecoder('utf-8');
+/**
+ * ignoreBOM: a byte order mark at the start of a payload is kept in the text (and shown by the
+ * views, escaped), not silently dropped as TextDecoder does by default: it crossed the wire.
+ */
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** RFC 3629 validity of a complete byte sequence (what RFC 6455 §8.1 requires of a text message). */
 export function isValidUtf8(bytes: Uint8Array): boolean {
@@ -22,7 +26,7 @@ export function isValidUtf8Prefix(bytes: Uint8Array): boolean {
   }
 }
 
-/** Decode UTF-8, replacing invalid sequences with U+FFFD (for display only). */
+/** Decode UTF-8, replacing invalid sequences with U+FFFD (for display only); a leading BOM is kept. */
 export function decodeUtf8Lossy(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }

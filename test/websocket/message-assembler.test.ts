@@ -24,6 +24,14 @@ describe('MessageAssembler (RFC 6455 §5.4)', () => {
     expect(last.alerts).toEqual([]);
   });
 
+  it('keeps a byte order mark at the start of a text message: it crossed the wire', () => {
+    const a = new MessageAssembler({ direction: 'server' });
+    const [msg] = a.push(makeFrame({ opcode: TEXT, data: new Uint8Array([0xef, 0xbb, 0xbf, 0x68, 0x69]) }));
+    expect(msg!.text).toBe('\ufeffhi');
+    const [close] = a.push(makeFrame({ opcode: CLOSE, data: new Uint8Array([0x03, 0xe8, 0xef, 0xbb, 0xbf, 0x21]) }));
+    expect(close!.close?.reason).toBe('\ufeff!');
+  });
+
   it('lets a control frame interleave a fragmented message without breaking it (§5.4)', () => {
     const a = new MessageAssembler({ direction: 'client' });
     const msgs = feed(a, [
