@@ -10,20 +10,8 @@ import type { Alert } from '../alerts.js';
 import type { DissectEvent, FrameEvent, MessageEvent } from '../engine/events.js';
 import type { Frame } from '../websocket/types.js';
 import { decodeUtf8Lossy } from '../websocket/utf8.js';
+import { ascii, ByteWriter, LINE_ROOM } from './byte-writer.js';
 import { alertJson, DEFAULT_MAX_HEX, eventToJson, sha256, type JsonOptions } from './json.js';
-
-/** Bytes gathered before they go to the sink. */
-const CHUNK = 256 * 1024;
-
-/**
- * Room for the fixed parts of a line and its numbers (each at most 24 characters) up to its
- * next variable part, with much to spare. A line asks for it when it starts, and each variable
- * part (hex, text) asks for its own size plus this, so what follows it fits too.
- */
-const LINE_ROOM = 1024;
-
-
-const ascii = (text: string): Uint8Array => Buffer.from(text, 'latin1');
 
 const HEX_DIGITS = ascii('0123456789abcdef');
 const NULL = ascii('null');
@@ -77,10 +65,8 @@ const AFTER_TS = [',"offset":', ',"opcode":'] as const;
  * of the event between them. Pieces that depend only on a few values (the flag bits and the
  * opcode; the length encoding and header length) are made for each combination seen.
  */
-export class NdjsonEncoder {
+export class NdjsonEncoder extends ByteWriter {
   private readonly maxHex: number;
-  private buffer: Buffer;
-  private pos = 0;
   /** `,"fin":…,"opcode":N,"opcodeName":"…","masked":…,"maskingKey":` by FIN, RSV1-3, opcode, MASK and whether there is a key. */
   private readonly opcodeParts: (Uint8Array | undefined)[] = [];
   /** `,"lengthEncoding":N,"headerLength":N,"header":` by length encoding and header length. */
@@ -107,13 +93,9 @@ export class NdjsonEncoder {
   private readonly lastTs: (number | undefined | null)[] = [null, null];
   private readonly lastTsParts: Uint8Array[] = [NULL, NULL];
 
-  constructor(
-    options: JsonOptions,
-    private readonly sink: (bytes: Buffer) => void,
-    private readonly chunk = CHUNK,
-  ) {
+  constructor(options: JsonOptions, sink: (bytes: Buffer) => void, chunk?: number) {
+    super(sink, chunk);
     this.maxHex = options.maxHexBytes ?? DEFAULT_MAX_HEX;
-    this.buffer = Buffer.allocUnsafe(chunk);
   }
 
   write(event: DissectEvent): void {
@@ -123,57 +105,6 @@ export class NdjsonEncoder {
       if (event.type === 'end') for (let key = 4 * event.conn; key < 4 * event.conn + 4; key++) this.lineStarts.delete(key);
       this.text(JSON.stringify(eventToJson(event, { maxHexBytes: this.maxHex })) + '\n');
     }
-  }
-
-  /** Hands over the bytes gathered so far, if any. */
-  flush(): void {
-    if (this.pos === 0) return;
-    const full = this.buffer.subarray(0, this.pos);
-    this.buffer = Buffer.allocUnsafe(this.chunk);
-    this.pos = 0;
-    this.sink(full);
-  }
-
-  /** What was written since the last flush, as text, keeping the buffer (one line at a time). */
-  takeText(): string {
-    const text = this.buffer.toString('utf8', 0, this.pos);
-    this.pos = 0;
-    // A buffer grown for one large line is not kept.
-    if (this.buffer.length > this.chunk) this.buffer = Buffer.allocUnsafe(this.chunk);
-    return text;
-  }
-
-  /** Makes room for `n` more bytes; a piece larger than a chunk gets a buffer of its own size. */
-  private room(n: number): void {
-    if (this.buffer.length - this.pos >= n) return;
-    this.flush();
-    if (n > this.buffer.length) this.buffer = Buffer.allocUnsafe(n);
-  }
-
-  private put(part: Uint8Array): void {
-    this.buffer.set(part, this.pos);
-    this.pos += part.length;
-  }
-
-  /** A JSON number as JSON.stringify writes it: non-negative integers below 2^31 digit by digit. */
-  private num(n: number | null | undefined): void {
-    if (n === null || n === undefined) {
-      this.put(NULL);
-      return;
-    }
-    if (!(n >= 0 && n <= 0x7fffffff && n === (n | 0))) {
-      this.pos += this.buffer.write(Number.isFinite(n) ? String(n) : 'null', this.pos, 'latin1');
-      return;
-    }
-    const buffer = this.buffer;
-    let at = this.pos + (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10);
-    this.pos = at;
-    let rest = n;
-    do {
-      const next = (rest / 10) | 0;
-      buffer[--at] = 0x30 + rest - next * 10;
-      rest = next;
-    } while (rest > 0);
   }
 
   /** A frame's (which = 0) or a message's (1) line up to its packet number. */
@@ -231,12 +162,6 @@ export class NdjsonEncoder {
     this.put(QUOTE);
     this.pos += this.buffer.write(this.lastHex, this.pos, 'latin1');
     this.put(QUOTE);
-  }
-
-  /** Text that may hold any character (JSON, already escaped), as UTF-8 (at most 3 bytes a code unit). */
-  private text(text: string): void {
-    this.room(text.length * 3 + LINE_ROOM);
-    this.pos += this.buffer.write(text, this.pos);
   }
 
   /**
