@@ -224,14 +224,19 @@ export function makeView(options: ViewOptions, io: CliIo): (event: DissectEvent)
     const explain = new ExplainRenderer({ colorLevel: colorLevel(options.color, io), width });
     return (event) => (filter.accepts(event) ? explain.render(event) : '');
   }
-  const table = new TableRenderer({
+  const table = makeTable(options, io);
+  return (event) => (filter.accepts(event) ? table.render(event) : '');
+}
+
+/** The table view (frames, --messages or --summary) the options ask for. */
+export function makeTable(options: ViewOptions, io: CliIo): TableRenderer {
+  return new TableRenderer({
     colorLevel: colorLevel(options.color, io),
     width: options.width ?? (io.stdout.isTTY && io.stdout.columns ? io.stdout.columns : 120),
     view: options.summary ? 'summary' : options.messages ? 'messages' : 'frames',
     ...(options.payload !== undefined ? { payloadChars: options.payload } : {}),
     ...(options.full ? { full: true } : {}),
   });
-  return (event) => (filter.accepts(event) ? table.render(event) : '');
 }
 
 /** Did this event carry an error-severity alert? (for --strict) */

@@ -9,6 +9,7 @@ import { EXPLAIN_WIDTH, ExplainRenderer, renderAccept } from '../render/explain.
 import { checkFrames, decodeHexFrames, HexInputError, inferDirection, parseHex } from '../render/hex-input.js';
 import { escapeText } from '../render/escape.js';
 import { NdjsonEncoder, ndjsonLines } from '../render/ndjson-encoder.js';
+import { RowWriter } from '../render/row.js';
 import { wrapBlock } from '../render/wrap.js';
 import {
   colorLevel,
@@ -16,6 +17,7 @@ import {
   hasError,
   jsonHexBytes,
   limitsFrom,
+  makeTable,
   makeView,
   Output,
   parsePort,
@@ -149,7 +151,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
       encoder.flush();
       return out.flush();
     };
-  } else {
+  } else if (options.explain) {
     const view = makeView(options, io);
     show = (event) => {
       const text = view(event);
@@ -159,6 +161,27 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
       }
     };
     flush = () => out.flush();
+  } else {
+    // The table: plain frame rows are written as bytes, everything else as the renderer's text.
+    const filter = new EventFilter(options);
+    const table = makeTable(options, io);
+    const rows = new RowWriter((bytes) => out.addBytes(bytes));
+    show = (event) => {
+      if (!filter.accepts(event)) return;
+      if (event.type === 'frame' && table.writeFrameRow(event, rows)) {
+        progress?.clear();
+        return;
+      }
+      const text = table.render(event);
+      if (text !== '') {
+        progress?.clear();
+        rows.text(text);
+      }
+    };
+    flush = () => {
+      rows.flush();
+      return out.flush();
+    };
   }
   let errors = 0;
   let damaged = false;

@@ -7,6 +7,7 @@
  * must be cut, a newline) still go through cli-table3, so output never changes.
  */
 import Table from 'cli-table3';
+import { ByteWriter } from './byte-writer.js';
 
 const NO_CHARS = { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '' };
 
@@ -105,4 +106,143 @@ export function tableRow(cells: readonly string[], widths: readonly number[], pl
     owed = next;
   }
   return (trailing === 0 ? line : line.slice(0, line.length - trailing)) + '\n';
+}
+
+/**
+ * Table rows written as bytes (wsdump's table without color): the bytes tableRow gives, for
+ * rows whose cells hold only characters one column wide that need no scan beyond a range
+ * check (printable ASCII, "…", "→"), without building the row as a string. A row is begun,
+ * given its cells, and ended; a cell holding anything else makes `cell` return false, and the
+ * row is then abandoned (nothing of it stays written) for tableRow to lay out.
+ */
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+export class RowWriter extends ByteWriter {
+  private widths: readonly number[] = [];
+  private index = 0;
+  private rowStart = 0;
+  private owed = 1;
+  /** Spaces at the end of what the row has so far (cut before the newline, as tableRow does). */
+  private trailing = 0;
+
+  beginRow(widths: readonly number[]): void {
+    let most = 16;
+    for (const width of widths) most += 3 * (width + 1);
+    this.room(most);
+    this.widths = widths;
+    this.index = 0;
+    this.rowStart = this.pos;
+    this.owed = 1;
+    this.trailing = 0;
+  }
+
+  cell(text: string): boolean {
+    const room = this.widths[this.index++]! - 1;
+    const length = text.length;
+    const cut = length > room;
+    if (cut && room < 1) return false;
+    const shown = cut ? room - 1 : length;
+    const buffer = this.buffer;
+    let at = this.pos;
+    for (let i = 0; i < this.owed; i++) buffer[at++] = 0x20;
+    // Spaces at the end of this cell's text, and whether it is all spaces.
+    let run = 0;
+    for (let i = 0; i < length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x20 && c < 0x7f) {
+        if (i < shown) buffer[at++] = c;
+        run = c === 0x20 ? run + 1 : 0;
+      } else if (c === 0x2026 || c === 0x2192) {
+        if (i < shown) {
+          buffer[at++] = 0xe2;
+          buffer[at++] = c === 0x2026 ? 0x80 : 0x86;
+          buffer[at++] = c === 0x2026 ? 0xa6 : 0x92;
+        }
+        run = 0;
+      } else {
+        return false;
+      }
+    }
+    if (cut) {
+      buffer[at++] = 0xe2;
+      buffer[at++] = 0x80;
+      buffer[at++] = 0xa6;
+      this.trailing = 0;
+      this.owed = 1;
+    } else {
+      this.trailing = run === length ? this.trailing + this.owed + length : run;
+      this.owed = room - length + 1;
+    }
+    this.pos = at;
+    return true;
+  }
+
+  /**
+   * The next cell as `"` + the first `count` bytes of `bytes` (printable ASCII other than the
+   * backslash: the caller has checked) + `…` when `more` + `"`; false when it does not fit its
+   * column (a cell that must be cut is left to `cell`).
+   */
+  quotedAsciiCell(bytes: Uint8Array, count: number, more: boolean): boolean {
+    const length = count + 2 + (more ? 1 : 0);
+    if (!this.start(length)) return false;
+    const buffer = this.buffer;
+    let at = this.pos;
+    buffer[at++] = 0x22;
+    buffer.set(count === bytes.length ? bytes : bytes.subarray(0, count), at);
+    at += count;
+    if (more) {
+      buffer[at++] = 0xe2;
+      buffer[at++] = 0x80;
+      buffer[at++] = 0xa6;
+    }
+    buffer[at++] = 0x22;
+    this.end(at, length);
+    return true;
+  }
+
+  /** The next cell as hexPreview(bytes, count) writes it when `more`, or of all of `bytes`; false when it does not fit. */
+  hexCell(bytes: Uint8Array, count: number, more: boolean): boolean {
+    const length = Math.max(0, 3 * count - 1) + (more ? 2 : 0);
+    if (!this.start(length)) return false;
+    const buffer = this.buffer;
+    let at = this.pos;
+    for (let i = 0; i < count; i++) {
+      if (i > 0) buffer[at++] = 0x20;
+      buffer[at++] = HEX_DIGITS[bytes[i]! >> 4]!;
+      buffer[at++] = HEX_DIGITS[bytes[i]! & 15]!;
+    }
+    if (more) {
+      buffer[at++] = 0x20;
+      buffer[at++] = 0xe2;
+      buffer[at++] = 0x80;
+      buffer[at++] = 0xa6;
+    }
+    this.end(at, length);
+    return true;
+  }
+
+  /** Pads before a cell of `length` characters that ends with no space, if it fits its column. */
+  private start(length: number): boolean {
+    const room = this.widths[this.index]! - 1;
+    if (length > room || length === 0) return false;
+    this.index++;
+    const buffer = this.buffer;
+    for (let i = 0; i < this.owed; i++) buffer[this.pos++] = 0x20;
+    return true;
+  }
+
+  private end(at: number, length: number): void {
+    this.pos = at;
+    this.trailing = 0;
+    this.owed = this.widths[this.index - 1]! - 1 - length + 1;
+  }
+
+  endRow(): void {
+    this.pos -= this.trailing;
+    this.buffer[this.pos++] = 0x0a;
+  }
+
+  abandonRow(): void {
+    this.pos = this.rowStart;
+  }
 }

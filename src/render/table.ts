@@ -1,11 +1,11 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Alert, Direction } from '../alerts.js';
-import type { DissectEvent, Endpoint, HandshakeEvent } from '../engine/events.js';
+import type { DissectEvent, Endpoint, FrameEvent, HandshakeEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { escapeText, hexPreview, hexString } from './escape.js';
-import { tableRow } from './row.js';
+import { tableRow, type RowWriter } from './row.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
 
@@ -304,10 +304,67 @@ export class TableRenderer {
 
   private frameRow(conn: number, f: Frame): string {
     if (this.compact) return this.compactFrameRow(conn, f);
+    return this.row(this.frameCells(conn, f), 10);
+  }
+
+  /**
+   * Writes a frame event's row into `out` as bytes, the same bytes render() would return, when
+   * the row is of the plain kind: no color, the wide frames view, no --full, no alerts, and
+   * every cell of characters RowWriter can lay out. Returns false, having written nothing,
+   * otherwise; the caller then uses render(). wsdump's table on a big capture is mostly such rows.
+   */
+  writeFrameRow(event: FrameEvent, out: RowWriter): boolean {
+    if (this.options.colorLevel !== 0 || this.view !== 'frames' || this.compact || this.options.full || event.frame.alerts.length > 0) return false;
+    const f = event.frame;
+    this.noteTime(f.start.ts);
+    out.beginRow(this.widths);
+    const cells = this.frameCells(event.conn, f, false);
+    for (const cell of cells) {
+      if (!out.cell(cell)) {
+        out.abandonRow();
+        return false;
+      }
+    }
+    if (cells.length < this.widths.length && !this.previewInto(f, out)) {
+      const preview = this.preview(f);
+      if (!out.cell(preview)) {
+        out.abandonRow();
+        return false;
+      }
+    }
+    out.endRow();
+    return true;
+  }
+
+  /**
+   * The payload column of the commonest frames straight from their bytes, as preview() would
+   * show it: binary payloads in hex, and text whose shown part is printable ASCII without a
+   * backslash (escapeText leaves it as it is). False, with nothing written, for anything else.
+   */
+  private previewInto(f: Frame, out: RowWriter): boolean {
+    const width = this.previewChars;
+    // (With no room for content, preview() has its own answers.)
+    if (f.truncated || f.payloadLength === 0 || f.rsv1 || width < 1) return false;
+    const data = f.data;
+    if (f.opcode === 0x2) {
+      const count = Math.max(1, Math.floor(width / 3));
+      return out.hexCell(data, Math.min(count, data.length), data.length > count);
+    }
+    if (f.opcode !== 0x1) return false;
+    const shown = Math.min(width, data.length);
+    for (let i = 0; i < shown; i++) {
+      const b = data[i]!;
+      if (b < 0x20 || b > 0x7e || b === 0x5c) return false;
+    }
+    return out.quotedAsciiCell(data, shown, data.length > width);
+  }
+
+  /** The cells of a wide frame row (the first ten are this renderer's own numbers and words), the payload last unless `withPreview` is false. */
+  private frameCells(conn: number, f: Frame, withPreview = true): string[] {
     const c = this.c;
     const rsv = `${+f.rsv1}${+f.rsv2}${+f.rsv3}`;
     const enc = f.lengthEncoding === 7 ? '' : ` (${f.lengthEncoding})`;
-    return this.row([
+    return [
       c.packet(f.end.packet !== undefined ? String(f.end.packet) : '-'),
       c.time(this.time(f.start.ts)),
       `#${conn}`,
@@ -318,8 +375,8 @@ export class TableRenderer {
       c.mask(f.masked ? '1' : '0'),
       c.length(`${f.payloadLength}${enc}`),
       f.maskingKey ? c.key(hexString(f.maskingKey)) : c.dim('-'),
-      this.preview(f),
-    ], 10);
+      ...(withPreview ? [this.preview(f)] : []),
+    ];
   }
 
   /** The frame row for narrow terminals (COMPACT_COLUMNS). */
