@@ -117,6 +117,14 @@ export function tableRow(cells: readonly string[], widths: readonly number[], pl
  */
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
+/** Consecutive cells of a row laid out once (RowWriter.layOut). */
+export interface CellGroup {
+  bytes: Uint8Array;
+  columns: number;
+  /** Padding owed to the cell after them. */
+  owed: number;
+}
+
 export class RowWriter extends ByteWriter {
   private widths: readonly number[] = [];
   private index = 0;
@@ -235,6 +243,32 @@ export class RowWriter extends ByteWriter {
     this.pos = at;
     this.trailing = 0;
     this.owed = this.widths[this.index - 1]! - 1 - length + 1;
+  }
+
+  /**
+   * Cells laid out once, to be placed in later rows with `group`: the bytes `cell` would write
+   * for them (without the padding owed to the cell before) and the padding owed after them.
+   * Null when one of them holds a character `cell` refuses, or the last ends with a space.
+   */
+  static layOut(cells: readonly string[], widths: readonly number[]): CellGroup | null {
+    let bytes: Buffer | null = null;
+    const scratch = new RowWriter((b) => (bytes = b), 1024);
+    scratch.beginRow(widths);
+    if (!cells.every((cell) => scratch.cell(cell)) || scratch.trailing > 0) return null;
+    const owed = scratch.owed;
+    scratch.flush();
+    return { bytes: Uint8Array.from(bytes!.subarray(1)), columns: cells.length, owed };
+  }
+
+  /** Places cells laid out by `layOut` (for the same column widths) as the next cells of the row. */
+  group(g: CellGroup): void {
+    const buffer = this.buffer;
+    for (let i = 0; i < this.owed; i++) buffer[this.pos++] = 0x20;
+    buffer.set(g.bytes, this.pos);
+    this.pos += g.bytes.length;
+    this.index += g.columns;
+    this.owed = g.owed;
+    this.trailing = 0;
   }
 
   endRow(): void {

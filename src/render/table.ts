@@ -5,7 +5,7 @@ import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { escapeText, hexPreview, hexString } from './escape.js';
-import { tableRow, type RowWriter } from './row.js';
+import { RowWriter, tableRow, type CellGroup } from './row.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
 
@@ -153,6 +153,8 @@ export class TableRenderer {
   private readonly endpoints = new Map<number, string>();
   /** Request path per open connection, for --summary. */
   private readonly paths = new Map<number, string>();
+  /** Laid-out middle cells of plain frame rows, per open connection (see middleGroup). */
+  private readonly middleGroups = new Map<number, Map<number, CellGroup | null>>();
 
   constructor(private readonly options: TableOptions) {
     this.c = palette(new Chalk({ level: options.colorLevel }));
@@ -197,6 +199,7 @@ export class TableRenderer {
         return this.alerts([event.alert], `#${event.conn} `);
       case 'end':
         this.endpoints.delete(event.conn);
+        this.middleGroups.delete(event.conn);
         return this.summary(event);
     }
   }
@@ -318,14 +321,17 @@ export class TableRenderer {
     const f = event.frame;
     this.noteTime(f.start.ts);
     out.beginRow(this.widths);
-    const cells = this.frameCells(event.conn, f, false);
-    for (const cell of cells) {
-      if (!out.cell(cell)) {
-        out.abandonRow();
-        return false;
-      }
+    const [packet, time] = this.frameCellsAround(f, 0);
+    let ok = out.cell(packet) && out.cell(time);
+    const middle = ok ? this.middleGroup(event.conn, f) : null;
+    if (middle !== null) out.group(middle);
+    else if (ok) ok = this.frameCellsMiddle(event.conn, f).every((cell) => out.cell(cell));
+    const [length, key] = this.frameCellsAround(f, 1);
+    if (!(ok && out.cell(length) && out.cell(key))) {
+      out.abandonRow();
+      return false;
     }
-    if (cells.length < this.widths.length && !this.previewInto(f, out)) {
+    if (!this.previewInto(f, out)) {
       const preview = this.preview(f);
       if (!out.cell(preview)) {
         out.abandonRow();
@@ -360,23 +366,49 @@ export class TableRenderer {
   }
 
   /** The cells of a wide frame row (the first ten are this renderer's own numbers and words), the payload last unless `withPreview` is false. */
-  private frameCells(conn: number, f: Frame, withPreview = true): string[] {
+  private frameCells(conn: number, f: Frame): string[] {
+    return [...this.frameCellsAround(f, 0), ...this.frameCellsMiddle(conn, f), ...this.frameCellsAround(f, 1), this.preview(f)];
+  }
+
+  /** Before the middle cells (0: No., Time) or after them (1: Length, Key). */
+  private frameCellsAround(f: Frame, which: 0 | 1): [string, string] {
+    const c = this.c;
+    if (which === 0) return [c.packet(f.end.packet !== undefined ? String(f.end.packet) : '-'), c.time(this.time(f.start.ts))];
+    const enc = f.lengthEncoding === 7 ? '' : ` (${f.lengthEncoding})`;
+    return [c.length(`${f.payloadLength}${enc}`), f.maskingKey ? c.key(hexString(f.maskingKey)) : c.dim('-')];
+  }
+
+  /** Conn, Dir, FIN, RSV, Opcode, MASK: a few combinations per connection. */
+  private frameCellsMiddle(conn: number, f: Frame): string[] {
     const c = this.c;
     const rsv = `${+f.rsv1}${+f.rsv2}${+f.rsv3}`;
-    const enc = f.lengthEncoding === 7 ? '' : ` (${f.lengthEncoding})`;
     return [
-      c.packet(f.end.packet !== undefined ? String(f.end.packet) : '-'),
-      c.time(this.time(f.start.ts)),
       `#${conn}`,
       this.dir(f.direction),
       c.fin(f.fin ? '1' : '0'),
       rsv === '000' ? c.dim(rsv) : c.rsv(rsv),
       c.opcode(f.opcodeName.length > 13 ? `0x${f.opcode.toString(16)} rsvd` : f.opcodeName),
       c.mask(f.masked ? '1' : '0'),
-      c.length(`${f.payloadLength}${enc}`),
-      f.maskingKey ? c.key(hexString(f.maskingKey)) : c.dim('-'),
-      ...(withPreview ? [this.preview(f)] : []),
     ];
+  }
+
+  /**
+   * The middle cells of a plain frame row laid out as bytes, made once per connection and
+   * combination of direction, FIN, RSV, opcode and MASK (forgotten when the connection ends).
+   */
+  private middleGroup(conn: number, f: Frame): CellGroup | null {
+    let groups = this.middleGroups.get(conn);
+    if (groups === undefined) {
+      groups = new Map();
+      this.middleGroups.set(conn, groups);
+    }
+    const key = (((((f.direction === 'client' ? 1 : 0) << 1) | +f.fin) << 3 | (+f.rsv1 << 2) | (+f.rsv2 << 1) | +f.rsv3) << 4 | (f.opcode & 15)) << 1 | +f.masked;
+    let group = groups.get(key);
+    if (group === undefined) {
+      group = RowWriter.layOut(this.frameCellsMiddle(conn, f), this.widths.slice(2, 8));
+      groups.set(key, group);
+    }
+    return group;
   }
 
   /** The frame row for narrow terminals (COMPACT_COLUMNS). */
