@@ -36,7 +36,6 @@ const LENGTH = ascii(',"length":');
 /** `,"compressed":…,"truncated":…,` then `"text":` (bit 2 clear) or `"payload":` (compressed is bit 1). */
 const MESSAGE_FLAGS = Array.from({ length: 8 }, (_, bits) => ascii(`,"compressed":${(bits & 2) !== 0},"truncated":${(bits & 1) !== 0},${(bits & 4) === 0 ? '"text":' : '"payload":'}`));
 const SHA256 = ascii(',"sha256":"');
-const QUOTE = ascii('"');
 
 /** Connection numbers up to this have their line starts made once (4 * conn stays a small integer). */
 const MAX_CACHED_CONN = 2 ** 28;
@@ -159,9 +158,9 @@ export class NdjsonEncoder extends ByteWriter {
       this.lastHex = (bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)).toString('hex', 0, end);
     }
     this.room(this.lastHex.length + 2 + LINE_ROOM);
-    this.put(QUOTE);
+    this.buffer[this.pos++] = 0x22;
     this.pos += this.buffer.write(this.lastHex, this.pos, 'latin1');
-    this.put(QUOTE);
+    this.buffer[this.pos++] = 0x22;
   }
 
   /**
@@ -269,7 +268,7 @@ export class NdjsonEncoder extends ByteWriter {
       this.payloadHex(m.data);
       this.put(SHA256);
       this.pos += this.buffer.write(sha256(m.data), this.pos, 'latin1');
-      this.put(QUOTE);
+      this.buffer[this.pos++] = 0x22;
     }
     if (m.close !== undefined) {
       this.put(CLOSE_CODE);
