@@ -136,7 +136,9 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   const capture = await openCapture(source, { name });
   const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}) });
   const out = new Output(io.stdout);
-  // NDJSON goes out as bytes written straight into a buffer, other views as text.
+  // NDJSON lines and plain table rows are written as bytes straight into a buffer (see
+  // src/render/byte-writer.ts); the explain view, and any row the byte path cannot lay out,
+  // as the renderer's text.
   let show: (event: DissectEvent) => void;
   let flush: () => Promise<void>;
   if (options.json) {
@@ -162,7 +164,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
     };
     flush = () => out.flush();
   } else {
-    // The table: plain frame rows are written as bytes, everything else as the renderer's text.
+    // The table (frames, --messages, --summary).
     const filter = new EventFilter(options);
     const table = makeTable(options, io);
     const rows = new RowWriter((bytes) => out.addBytes(bytes));
