@@ -68,13 +68,25 @@ async function measureCapture(label, cap, { withoutPayload = false } = {}) {
   const tj = by('tshark -T json -e websocket.*');
   const ts = by('tshark (one-line summary)');
   console.log(`\n### ${label}: ${mb.toFixed(1)} MB, ${fmt.int(cap.frames)} WebSocket frames, ${fmt.int(cap.packets)} packets\n`);
-  console.log('| tool | wall time | frames/s | MB/s | peak RSS |');
-  console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.tool} | ${fmt.s(r.seconds)} | ${fmt.int(cap.frames / r.seconds)} | ${(mb / r.seconds).toFixed(1)} | ${fmt.mb(r.rssMB)} |`);
+  console.log('| tool | wall time | CPU time | frames/s | MB/s | peak RSS |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.tool} | ${fmt.s(r.seconds)} | ${Number.isNaN(r.cpuSeconds) ? '-' : fmt.s(r.cpuSeconds)} | ${fmt.int(cap.frames / r.seconds)} | ${(mb / r.seconds).toFixed(1)} | ${fmt.mb(r.rssMB)} |`);
   if (tj && ts) {
+    // Each round's ratio compares runs made a minute apart; their median moves less than the
+    // ratio of two medians when the machine's load changes between rounds.
+    const ratios = (ours, theirs, key) => {
+      const r = results.get(ours).map((x, i) => x[key] / results.get(theirs)[i][key]).sort((a, b) => a - b);
+      return { median: r[Math.floor(r.length / 2)], low: r[0], high: r.at(-1) };
+    };
+    const line = (ours, theirs, target) => {
+      const wall = ratios(ours, theirs, 'seconds');
+      const cpu = ratios(ours, theirs, 'cpuSeconds');
+      const range = RUNS > 1 ? ` (rounds ${fmt.x(wall.low)}-${fmt.x(wall.high)})` : '';
+      return `- ${ours} / ${theirs}: **${fmt.x(wall.median)}** wall time${range}, ${Number.isNaN(cpu.median) ? '' : `${fmt.x(cpu.median)} CPU time, `}target ≤ ${target}`;
+    };
     console.log('');
-    console.log(`- wsdump --json / tshark -T json: **${fmt.x(json.seconds / tj.seconds)}** wall time (target ≤ 0.25x), peak RSS ${fmt.mb(json.rssMB)} vs ${fmt.mb(tj.rssMB)}`);
-    console.log(`- wsdump table / tshark one-line summary: **${fmt.x(table.seconds / ts.seconds)}** wall time (target ≤ 0.5x)`);
+    console.log(`${line('wsdump --json', 'tshark -T json -e websocket.*', '0.25x')}; peak RSS ${fmt.mb(json.rssMB)} vs ${fmt.mb(tj.rssMB)}`);
+    console.log(line('wsdump (table)', 'tshark (one-line summary)', '0.5x'));
   }
   return { json, table };
 }
@@ -82,7 +94,7 @@ async function measureCapture(label, cap, { withoutPayload = false } = {}) {
 function versions() {
   const line = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8' }).stdout?.split('\n')[0] ?? '?';
   const os = existsSync('/etc/debian_version') ? `Debian ${readFileSync('/etc/debian_version', 'utf8').trim()}` : process.platform;
-  return `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${os}; Node ${process.version}; ${tshark ? line('tshark', ['--version']) : 'tshark not installed'}; peak RSS from ${hasGnuTime ? 'GNU time %M' : '/proc VmHWM'}`;
+  return `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${os}; Node ${process.version}; ${tshark ? line('tshark', ['--version']) : 'tshark not installed'}; ${hasGnuTime ? 'peak RSS and CPU time (user + system) from GNU time' : 'peak RSS from /proc VmHWM, no CPU time (GNU time missing)'}`;
 }
 
 try {
@@ -99,7 +111,8 @@ try {
       console.log('');
       for (const k of ['json', 'table']) {
         const name = k === 'json' ? 'wsdump --json' : 'wsdump (table)';
-        console.log(`- ${name}, doubled / single: **${fmt.x(twice[k].seconds / bulk[k].seconds)}** wall time (target ≤ ~2x), peak RSS ${fmt.mb(twice[k].rssMB)} vs ${fmt.mb(bulk[k].rssMB)}`);
+        const cpu = twice[k].cpuSeconds / bulk[k].cpuSeconds;
+        console.log(`- ${name}, doubled / single: **${fmt.x(twice[k].seconds / bulk[k].seconds)}** wall time, ${Number.isNaN(cpu) ? '' : `${fmt.x(cpu)} CPU time, `}target ≤ ~2x; peak RSS ${fmt.mb(twice[k].rssMB)} vs ${fmt.mb(bulk[k].rssMB)}`);
       }
     }
   }

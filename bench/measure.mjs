@@ -1,5 +1,5 @@
-// Shared helpers: run a command as a child with stdout to /dev/null and measure its wall time
-// and peak RSS, without the measurement itself adding load.
+// Shared helpers: run a command as a child with stdout to /dev/null and measure its wall time,
+// CPU time and peak RSS, without the measurement itself adding load.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,14 +30,16 @@ function pollPeak(pid) {
 }
 
 /**
- * Runs `cmd args` once: { seconds, rssMB, code, stderr }. stdout goes to /dev/null, as a user
- * piping to a file or `> /dev/null` would have it (Node then writes stdout synchronously).
+ * Runs `cmd args` once: { seconds, cpuSeconds, rssMB, code, stderr }. stdout goes to /dev/null,
+ * as a user piping to a file or `> /dev/null` would have it (Node then writes stdout
+ * synchronously). cpuSeconds is user + system time from GNU time (NaN without it): on a machine
+ * that lends its CPUs to others, it moves less than the wall time, which counts the waits.
  */
 export function run(cmd, args, { env } = {}) {
   return new Promise((resolve, reject) => {
     const devnull = openSync('/dev/null', 'w');
     const timeFile = join(tmpdir(), `wsdump-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
-    const argv = hasGnuTime ? [GNU_TIME, '-f', '%M', '-o', timeFile, cmd, ...args] : [cmd, ...args];
+    const argv = hasGnuTime ? [GNU_TIME, '-f', '%M %U %S', '-o', timeFile, cmd, ...args] : [cmd, ...args];
     const start = process.hrtime.bigint();
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', devnull, 'pipe'], env: { ...process.env, ...env } });
     closeSync(devnull);
@@ -50,25 +52,32 @@ export function run(cmd, args, { env } = {}) {
     child.on('close', (code) => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       let rssKB = stop?.() ?? 0;
+      let cpuSeconds = NaN;
       if (hasGnuTime) {
         try {
-          rssKB = Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop());
+          const [maxKB, user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+          rssKB = maxKB;
+          cpuSeconds = user + system;
         } catch {
           rssKB = NaN;
         }
         rmSync(timeFile, { force: true });
       }
-      resolve({ seconds, rssMB: rssKB / 1024, code, stderr });
+      resolve({ seconds, cpuSeconds, rssMB: rssKB / 1024, code, stderr });
     });
   });
 }
 
-/** The result with the median wall time; throws if any run of `cmd args` failed. */
+/**
+ * The result with the median wall time, its cpuSeconds replaced by the median CPU time of the
+ * runs (the two medians may come from different runs); throws if any run of `cmd args` failed.
+ */
 export function medianOf(results, cmd, args) {
   const bad = results.find((r) => r.code !== 0);
   if (bad) throw new Error(`${cmd} ${args.join(' ')} exited ${bad.code}: ${bad.stderr}`);
+  const middle = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const sorted = [...results].sort((a, b) => a.seconds - b.seconds);
-  return sorted[Math.floor(sorted.length / 2)];
+  return { ...sorted[Math.floor(sorted.length / 2)], cpuSeconds: middle(results.map((r) => r.cpuSeconds)) };
 }
 
 export const fmt = {
