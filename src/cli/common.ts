@@ -220,12 +220,22 @@ export function makeView(options: ViewOptions, io: CliIo): (event: DissectEvent)
     return (event) => (filter.accepts(event) ? line(event) : '');
   }
   if (options.explain) {
-    const width = options.width ?? (io.stdout.isTTY && io.stdout.columns ? Math.min(io.stdout.columns, EXPLAIN_WIDTH) : EXPLAIN_WIDTH);
-    const explain = new ExplainRenderer({ colorLevel: colorLevel(options.color, io), width });
+    const explain = makeExplain(options, io);
     return (event) => (filter.accepts(event) ? explain.render(event) : '');
   }
   const table = makeTable(options, io);
   return (event) => (filter.accepts(event) ? table.render(event) : '');
+}
+
+/** The teaching views fit 80 columns unless --width says otherwise (or the terminal is narrower). */
+export function explainWidth(options: ViewOptions, io: CliIo): number {
+  if (options.width !== undefined) return options.width;
+  return io.stdout.isTTY && io.stdout.columns ? Math.min(io.stdout.columns, EXPLAIN_WIDTH) : EXPLAIN_WIDTH;
+}
+
+/** The teaching view of a capture or of live traffic. */
+export function makeExplain(options: ViewOptions, io: CliIo): ExplainRenderer {
+  return new ExplainRenderer({ colorLevel: colorLevel(options.color, io), width: explainWidth(options, io) });
 }
 
 /** The table view (frames, --messages or --summary) the options ask for. */
@@ -255,20 +265,15 @@ export function hasError(event: DissectEvent): boolean {
   }
 }
 
-/** Bytes of output gathered before a write. */
-const OUTPUT_BUFFER = 256 * 1024;
-
 /**
- * Writes text with backpressure: waits for 'drain' when the stream's buffer is full, so a slow
- * pager or terminal slows the decoder instead of growing memory. A closed pipe (`| head`)
- * ends output quietly.
+ * Writes to a stream with backpressure: `flush()` waits for 'drain' when the stream's buffer is
+ * full, so a slow pager or terminal slows the decoder instead of growing memory. A closed pipe
+ * (`| head`) ends output quietly. wsdump gathers what it writes into large buffers first
+ * (src/render/byte-writer.ts), so a big capture makes few writes.
  */
 export class Output {
   private closed = false;
   private error: Error | null = null;
-  /** Allocated at the first `add`. */
-  private buffer = Buffer.alloc(0);
-  private used = 0;
   /** A write since the last flush was refused (the stream's buffer is full). */
   private pending = false;
 
@@ -289,47 +294,16 @@ export class Output {
     return this.error;
   }
 
-  /** Bytes already encoded (NDJSON), written after what was added before them. */
+  /** Bytes, in order; nothing waits here: `flush()` applies the backpressure. */
   addBytes(bytes: Uint8Array): void {
     if (bytes.length === 0 || this.closed) return;
-    this.send();
     this.pending = !this.stream.write(bytes) || this.pending;
   }
 
-  /**
-   * Adds text to an output buffer that goes out as one write when it fills or at `flush()`:
-   * for a big capture, one stream write (and one string to encode) per event cost more than
-   * rendering the event. Nothing waits here; `flush()` applies the backpressure.
-   */
-  add(text: string): void {
-    if (text === '' || this.closed) return;
-    // A UTF-16 code unit takes at most 3 bytes of UTF-8.
-    if (text.length * 3 > this.buffer.length - this.used) {
-      this.send();
-      if (text.length * 3 > OUTPUT_BUFFER) {
-        this.pending = !this.stream.write(text) || this.pending;
-        return;
-      }
-      this.buffer = Buffer.allocUnsafe(OUTPUT_BUFFER);
-    }
-    this.used += this.buffer.write(text, this.used);
-  }
-
-  /** Writes what `add` buffered and waits until the stream can take more. */
+  /** Waits until the stream can take more, if a write since the last flush was refused. */
   async flush(): Promise<void> {
-    this.send();
     if (this.pending && !this.closed) await this.drained();
     this.pending = false;
-  }
-
-  private send(): void {
-    if (this.used === 0) return;
-    const full = this.buffer.subarray(0, this.used);
-    // The stream keeps `full` until it is written: the next text goes into a new buffer.
-    this.buffer = Buffer.alloc(0);
-    this.used = 0;
-    if (this.closed) return;
-    this.pending = !this.stream.write(full) || this.pending;
   }
 
   async write(text: string): Promise<void> {

@@ -5,20 +5,22 @@ import { CaptureFormatError, DAMAGE_NOTICES, openCapture } from '../capture/inde
 import { FILE_CHUNK } from '../capture/open-capture.js';
 import { CaptureDissector } from '../engine/capture-dissector.js';
 import type { DissectEvent } from '../engine/events.js';
-import { EXPLAIN_WIDTH, ExplainRenderer, renderAccept } from '../render/explain.js';
+import { ExplainRenderer, renderAccept } from '../render/explain.js';
 import { checkFrames, decodeHexFrames, HexInputError, inferDirection, parseHex } from '../render/hex-input.js';
 import { escapeText } from '../render/escape.js';
 import { NdjsonEncoder, ndjsonLines } from '../render/ndjson-encoder.js';
+import { ByteWriter } from '../render/byte-writer.js';
 import { RowWriter } from '../render/row.js';
 import { wrapBlock } from '../render/wrap.js';
 import {
   colorLevel,
   EventFilter,
+  explainWidth,
   hasError,
   jsonHexBytes,
   limitsFrom,
+  makeExplain,
   makeTable,
-  makeView,
   Output,
   parsePort,
   processIo,
@@ -136,55 +138,46 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   const capture = await openCapture(source, { name });
   const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}) });
   const out = new Output(io.stdout);
-  // NDJSON lines and plain table rows are written as bytes straight into a buffer (see
-  // src/render/byte-writer.ts); the explain view, and any row the byte path cannot lay out,
-  // as the renderer's text.
-  let show: (event: DissectEvent) => void;
-  let flush: () => Promise<void>;
+  // Every view writes into one byte buffer (src/render/byte-writer.ts), handed to the output
+  // when it fills and after each batch: NDJSON lines and plain table rows as bytes, anything
+  // else as the renderer's text.
+  const filter = new EventFilter(options);
+  const sink = (bytes: Buffer) => out.addBytes(bytes);
+  let writer: ByteWriter;
+  let write: (event: DissectEvent) => void;
+  const text = (rendered: string) => {
+    if (rendered === '') return;
+    progress?.clear();
+    writer.text(rendered);
+  };
   if (options.json) {
-    const filter = new EventFilter(options);
-    const encoder = new NdjsonEncoder({ maxHexBytes: jsonHexBytes(options) }, (bytes) => out.addBytes(bytes));
-    show = (event) => {
-      if (!filter.accepts(event)) return;
+    const encoder = new NdjsonEncoder({ maxHexBytes: jsonHexBytes(options) }, sink);
+    writer = encoder;
+    write = (event) => {
       progress?.clear();
       encoder.write(event);
     };
-    flush = () => {
-      encoder.flush();
-      return out.flush();
-    };
   } else if (options.explain) {
-    const view = makeView(options, io);
-    show = (event) => {
-      const text = view(event);
-      if (text !== '') {
-        progress?.clear();
-        out.add(text);
-      }
-    };
-    flush = () => out.flush();
+    const explain = makeExplain(options, io);
+    writer = new ByteWriter(sink);
+    write = (event) => text(explain.render(event));
   } else {
     // The table (frames, --messages, --summary).
-    const filter = new EventFilter(options);
     const table = makeTable(options, io);
-    const rows = new RowWriter((bytes) => out.addBytes(bytes));
-    show = (event) => {
-      if (!filter.accepts(event)) return;
-      if (event.type === 'frame' && table.writeFrameRow(event, rows)) {
-        progress?.clear();
-        return;
-      }
-      const text = table.render(event);
-      if (text !== '') {
-        progress?.clear();
-        rows.text(text);
-      }
-    };
-    flush = () => {
-      rows.flush();
-      return out.flush();
+    const rows = new RowWriter(sink);
+    writer = rows;
+    write = (event) => {
+      if (event.type === 'frame' && table.writeFrameRow(event, rows)) progress?.clear();
+      else text(table.render(event));
     };
   }
+  const show = (event: DissectEvent) => {
+    if (filter.accepts(event)) write(event);
+  };
+  const flush = () => {
+    writer.flush();
+    return out.flush();
+  };
   let errors = 0;
   let damaged = false;
   const collect = (events: ReturnType<CaptureDissector['item']>) => {
@@ -215,12 +208,6 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   if (out.failure) throw new UsageError(`cannot write the output: ${out.failure.message}`);
   if (options.strict && errors > 0) return EXIT.strict;
   return damaged ? EXIT.damaged : EXIT.ok;
-}
-
-/** The teaching views fit 80 columns unless --width says otherwise (or the terminal is narrower). */
-function explainWidth(options: WsdumpOptions, io: CliIo): number {
-  if (options.width !== undefined) return options.width;
-  return io.stdout.isTTY && io.stdout.columns ? Math.min(io.stdout.columns, EXPLAIN_WIDTH) : EXPLAIN_WIDTH;
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {

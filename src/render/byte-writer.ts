@@ -16,7 +16,22 @@ export const LINE_ROOM = 1024;
 
 export const ascii = (text: string): Uint8Array => Buffer.from(text, 'latin1');
 
-const NULL = ascii('null');
+export const NULL = ascii('null');
+
+const HEX_DIGITS = ascii('0123456789abcdef');
+
+/**
+ * `count` bytes of `bytes` as lowercase hex pairs into `target` from `at`, with `separator`
+ * (a character code, or -1 for none) between pairs. Returns where the hex ends.
+ */
+export function spellHex(target: Uint8Array, at: number, bytes: Uint8Array, count: number, separator = -1): number {
+  for (let i = 0; i < count; i++) {
+    if (separator >= 0 && i > 0) target[at++] = separator;
+    target[at++] = HEX_DIGITS[bytes[i]! >> 4]!;
+    target[at++] = HEX_DIGITS[bytes[i]! & 15]!;
+  }
+  return at;
+}
 
 export class ByteWriter {
   protected buffer: Buffer;
@@ -25,7 +40,7 @@ export class ByteWriter {
   /** `sink` gets each full buffer and may keep it: a new one is taken. */
   constructor(
     private readonly sink: (bytes: Buffer) => void,
-    private readonly chunk = CHUNK,
+    protected readonly chunk = CHUNK,
   ) {
     this.buffer = Buffer.allocUnsafe(chunk);
   }
@@ -48,8 +63,18 @@ export class ByteWriter {
     return text;
   }
 
-  /** Text of any characters, as UTF-8 (at most 3 bytes a UTF-16 code unit). */
+  /**
+   * Text of any characters, as UTF-8 (at most 3 bytes a UTF-16 code unit). A text too large for
+   * a chunk (a whole payload with --full) is handed over as a buffer of its exact size, after
+   * what came before it, rather than room for three times its length.
+   */
   text(text: string): void {
+    if (text === '') return;
+    if (text.length * 3 + LINE_ROOM > this.chunk) {
+      this.flush();
+      this.sink(Buffer.from(text));
+      return;
+    }
     this.room(text.length * 3 + LINE_ROOM);
     this.pos += this.buffer.write(text, this.pos);
   }

@@ -5,6 +5,8 @@
  * invisible format characters are shown as visible escapes.
  */
 
+import { spellHex } from './byte-writer.js';
+
 const NAMED: Readonly<Record<number, string>> = { 0x09: '\\t', 0x0a: '\\n', 0x0d: '\\r', 0x1b: '\\e', 0x5c: '\\\\' };
 
 function isUnsafe(cp: number): boolean {
@@ -54,8 +56,6 @@ export function escapeText(text: string, max = Infinity): string {
   return out;
 }
 
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
-
 /** Where hex is spelled out before it becomes one string (a row has one or two such fields). */
 let scratch = Buffer.allocUnsafe(256);
 
@@ -67,13 +67,7 @@ let scratch = Buffer.allocUnsafe(256);
 function spell(bytes: Uint8Array, count: number, separator: number): string {
   const size = separator < 0 ? 2 * count : Math.max(0, 3 * count - 1);
   if (scratch.length < size) scratch = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    if (separator >= 0 && i > 0) scratch[at++] = separator;
-    scratch[at++] = HEX_DIGITS[bytes[i]! >> 4]!;
-    scratch[at++] = HEX_DIGITS[bytes[i]! & 15]!;
-  }
-  return scratch.toString('latin1', 0, at);
+  return scratch.toString('latin1', 0, spellHex(scratch, 0, bytes, count, separator));
 }
 
 /** Bytes as hex pairs separated by spaces, at most `max` bytes, with an ellipsis when cut. */

@@ -21,7 +21,6 @@ import { escapeText, hexPreview } from './escape.js';
 import { palette } from './table.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
-
 export interface ExplainOptions {
   /** chalk color level: 0 = none. */
   colorLevel: 0 | 1 | 2 | 3;

@@ -27,7 +27,6 @@ export const sha256: (data: Uint8Array) => string =
     ? (data) => crypto.hash('sha256', data, 'hex')
     : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
-
 function position(at: StreamPosition): { packet: number | null; ts: number | null } {
   return { packet: at.packet ?? null, ts: at.ts ?? null };
 }

@@ -6,15 +6,13 @@
  * only hex and text go through a string. The field order is eventToJson's; the tests check every
  * line of every fixture against JSON.stringify(eventToJson(event)).
  */
-import type { Alert } from '../alerts.js';
+import type { Alert, Direction } from '../alerts.js';
 import type { DissectEvent, FrameEvent, MessageEvent } from '../engine/events.js';
-import type { Frame } from '../websocket/types.js';
+import type { Frame, StreamPosition } from '../websocket/types.js';
 import { decodeUtf8Lossy } from '../websocket/utf8.js';
-import { ascii, ByteWriter, LINE_ROOM } from './byte-writer.js';
+import { ascii, ByteWriter, LINE_ROOM, NULL, spellHex } from './byte-writer.js';
 import { alertJson, DEFAULT_MAX_HEX, eventToJson, sha256, type JsonOptions } from './json.js';
 
-const HEX_DIGITS = ascii('0123456789abcdef');
-const NULL = ascii('null');
 
 const FRAME_START = ascii('{"type":"frame","conn":');
 const MESSAGE_START = ascii('{"type":"message","conn":');
@@ -106,8 +104,21 @@ export class NdjsonEncoder extends ByteWriter {
     }
   }
 
+  /**
+   * What a frame's (which = 0) and a message's (1) lines begin with: type, conn, from, packet,
+   * startPacket, ts, and the name of the field that follows.
+   */
+  private head(which: 0 | 1, conn: number, direction: Direction, start: StreamPosition, end: StreamPosition): void {
+    this.room(LINE_ROOM);
+    this.lineStart(which, conn, direction);
+    this.num(end.packet);
+    this.put(START_PACKET);
+    this.num(start.packet);
+    this.ts(end.ts, which);
+  }
+
   /** A frame's (which = 0) or a message's (1) line up to its packet number. */
-  private lineStart(which: 0 | 1, conn: number, direction: 'client' | 'server'): void {
+  private lineStart(which: 0 | 1, conn: number, direction: Direction): void {
     if (!(conn >= 0 && conn <= MAX_CACHED_CONN && Number.isInteger(conn))) {
       this.put(which === 0 ? FRAME_START : MESSAGE_START);
       this.num(conn);
@@ -139,14 +150,10 @@ export class NdjsonEncoder extends ByteWriter {
       return;
     }
     const buffer = this.buffer;
-    let at = this.pos;
-    buffer[at++] = 0x22;
-    for (let i = 0; i < bytes.length; i++) {
-      buffer[at++] = HEX_DIGITS[bytes[i]! >> 4]!;
-      buffer[at++] = HEX_DIGITS[bytes[i]! & 15]!;
-    }
-    buffer[at++] = 0x22;
-    this.pos = at;
+    buffer[this.pos] = 0x22;
+    const end = spellHex(buffer, this.pos + 1, bytes, bytes.length);
+    buffer[end] = 0x22;
+    this.pos = end + 1;
   }
 
   /** A payload as a quoted hex string of at most maxHex bytes. */
@@ -189,8 +196,7 @@ export class NdjsonEncoder extends ByteWriter {
         buffer[at++] = 0x75;
         buffer[at++] = 0x30;
         buffer[at++] = 0x30;
-        buffer[at++] = HEX_DIGITS[b >> 4]!;
-        buffer[at++] = HEX_DIGITS[b & 15]!;
+        at = spellHex(buffer, at, data.subarray(i, i + 1), 1);
       } else {
         buffer[at++] = 0x5c;
         buffer[at++] = escape;
@@ -212,12 +218,7 @@ export class NdjsonEncoder extends ByteWriter {
 
   private frame(event: FrameEvent): void {
     const f = event.frame;
-    this.room(LINE_ROOM);
-    this.lineStart(0, event.conn, f.direction);
-    this.num(f.end.packet);
-    this.put(START_PACKET);
-    this.num(f.start.packet);
-    this.ts(f.end.ts, 0);
+    this.head(0, event.conn, f.direction, f.start, f.end);
     this.num(f.offset);
     this.put(this.opcodePart(f));
     if (f.maskingKey !== null) {
@@ -247,12 +248,7 @@ export class NdjsonEncoder extends ByteWriter {
 
   private message(event: MessageEvent): void {
     const m = event.message;
-    this.room(LINE_ROOM);
-    this.lineStart(1, event.conn, m.direction);
-    this.num(m.end.packet);
-    this.put(START_PACKET);
-    this.num(m.start.packet);
-    this.ts(m.end.ts, 1);
+    this.head(1, event.conn, m.direction, m.start, m.end);
     this.num(m.opcode);
     this.put(this.typePart(m.type));
     this.num(m.fragments);
@@ -262,7 +258,8 @@ export class NdjsonEncoder extends ByteWriter {
     this.num(m.length);
     this.put(MESSAGE_FLAGS[(+(m.text === undefined) << 2) | (+m.compressed << 1) | +m.truncated]!);
     if (m.text !== undefined) {
-      if (!m.truncated) this.utf8Text(m.data);
+      // (A cut message, or one too large for a chunk even unescaped, goes through its string.)
+      if (!m.truncated && m.data.length * 6 + LINE_ROOM <= this.chunk) this.utf8Text(m.data);
       else this.text(JSON.stringify(m.text));
     } else {
       this.payloadHex(m.data);

@@ -7,7 +7,7 @@
  * must be cut, a newline) still go through cli-table3, so output never changes.
  */
 import Table from 'cli-table3';
-import { ByteWriter } from './byte-writer.js';
+import { ByteWriter, spellHex } from './byte-writer.js';
 
 const NO_CHARS = { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '' };
 
@@ -108,14 +108,13 @@ export function tableRow(cells: readonly string[], widths: readonly number[], pl
   return (trailing === 0 ? line : line.slice(0, line.length - trailing)) + '\n';
 }
 
-/**
- * Table rows written as bytes (wsdump's table without color): the bytes tableRow gives, for
- * rows whose cells hold only characters one column wide that need no scan beyond a range
- * check (printable ASCII, "…", "→"), without building the row as a string. A row is begun,
- * given its cells, and ended; a cell holding anything else makes `cell` return false, and the
- * row is then abandoned (nothing of it stays written) for tableRow to lay out.
- */
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** "…" in UTF-8 at `at`; returns where it ends. */
+function putEllipsis(buffer: Uint8Array, at: number): number {
+  buffer[at] = 0xe2;
+  buffer[at + 1] = 0x80;
+  buffer[at + 2] = 0xa6;
+  return at + 3;
+}
 
 /** Consecutive cells of a row laid out once (RowWriter.layOut). */
 export interface CellGroup {
@@ -125,6 +124,13 @@ export interface CellGroup {
   owed: number;
 }
 
+/**
+ * Table rows written as bytes (wsdump's table without color): the bytes tableRow gives, for
+ * rows whose cells hold only characters one column wide that need no scan beyond a range
+ * check (printable ASCII, "…", "→"), without building the row as a string. A row is begun,
+ * given its cells, and ended; a cell holding anything else makes `cell` return false, and the
+ * row is then abandoned (nothing of it stays written) for tableRow to lay out.
+ */
 export class RowWriter extends ByteWriter {
   private widths: readonly number[] = [];
   private index = 0;
@@ -150,9 +156,11 @@ export class RowWriter extends ByteWriter {
     const cut = length > room;
     if (cut && room < 1) return false;
     const shown = cut ? room - 1 : length;
+    const owed = this.owed;
+    const start = this.pos;
+    this.pad();
     const buffer = this.buffer;
     let at = this.pos;
-    for (let i = 0; i < this.owed; i++) buffer[at++] = 0x20;
     // Spaces at the end of this cell's text, and whether it is all spaces.
     let run = 0;
     for (let i = 0; i < length; i++) {
@@ -161,6 +169,7 @@ export class RowWriter extends ByteWriter {
         if (i < shown) buffer[at++] = c;
         run = c === 0x20 ? run + 1 : 0;
       } else if (c === 0x2026 || c === 0x2192) {
+        // "…" and "→" in UTF-8: E2 80 A6 and E2 86 92.
         if (i < shown) {
           buffer[at++] = 0xe2;
           buffer[at++] = c === 0x2026 ? 0x80 : 0x86;
@@ -168,17 +177,16 @@ export class RowWriter extends ByteWriter {
         }
         run = 0;
       } else {
+        this.pos = start;
         return false;
       }
     }
     if (cut) {
-      buffer[at++] = 0xe2;
-      buffer[at++] = 0x80;
-      buffer[at++] = 0xa6;
+      at = putEllipsis(buffer, at);
       this.trailing = 0;
       this.owed = 1;
     } else {
-      this.trailing = run === length ? this.trailing + this.owed + length : run;
+      this.trailing = run === length ? this.trailing + owed + length : run;
       this.owed = room - length + 1;
     }
     this.pos = at;
@@ -198,11 +206,7 @@ export class RowWriter extends ByteWriter {
     buffer[at++] = 0x22;
     buffer.set(count === bytes.length ? bytes : bytes.subarray(0, count), at);
     at += count;
-    if (more) {
-      buffer[at++] = 0xe2;
-      buffer[at++] = 0x80;
-      buffer[at++] = 0xa6;
-    }
+    if (more) at = putEllipsis(buffer, at);
     buffer[at++] = 0x22;
     this.end(at, length);
     return true;
@@ -212,18 +216,10 @@ export class RowWriter extends ByteWriter {
   hexCell(bytes: Uint8Array, count: number, more: boolean): boolean {
     const length = Math.max(0, 3 * count - 1) + (more ? 2 : 0);
     if (!this.start(length)) return false;
-    const buffer = this.buffer;
-    let at = this.pos;
-    for (let i = 0; i < count; i++) {
-      if (i > 0) buffer[at++] = 0x20;
-      buffer[at++] = HEX_DIGITS[bytes[i]! >> 4]!;
-      buffer[at++] = HEX_DIGITS[bytes[i]! & 15]!;
-    }
+    let at = spellHex(this.buffer, this.pos, bytes, count, 0x20);
     if (more) {
-      buffer[at++] = 0x20;
-      buffer[at++] = 0xe2;
-      buffer[at++] = 0x80;
-      buffer[at++] = 0xa6;
+      this.buffer[at++] = 0x20;
+      at = putEllipsis(this.buffer, at);
     }
     this.end(at, length);
     return true;
@@ -234,15 +230,20 @@ export class RowWriter extends ByteWriter {
     const room = this.widths[this.index]! - 1;
     if (length > room || length === 0) return false;
     this.index++;
-    const buffer = this.buffer;
-    for (let i = 0; i < this.owed; i++) buffer[this.pos++] = 0x20;
+    this.pad();
     return true;
   }
 
   private end(at: number, length: number): void {
     this.pos = at;
     this.trailing = 0;
-    this.owed = this.widths[this.index - 1]! - 1 - length + 1;
+    this.owed = this.widths[this.index - 1]! - length;
+  }
+
+  /** The spaces owed before the next cell: the last cell's padding and one of left padding. */
+  private pad(): void {
+    const buffer = this.buffer;
+    for (let i = 0; i < this.owed; i++) buffer[this.pos++] = 0x20;
   }
 
   /**
@@ -262,9 +263,8 @@ export class RowWriter extends ByteWriter {
 
   /** Places cells laid out by `layOut` (for the same column widths) as the next cells of the row. */
   group(g: CellGroup): void {
-    const buffer = this.buffer;
-    for (let i = 0; i < this.owed; i++) buffer[this.pos++] = 0x20;
-    buffer.set(g.bytes, this.pos);
+    this.pad();
+    this.buffer.set(g.bytes, this.pos);
     this.pos += g.bytes.length;
     this.index += g.columns;
     this.owed = g.owed;

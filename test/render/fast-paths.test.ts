@@ -1,16 +1,11 @@
 /**
- * The fast paths of issue 8 must write exactly what the general code writes: table rows laid
- * out without cli-table3 (src/render/row.ts), and frame/message NDJSON lines written without
- * bytes by src/render/ndjson-encoder.ts instead of JSON.stringify of an object (src/render/json.ts).
+ * Table rows laid out without cli-table3 (src/render/row.ts, issue 8) must be exactly what
+ * cli-table3 lays out. (The NDJSON encoder has its own test, ndjson-encoder.test.ts; rows
+ * written as bytes, table-bytes.test.ts.)
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { Chalk } from 'chalk';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dissect } from '../../src/engine/dissect.js';
-import { eventToJson } from '../../src/render/json.js';
-import { eventToNdjson } from '../../src/render/ndjson-encoder.js';
 import { cliTableRow, tableRow } from '../../src/render/row.js';
 import { runs } from '../helpers/fuzz.js';
 
@@ -49,20 +44,5 @@ describe('table rows without cli-table3', () => {
   it('cuts long plain cells as cli-table3 does', () => {
     const cells = ['1234567890', '12345678901234', 'abcdef', 'C→S', '1', '000', 'continuation!!', '1', '65535 (16)…x', 'deadbeef', 'y'.repeat(60)];
     expect(tableRow(cells, WIDTHS)).toBe(cliTableRow(cells, WIDTHS));
-  });
-});
-
-describe('NDJSON frame and message lines', () => {
-  const captures = ['fixtures/real', 'fixtures/shared', 'fixtures/crafted'].flatMap((dir) =>
-    readdirSync(dir)
-      .filter((f) => /\.(pcap|pcapng)(\.gz)?$/.test(f))
-      .map((f) => join(dir, f)),
-  );
-  it.each(captures)('%s', async (capture) => {
-    for (const maxHexBytes of [undefined, 4, Infinity]) {
-      for await (const event of dissect(capture, { decodeAs: [8080, 80] })) {
-        expect(eventToNdjson(event, { maxHexBytes })).toBe(JSON.stringify(eventToJson(event, { maxHexBytes })) + '\n');
-      }
-    }
   });
 });

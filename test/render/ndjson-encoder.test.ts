@@ -3,17 +3,15 @@
  * JSON.stringify(eventToJson(event)) for every event, whatever its buffer size and wherever a
  * line crosses from one buffer to the next.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { makeAlert } from '../../src/alerts.js';
-import { dissect } from '../../src/engine/dissect.js';
 import type { DissectEvent } from '../../src/engine/events.js';
 import { eventToJson } from '../../src/render/json.js';
-import { NdjsonEncoder } from '../../src/render/ndjson-encoder.js';
+import { eventToNdjson, NdjsonEncoder } from '../../src/render/ndjson-encoder.js';
 import { MessageAssembler } from '../../src/websocket/message-assembler.js';
 import type { Message } from '../../src/websocket/types.js';
+import { dissectEvents, FIXTURE_CAPTURES } from '../helpers/dissect.js';
 import { runs } from '../helpers/fuzz.js';
 import { makeFrame } from '../websocket/frame-factory.js';
 
@@ -46,18 +44,11 @@ function message(fields: Partial<Message> & { data: Uint8Array }): Message {
   };
 }
 
-const captures = ['fixtures/real', 'fixtures/shared', 'fixtures/crafted'].flatMap((dir) =>
-  readdirSync(dir)
-    .filter((f) => /\.(pcap|pcapng)(\.gz)?$/.test(f))
-    .map((f) => join(dir, f)),
-);
-
 describe('NdjsonEncoder', () => {
-  it('writes every fixture as eventToJson does, across buffer boundaries', async () => {
+  it('writes every fixture as eventToJson does, across buffer boundaries, and line by line', async () => {
     let lines = 0;
-    for (const capture of captures) {
-      const events: DissectEvent[] = [];
-      for await (const event of dissect(capture, { decodeAs: [8080, 80] })) events.push(event);
+    for (const capture of FIXTURE_CAPTURES) {
+      const events = await dissectEvents(capture, { decodeAs: [8080, 80] });
       lines += events.length;
       for (const maxHexBytes of [undefined, 3, Infinity]) {
         const expected = reference(events, maxHexBytes);
@@ -65,6 +56,8 @@ describe('NdjsonEncoder', () => {
         for (const chunk of [64, 3000, 256 * 1024]) {
           expect(encode(events, chunk, maxHexBytes).text, `${capture}, chunk ${chunk}`).toBe(expected);
         }
+        // One line at a time, as wsproxy and the library write them.
+        expect(events.map((e) => eventToNdjson(e, { maxHexBytes })).join(''), capture).toBe(expected);
       }
     }
     expect(lines).toBeGreaterThan(500);
@@ -133,5 +126,7 @@ describe('NdjsonEncoder', () => {
     const { text: out, chunks } = encode(events, 1024, Infinity);
     expect(out).toBe(reference(events, Infinity));
     expect(Math.max(...chunks)).toBeGreaterThan(1024);
+    // eventToNdjson's buffer is 16 KiB: the line is handed over in parts and joined.
+    expect(eventToNdjson(events[0]!, { maxHexBytes: Infinity })).toBe(reference(events, Infinity));
   });
 });

@@ -3,14 +3,12 @@
  * instead of the text render() returns. Whatever the frames and the options, the output must
  * be the same bytes.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dissect } from '../../src/engine/dissect.js';
 import type { DissectEvent } from '../../src/engine/events.js';
 import { RowWriter, tableRow } from '../../src/render/row.js';
 import { TableRenderer, type TableOptions } from '../../src/render/table.js';
+import { dissectEvents, FIXTURE_CAPTURES } from '../helpers/dissect.js';
 import { runs } from '../helpers/fuzz.js';
 import { makeFrame } from '../websocket/frame-factory.js';
 
@@ -29,12 +27,6 @@ function both(events: DissectEvent[], options: TableOptions): { text: string; by
   rows.flush();
   return { text, bytes: Buffer.concat(chunks).toString(), direct };
 }
-
-const captures = ['fixtures/real', 'fixtures/shared', 'fixtures/crafted'].flatMap((dir) =>
-  readdirSync(dir)
-    .filter((f) => /\.(pcap|pcapng)(\.gz)?$/.test(f))
-    .map((f) => join(dir, f)),
-);
 
 const OPTIONS: TableOptions[] = [
   { colorLevel: 0, width: 120 },
@@ -79,9 +71,8 @@ describe('RowWriter', () => {
 describe('table rows written as bytes', () => {
   it('are the bytes render() gives, on every fixture and with every option', async () => {
     let direct = 0;
-    for (const capture of captures) {
-      const events: DissectEvent[] = [];
-      for await (const event of dissect(capture, { decodeAs: [8080, 80] })) events.push(event);
+    for (const capture of FIXTURE_CAPTURES) {
+      const events = await dissectEvents(capture, { decodeAs: [8080, 80] });
       for (const options of OPTIONS) {
         const out = both(events, options);
         expect(out.bytes, `${capture} ${JSON.stringify(options)}`).toBe(out.text);
