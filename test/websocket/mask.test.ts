@@ -55,6 +55,25 @@ describe('applyMask', () => {
     );
   });
 
+  it('matches the formula at every length around the word loop, at every alignment and key offset', () => {
+    // fast-check draws mostly short arrays, which never reach the word loop (64 bytes and up):
+    // walk its lengths one by one, so each tail length after the unrolled words is met.
+    const key = hex('a1b2c3d4');
+    const bytes = Uint8Array.from({ length: 160 }, (_, i) => (i * 37 + 11) & 0xff);
+    for (let n = 56; n <= 160; n++) {
+      for (let shift = 0; shift < 4; shift++) {
+        for (let keyOffset = 0; keyOffset < 4; keyOffset++) {
+          const input = shifted(bytes.subarray(0, n), shift);
+          const expected = reference(input, key, keyOffset);
+          expect(applyMask(input, key, keyOffset)).toEqual(expected);
+          const output = shifted(new Uint8Array(n), shift);
+          applyMask(input, key, keyOffset, output);
+          expect(output).toEqual(expected);
+        }
+      }
+    }
+  });
+
   it('writes only input.length bytes of a longer output', () => {
     const output = new Uint8Array(40).fill(7);
     applyMask(new Uint8Array(33), hex('01020304'), 1, output);
