@@ -13,6 +13,14 @@ export type Severity = 'error' | 'warning' | 'info';
 /** Which peer sent the bytes an alert is about. */
 export type Direction = 'client' | 'server';
 
+/**
+ * `pair[direction]` as two named loads: V8 makes a keyed load that sees both names a
+ * megamorphic lookup, and the decoder made several per packet.
+ */
+export function sideOf<T>(pair: Readonly<Record<Direction, T>>, direction: Direction): T {
+  return direction === 'client' ? pair.client : pair.server;
+}
+
 interface CatalogueEntry {
   readonly severity: Severity;
   /** e.g. "RFC 6455 §5.1" */

@@ -69,8 +69,19 @@ export async function openPcap(
     let need = 0;
     const header = Buffer.alloc(RECORD_HEADER_LENGTH);
 
+    /** The ArrayBuffer under the chunk of the last packet, and where the chunk starts in it. */
+    let viewed: Buffer | null = null;
+    let arrayBuffer = new ArrayBuffer(0);
+    let base = 0;
+
     function packet(batch: CaptureItem[], buf: Buffer, at: number, captured: number): void {
       const no = ++count;
+      if (buf !== viewed) {
+        // Once per chunk: `buffer` is a getter that costs more than the view made from it.
+        viewed = buf;
+        arrayBuffer = buf.buffer as ArrayBuffer;
+        base = buf.byteOffset;
+      }
       const original = u32(buf, at + 12);
       batch.push({
         kind: 'packet',
@@ -79,7 +90,7 @@ export async function openPcap(
         linkType,
         // A plain Uint8Array view: the layers below take views of it, and those of a Buffer
         // go through Buffer's constructor (it showed in the profile).
-        data: new Uint8Array(buf.buffer, buf.byteOffset + at + RECORD_HEADER_LENGTH, captured),
+        data: new Uint8Array(arrayBuffer, base + at + RECORD_HEADER_LENGTH, captured),
         originalLength: original,
         interfaceId: 0,
       });

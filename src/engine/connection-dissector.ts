@@ -1,4 +1,4 @@
-import { makeAlert, type Alert, type Direction } from '../alerts.js';
+import { makeAlert, sideOf, type Alert, type Direction } from '../alerts.js';
 import { checkRequest, checkResponse, type HandshakeVerdict, type RequestCheck } from '../http/handshake.js';
 import { HttpHeadParser, type HttpRequest, type HttpResponse } from '../http/http-parser.js';
 import { Opcode } from '../websocket/constants.js';
@@ -64,6 +64,8 @@ export class ConnectionDissector {
   private early: Pending[] = [];
   private earlyBytes = 0;
   private readonly totals: Record<Direction, DirectionTotals> = { client: newTotals(), server: newTotals() };
+  /** The entries of each side's `totals.byOpcode`, by opcode (0-15). */
+  private readonly byOpcode: Record<Direction, (DirectionTotals['byOpcode'][string] | undefined)[]> = { client: [], server: [] };
   private readonly alertCounts = { error: 0, warning: 0, info: 0 };
   private readonly closeCodes: Record<Direction, (number | null)[]> = { client: [], server: [] };
   private readonly limits: Partial<Limits>;
@@ -95,7 +97,7 @@ export class ConnectionDissector {
   }
 
   data(direction: Direction, bytes: Uint8Array, pos: StreamPosition = {}): DissectEvent[] {
-    this.totals[direction].bytes += bytes.length;
+    sideOf(this.totals, direction).bytes += bytes.length;
     this.noteTime(pos);
     switch (this.phase) {
       case 'websocket':
@@ -112,7 +114,7 @@ export class ConnectionDissector {
   }
 
   gap(direction: Direction, size: number, pos: StreamPosition = {}): DissectEvent[] {
-    this.totals[direction].missing += size;
+    sideOf(this.totals, direction).missing += size;
     const events: DissectEvent[] = [this.alertEvent(makeAlert('tcp.gap', `${size} byte(s) of the ${direction}'s stream were not captured.`, { direction, ...(pos.packet !== undefined ? { packet: pos.packet } : {}), detail: { size } }))];
     if (this.phase === 'websocket') return [...events, ...this.fromSession(this.session!.gap(direction, size, pos))];
     if (this.phase === 'request' || this.phase === 'response') {
@@ -286,15 +288,21 @@ export class ConnectionDissector {
     const out: DissectEvent[] = [];
     for (const e of events) {
       if (e.type === 'frame') {
-        const totals = this.totals[e.frame.direction];
+        const totals = sideOf(this.totals, e.frame.direction);
         totals.frames++;
-        const op = (totals.byOpcode[e.frame.opcodeName] ??= { frames: 0, bytes: 0 });
+        // byOpcode's entry through an array indexed by opcode: a lookup by name is megamorphic.
+        const ops = sideOf(this.byOpcode, e.frame.direction);
+        let op = ops[e.frame.opcode];
+        if (op === undefined) {
+          op = totals.byOpcode[e.frame.opcodeName] ??= { frames: 0, bytes: 0 };
+          ops[e.frame.opcode] = op;
+        }
         op.frames++;
         op.bytes += e.frame.payloadLength;
         this.countAlerts(e.frame.alerts);
         out.push({ type: 'frame', conn: this.conn, frame: e.frame });
       } else if (e.type === 'message') {
-        this.totals[e.message.direction].messages++;
+        sideOf(this.totals, e.message.direction).messages++;
         this.countAlerts(e.message.alerts);
         if (e.message.opcode === Opcode.Close && e.message.close) this.closeCodes[e.message.direction].push(e.message.close.code);
         out.push({ type: 'message', conn: this.conn, message: e.message });

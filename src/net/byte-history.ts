@@ -39,9 +39,14 @@ export class ByteHistory {
       this.grow(Math.min(this.max, capacity));
     }
     const capacity = this.buffer.length;
-    const first = Math.min(n, capacity - this.head);
-    this.buffer.set(bytes.subarray(0, first), this.head);
-    if (first < n) this.buffer.set(bytes.subarray(first), 0);
+    const first = capacity - this.head;
+    if (n <= first) {
+      // No view when the bytes fit before the end of the ring (nearly always).
+      this.buffer.set(bytes, this.head);
+    } else {
+      this.buffer.set(bytes.subarray(0, first), this.head);
+      this.buffer.set(bytes.subarray(first), 0);
+    }
     this.head = (this.head + n) % capacity;
     this.size = Math.min(capacity, this.size + n);
   }

@@ -19,7 +19,7 @@
  *   the ports are reused by a new SYN or the connection table is full and the least recently
  *   active connection is dropped.
  */
-import { makeAlert, type Alert, type Direction } from '../alerts.js';
+import { makeAlert, sideOf, type Alert, type Direction } from '../alerts.js';
 import { ByteHistory } from './byte-history.js';
 import { seqAdd, seqDiff } from './seq.js';
 import type { TcpSegment } from './types.js';
@@ -182,8 +182,8 @@ export class TcpReassembler {
 
     const direction: Direction =
       conn.client.ip === segment.src && conn.client.port === segment.srcPort ? 'client' : 'server';
-    const half = conn.halves[direction];
-    const peer = conn.halves[opposite(direction)];
+    const half = sideOf(conn.halves, direction);
+    const peer = sideOf(conn.halves, opposite(direction));
     const length = segment.payload.length;
     if (
       length > 0 &&
@@ -298,7 +298,7 @@ export class TcpReassembler {
 
   /** Takes one piece of one direction: trims what was delivered, then delivers or queues the rest. */
   private accept(conn: Connection, direction: Direction, incoming: Piece): void {
-    const half = conn.halves[direction];
+    const half = sideOf(conn.halves, direction);
     const next = half.next;
     if (next === undefined || half.ended) return;
     let piece = incoming;
@@ -330,7 +330,7 @@ export class TcpReassembler {
 
   /** Compares the first `overlap` bytes of `piece` (which starts `old` bytes before `next`) with what was delivered. */
   private checkDelivered(conn: Connection, direction: Direction, piece: Piece, old: number, overlap: number): void {
-    const half = conn.halves[direction];
+    const half = sideOf(conn.halves, direction);
     const bytes = piece.bytes;
     if (bytes === null) return;
     let differing = 0;
@@ -357,7 +357,7 @@ export class TcpReassembler {
 
   /** Queues the parts of `piece` not already queued (first copy wins), flagging differing overlaps. */
   private enqueue(conn: Connection, direction: Direction, piece: Piece): void {
-    const half = conn.halves[direction];
+    const half = sideOf(conn.halves, direction);
     const next = half.next!;
     const queue = half.queue;
     const rel = (p: Piece): number => seqDiff(p.seq, next);
@@ -425,7 +425,7 @@ export class TcpReassembler {
 
   /** Delivers queued pieces that have become in-order. */
   private drain(conn: Connection, direction: Direction): void {
-    const half = conn.halves[direction];
+    const half = sideOf(conn.halves, direction);
     const queue = half.queue;
     while (queue.length > 0 && !half.ended) {
       const head = queue[0]!;
@@ -449,7 +449,7 @@ export class TcpReassembler {
   }
 
   private deliver(conn: Connection, direction: Direction, piece: Piece): void {
-    const half = conn.halves[direction];
+    const half = sideOf(conn.halves, direction);
     if (piece.len > 0) {
       if (piece.bytes !== null) {
         this.out.push({ type: 'data', conn: conn.id, direction, bytes: piece.bytes, packet: piece.packet, ts: piece.ts });
@@ -474,7 +474,7 @@ export class TcpReassembler {
 
   /** Gives up the hole before the head of the queue: a gap event, then the queued bytes that follow. */
   private flushHole(conn: Connection, direction: Direction, packet: number, ts: number): void {
-    const half = conn.halves[direction];
+    const half = sideOf(conn.halves, direction);
     const head = half.queue[0];
     if (head === undefined || half.next === undefined) return;
     const size = seqDiff(head.seq, half.next);
@@ -495,14 +495,14 @@ export class TcpReassembler {
 
   /** The peer acknowledged `ack`: any hole it covers was received, so the capture missed it. */
   private onAck(conn: Connection, direction: Direction, ack: number, packet: number, ts: number): void {
-    const half = conn.halves[direction];
+    const half = sideOf(conn.halves, direction);
     while (!half.ended && half.queue.length > 0 && seqDiff(ack, half.queue[0]!.seq) > 0) {
       this.flushHole(conn, direction, packet, ts);
     }
   }
 
   private enforceBound(conn: Connection, direction: Direction, packet: number, ts: number): void {
-    const half = conn.halves[direction];
+    const half = sideOf(conn.halves, direction);
     const over = (): boolean =>
       half.queue.length > 0 && (half.queuedBytes > this.maxBufferedBytes || half.queue.length > this.maxBufferedSegments);
     if (!over()) return;
@@ -518,7 +518,7 @@ export class TcpReassembler {
   /** Ends both directions that are still open: holes become gaps, queued bytes are delivered first. */
   private close(conn: Connection, reason: EndReason, packet: number, ts: number): void {
     for (const direction of DIRECTIONS) {
-      const half = conn.halves[direction];
+      const half = sideOf(conn.halves, direction);
       while (!half.ended && half.queue.length > 0) this.flushHole(conn, direction, packet, ts);
       if (half.ended) continue;
       half.ended = true;

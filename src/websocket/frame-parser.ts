@@ -69,6 +69,8 @@ class ByteQueue {
   begin = 0;
   /** Stream offset just after the last byte handed in (pushed or gap). */
   end = 0;
+  /** The position of the piece the last `take` read from. */
+  takenPos: StreamPosition = {};
 
   get length(): number {
     return this.end - this.begin;
@@ -146,14 +148,19 @@ class ByteQueue {
     return pos;
   }
 
-  /** Consume up to `max` bytes from one piece and return them as a view (no copy). */
-  take(max: number): { bytes: Uint8Array; pos: StreamPosition } {
+  /**
+   * Consume up to `max` bytes from one piece and return them as a view (no copy); the position
+   * of the piece they came from is left in `takenPos` (no object per call).
+   */
+  take(max: number): Uint8Array {
     const piece = this.pieces[this.head]!;
     const from = this.begin - piece.start;
     const n = Math.min(max, piece.bytes.length - from);
-    const bytes = piece.bytes.subarray(from, from + n);
+    // A whole piece (a segment in the middle of a large payload) needs no new view.
+    const bytes = from === 0 && n === piece.bytes.length ? piece.bytes : piece.bytes.subarray(from, from + n);
+    this.takenPos = piece.pos;
     this.discardTo(this.begin + n);
-    return { bytes, pos: piece.pos };
+    return bytes;
   }
 }
 
@@ -379,11 +386,12 @@ export class FrameParser {
             break;
           }
           if (this.q.length === 0) return;
-          const { bytes, pos } = this.q.take(remaining);
-          this.lastPos = pos;
+          const bytes = this.q.take(remaining);
+          this.lastPos = this.q.takenPos;
           this.received += bytes.length;
           if (this.keeping && this.keptLen < this.keepLimit) {
-            this.keep(bytes.subarray(0, this.keepLimit - this.keptLen));
+            const room = this.keepLimit - this.keptLen;
+            this.keep(bytes.length > room ? bytes.subarray(0, room) : bytes);
           }
           break;
         }

@@ -1,4 +1,4 @@
-import { makeAlert, type Alert, type Direction } from '../alerts.js';
+import { makeAlert, sideOf, type Alert, type Direction } from '../alerts.js';
 import { Opcode } from './constants.js';
 import type { Extension, ExtensionDecoder } from './extension.js';
 import { RSV1 } from './extension.js';
@@ -76,17 +76,17 @@ export class WebSocketSession {
 
   /** Bytes of one direction's stream, in order. */
   push(direction: Direction, chunk: Uint8Array, pos?: StreamPosition): SessionEvent[] {
-    return this.process(direction, this.halves[direction].parser.push(chunk, pos));
+    return this.process(direction, sideOf(this.halves, direction).parser.push(chunk, pos));
   }
 
   /** `size` bytes of one direction's stream were not captured. */
   gap(direction: Direction, size: number, pos?: StreamPosition): SessionEvent[] {
-    return this.process(direction, this.halves[direction].parser.gap(size, pos));
+    return this.process(direction, sideOf(this.halves, direction).parser.gap(size, pos));
   }
 
   /** One direction's stream ended (FIN, RST or end of capture). */
   end(direction: Direction, pos?: StreamPosition): SessionEvent[] {
-    const half = this.halves[direction];
+    const half = sideOf(this.halves, direction);
     const events = this.process(direction, half.parser.end(pos));
     for (const message of half.assembler.end()) events.push({ type: 'message', message });
     return events;
@@ -98,9 +98,9 @@ export class WebSocketSession {
     this.finished = true;
     const events = [...this.end('client', pos), ...this.end('server', pos)];
     for (const direction of ['client', 'server'] as const) {
-      const half = this.halves[direction];
+      const half = sideOf(this.halves, direction);
       const closer = half.closeFrame;
-      if (closer !== null && this.halves[other(direction)].closeFrame === null) {
+      if (closer !== null && sideOf(this.halves, other(direction)).closeFrame === null) {
         events.push({
           type: 'alert',
           alert: makeAlert('close.unanswered', `The ${direction}'s Close was never answered by the ${other(direction)} (the capture may have ended first).`, {
@@ -126,9 +126,10 @@ export class WebSocketSession {
 
   private process(direction: Direction, frames: Frame[]): SessionEvent[] {
     const events: SessionEvent[] = [];
-    const half = this.halves[direction];
+    const half = sideOf(this.halves, direction);
     for (const frame of frames) {
-      frame.alerts.unshift(...checkFrameHeader(frame, { allowedRsv: half.allowedRsv }));
+      const headerAlerts = checkFrameHeader(frame, { allowedRsv: half.allowedRsv });
+      if (headerAlerts.length > 0) frame.alerts.unshift(...headerAlerts);
       const reuse = this.keys.check(frame);
       if (reuse !== null) frame.alerts.push(reuse);
       const messages = half.assembler.push(frame);
@@ -145,13 +146,13 @@ export class WebSocketSession {
   /** §5.5.2, §5.5.3: a Pong answers the Pings before it and echoes the payload of the one it answers. */
   private trackPingPong(direction: Direction, message: Message): void {
     if (message.opcode === Opcode.Ping) {
-      const pings = this.halves[direction].pings;
+      const pings = sideOf(this.halves, direction).pings;
       pings.push({ payload: Buffer.from(message.data).toString('hex'), offset: message.frameOffsets[0]!, ...(message.start.packet !== undefined ? { packet: message.start.packet } : {}) });
       if (pings.length > MAX_PENDING_PINGS) pings.shift();
       return;
     }
     if (message.opcode !== Opcode.Pong) return;
-    const pending = this.halves[other(direction)].pings;
+    const pending = sideOf(this.halves, other(direction)).pings;
     if (pending.length === 0) return; // §5.5.3: an unsolicited Pong is allowed (a heartbeat)
     const payload = Buffer.from(message.data).toString('hex');
     const answered = pending.findIndex((p) => p.payload === payload);
