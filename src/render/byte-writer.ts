@@ -33,6 +33,16 @@ export function spellHex(target: Uint8Array, at: number, bytes: Uint8Array, coun
   return at;
 }
 
+/** Whether `n` is written digit by digit by `num` (a non-negative integer below 2^31). */
+export function isSmallCount(n: number): boolean {
+  return n >= 0 && n <= 0x7fffffff && n === (n | 0);
+}
+
+/** How many decimal digits a small count (see isSmallCount) has. */
+export function digitCount(n: number): number {
+  return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
+}
+
 export class ByteWriter {
   protected buffer: Buffer;
   protected pos = 0;
@@ -97,12 +107,12 @@ export class ByteWriter {
       this.put(NULL);
       return;
     }
-    if (!(n >= 0 && n <= 0x7fffffff && n === (n | 0))) {
+    if (!isSmallCount(n)) {
       this.pos += this.buffer.write(Number.isFinite(n) ? String(n) : 'null', this.pos, 'latin1');
       return;
     }
     const buffer = this.buffer;
-    let at = this.pos + (n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10);
+    let at = this.pos + digitCount(n);
     this.pos = at;
     let rest = n;
     do {

@@ -7,7 +7,7 @@
  * must be cut, a newline) still go through cli-table3, so output never changes.
  */
 import Table from 'cli-table3';
-import { ByteWriter, spellHex } from './byte-writer.js';
+import { ByteWriter, digitCount, isSmallCount, spellHex } from './byte-writer.js';
 
 const NO_CHARS = { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '' };
 
@@ -212,16 +212,34 @@ export class RowWriter extends ByteWriter {
     return true;
   }
 
-  /** The next cell as hexPreview(bytes, count) writes it when `more`, or of all of `bytes`; false when it does not fit. */
-  hexCell(bytes: Uint8Array, count: number, more: boolean): boolean {
-    const length = Math.max(0, 3 * count - 1) + (more ? 2 : 0);
+  /**
+   * The next cell as hexPreview(bytes, count) writes it when `more`, or of all of `bytes`
+   * (with `spaced` false, as hexString writes them); false when it does not fit.
+   */
+  hexCell(bytes: Uint8Array, count: number, more: boolean, spaced = true): boolean {
+    const length = (spaced ? Math.max(0, 3 * count - 1) : 2 * count) + (more ? 2 : 0);
     if (!this.start(length)) return false;
-    let at = spellHex(this.buffer, this.pos, bytes, count, 0x20);
+    let at = spellHex(this.buffer, this.pos, bytes, count, spaced ? 0x20 : -1);
     if (more) {
       this.buffer[at++] = 0x20;
       at = putEllipsis(this.buffer, at);
     }
     this.end(at, length);
+    return true;
+  }
+
+  /**
+   * The next cell as String(n) + `suffix` (printable ASCII, not ending with a space) for a
+   * count below 2^31; false when n is another number or the cell does not fit its column
+   * (then `cell` cuts it).
+   */
+  numberCell(n: number, suffix?: Uint8Array): boolean {
+    if (!isSmallCount(n)) return false;
+    const length = digitCount(n) + (suffix?.length ?? 0);
+    if (!this.start(length)) return false;
+    this.num(n);
+    if (suffix !== undefined) this.put(suffix);
+    this.end(this.pos, length);
     return true;
   }
 

@@ -5,6 +5,7 @@ import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { escapeText, hexPreview, hexString } from './escape.js';
+import { ascii } from './byte-writer.js';
 import { RowWriter, tableRow, type CellGroup } from './row.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
@@ -105,6 +106,10 @@ const MESSAGE_COLUMNS = [
   { head: 'Length', width: 16 },
 ] as const;
 
+const SUFFIX_16 = ascii(' (16)');
+const SUFFIX_64 = ascii(' (64)');
+/** What the Length cell shows after the number: the extended length's size, as frameCellsAround writes it. */
+const lengthSuffix = (f: Frame): Uint8Array | undefined => (f.lengthEncoding === 7 ? undefined : f.lengthEncoding === 16 ? SUFFIX_16 : SUFFIX_64);
 const fixedWidth = (columns: readonly { width: number }[]) => columns.reduce((w, c) => w + c.width, 0);
 const MIN_PAYLOAD = 12;
 
@@ -321,13 +326,18 @@ export class TableRenderer {
     const f = event.frame;
     this.noteTime(f.start.ts);
     out.beginRow(this.widths);
-    const [packet, time] = this.frameCellsAround(f, 0);
-    let ok = out.cell(packet) && out.cell(time);
+    // Numbers and the key straight from the frame, and the same text as frameCellsAround
+    // (without color, its palette changes nothing) where a cell must be cut.
+    const packet = f.end.packet;
+    let ok = (packet !== undefined && out.numberCell(packet)) || out.cell(this.frameCellsAround(f, 0)[0]);
+    ok &&= out.cell(this.time(f.start.ts));
     const middle = ok ? this.middleGroup(event.conn, f) : null;
     if (middle !== null) out.group(middle);
     else if (ok) ok = this.frameCellsMiddle(event.conn, f).every((cell) => out.cell(cell));
-    const [length, key] = this.frameCellsAround(f, 1);
-    if (!(ok && out.cell(length) && out.cell(key))) {
+    ok &&= out.numberCell(f.payloadLength, lengthSuffix(f)) || out.cell(this.frameCellsAround(f, 1)[0]);
+    const key = f.maskingKey;
+    ok &&= key !== null ? out.hexCell(key, key.length, false, false) || out.cell(this.frameCellsAround(f, 1)[1]) : out.cell('-');
+    if (!ok) {
       out.abandonRow();
       return false;
     }
