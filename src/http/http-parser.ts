@@ -58,10 +58,12 @@ const SP = 0x20;
 const HTAB = 0x09;
 const HTTP_NAME = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
 
-/** RFC 9110 §5.6.2 tchar. */
+/** RFC 9110 §5.6.2 tchar, by byte value. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
 function isTchar(b: number): boolean {
-  if ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)) return true;
-  return "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b));
+  return TCHAR[b] === 1;
 }
 
 /** CTL other than HTAB (RFC 5234 B.1); CR is handled separately as a line ending. */
@@ -151,7 +153,7 @@ export class HttpHeadParser {
             detail: { byte: byte },
           }));
         }
-        this.append(chunk.subarray(pos - 1, pos));
+        this.appendByte(byte);
       } else {
         const lf = chunk.indexOf(LF, pos);
         const end = lf === -1 ? chunk.length : lf + 1;
@@ -190,13 +192,21 @@ export class HttpHeadParser {
 
   private append(bytes: Uint8Array): void {
     const needed = this.lineLength + bytes.length;
-    if (needed > this.line.length) {
-      const grown = new Uint8Array(Math.max(needed, this.line.length * 2));
-      grown.set(this.line.subarray(0, this.lineLength));
-      this.line = grown;
-    }
+    if (needed > this.line.length) this.grow(needed);
     this.line.set(bytes, this.lineLength);
     this.lineLength = needed;
+  }
+
+  /** One byte of the start line (it is read byte by byte): no view of the chunk for it. */
+  private appendByte(byte: number): void {
+    if (this.lineLength === this.line.length) this.grow(this.lineLength + 1);
+    this.line[this.lineLength++] = byte;
+  }
+
+  private grow(needed: number): void {
+    const grown = new Uint8Array(Math.max(needed, this.line.length * 2));
+    grown.set(this.line.subarray(0, this.lineLength));
+    this.line = grown;
   }
 
   /**

@@ -87,6 +87,20 @@ describe('HttpHeadParser: valid heads', () => {
     expect(result.alerts).toEqual([]);
   });
 
+  it('takes every RFC 9110 tchar in a method token, byte by byte as in one chunk', () => {
+    // tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+    for (const method of ['M-SEARCH', "!#$%&'*+-.^_`|~09azAZ"]) {
+      const text = head([`${method} / HTTP/1.1`, 'Host: h']);
+      expect((done('request', text).head as HttpRequest).method).toBe(method);
+      const split = feed('request', byteByByte(bytes(text))).result;
+      expect(split.state === 'done' && (split.head as HttpRequest).method).toBe(method);
+    }
+    // Any other byte before the first space ends it at once, before the line is complete.
+    for (const bad of ['(', ')', ',', '/', ':', '@', '[', '{', '"', '\x80']) {
+      expect(feed('request', [Uint8Array.from([0x47, bad.charCodeAt(0)])]).result.state).toBe('error');
+    }
+  });
+
   it('returns rest as a view of the pushed chunk, not a copy', () => {
     const data = new Uint8Array([...bytes(SAMPLE_REQUEST), ...HELLO_FRAME]);
     const result = new HttpHeadParser('request').push(data);
