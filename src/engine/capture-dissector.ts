@@ -101,8 +101,9 @@ export class CaptureDissector {
       if (e.type === 'data') {
         // A loop, not a spread: this runs once per packet, and a spread call costs more.
         for (const event of d.data(direction, e.bytes, pos)) out.push(event);
-      } else if (e.type === 'gap') out.push(...d.gap(direction, e.size, pos));
-      else {
+      } else if (e.type === 'gap') {
+        out.push(...d.gap(direction, e.size, pos));
+      } else {
         out.push(...d.end(direction, pos));
         flow.ended.add(direction);
         if (flow.ended.size === 2) {

@@ -4,8 +4,8 @@ import type { DissectEvent, Endpoint, FrameEvent, HandshakeEvent } from '../engi
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
-import { escapeText, hexPreview, hexString } from './escape.js';
 import { ascii } from './byte-writer.js';
+import { escapeText, hexPreview, hexString } from './escape.js';
 import { RowWriter, tableRow, type CellGroup } from './row.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
