@@ -1,10 +1,7 @@
-import { supportsColor } from 'chalk';
 import { CommanderError, InvalidArgumentError, Option, type Command } from 'commander';
 import type { Direction } from '../alerts.js';
 import type { DissectEvent } from '../engine/events.js';
-import { EXPLAIN_WIDTH, ExplainRenderer } from '../render/explain.js';
 import { ndjsonLines } from '../render/ndjson-encoder.js';
-import { TableRenderer } from '../render/table.js';
 import { Opcode } from '../websocket/constants.js';
 import { DEFAULT_LIMITS, type Limits } from '../websocket/types.js';
 
@@ -143,20 +140,6 @@ export function conflictingViews(options: ViewOptions): string | null {
   return chosen.length > 1 ? `choose one of --json, --explain, --messages, --summary (got ${chosen.map((v) => `--${v}`).join(', ')})` : null;
 }
 
-/**
- * Colors only on a terminal, never with NO_COLOR (https://no-color.org: any non-empty value),
- * unless --color forces them; --no-color always wins.
- */
-export function colorLevel(option: boolean | undefined, io: CliIo): 0 | 1 | 2 | 3 {
-  if (option === false) return 0;
-  const detected = supportsColor ? supportsColor.level : 0;
-  if (option === true) return detected > 0 ? detected : 1;
-  if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') return 0;
-  if (!io.stdout.isTTY || io.env.TERM === 'dumb') return 0;
-  // chalk detects from the process's own stdout; the stream we write to is a terminal.
-  return detected > 0 ? detected : 1;
-}
-
 export function limitsFrom(options: ViewOptions): Limits {
   return {
     maxFramePayload: options.maxFrame ?? DEFAULT_LIMITS.maxFramePayload,
@@ -212,41 +195,23 @@ export function jsonHexBytes(options: ViewOptions): number {
   return options.full ? Infinity : (options.payload ?? 256);
 }
 
-/** The chosen view as a function from event to text. */
-export function makeView(options: ViewOptions, io: CliIo): (event: DissectEvent) => string {
+/**
+ * The chosen view as a function from event to text. The terminal views are loaded only when
+ * chosen (src/cli/renderers.ts).
+ */
+export async function makeView(options: ViewOptions, io: CliIo): Promise<(event: DissectEvent) => string> {
   const filter = new EventFilter(options);
   if (options.json) {
     const line = ndjsonLines({ maxHexBytes: jsonHexBytes(options) });
     return (event) => (filter.accepts(event) ? line(event) : '');
   }
+  const { makeExplain, makeTable } = await import('./renderers.js');
   if (options.explain) {
     const explain = makeExplain(options, io);
     return (event) => (filter.accepts(event) ? explain.render(event) : '');
   }
   const table = makeTable(options, io);
   return (event) => (filter.accepts(event) ? table.render(event) : '');
-}
-
-/** The teaching views fit 80 columns unless --width says otherwise (or the terminal is narrower). */
-export function explainWidth(options: ViewOptions, io: CliIo): number {
-  if (options.width !== undefined) return options.width;
-  return io.stdout.isTTY && io.stdout.columns ? Math.min(io.stdout.columns, EXPLAIN_WIDTH) : EXPLAIN_WIDTH;
-}
-
-/** The teaching view of a capture or of live traffic. */
-export function makeExplain(options: ViewOptions, io: CliIo): ExplainRenderer {
-  return new ExplainRenderer({ colorLevel: colorLevel(options.color, io), width: explainWidth(options, io) });
-}
-
-/** The table view (frames, --messages or --summary) the options ask for. */
-export function makeTable(options: ViewOptions, io: CliIo): TableRenderer {
-  return new TableRenderer({
-    colorLevel: colorLevel(options.color, io),
-    width: options.width ?? (io.stdout.isTTY && io.stdout.columns ? io.stdout.columns : 120),
-    view: options.summary ? 'summary' : options.messages ? 'messages' : 'frames',
-    ...(options.payload !== undefined ? { payloadChars: options.payload } : {}),
-    ...(options.full ? { full: true } : {}),
-  });
 }
 
 /** Did this event carry an error-severity alert? (for --strict) */

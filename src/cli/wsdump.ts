@@ -1,26 +1,18 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { Command } from 'commander';
-import { CaptureFormatError, DAMAGE_NOTICES, openCapture } from '../capture/index.js';
-import { FILE_CHUNK } from '../capture/open-capture.js';
+import { FILE_CHUNK, openCapture } from '../capture/open-capture.js';
+import { CaptureFormatError, DAMAGE_NOTICES } from '../capture/types.js';
 import { CaptureDissector } from '../engine/capture-dissector.js';
 import type { DissectEvent } from '../engine/events.js';
-import { ExplainRenderer, renderAccept } from '../render/explain.js';
-import { checkFrames, decodeHexFrames, HexInputError, inferDirection, parseHex } from '../render/hex-input.js';
 import { escapeText } from '../render/escape.js';
 import { NdjsonEncoder, ndjsonLines } from '../render/ndjson-encoder.js';
 import { ByteWriter } from '../render/byte-writer.js';
-import { RowWriter } from '../render/row.js';
-import { wrapBlock } from '../render/wrap.js';
 import {
-  colorLevel,
   EventFilter,
-  explainWidth,
   hasError,
   jsonHexBytes,
   limitsFrom,
-  makeExplain,
-  makeTable,
   Output,
   parsePort,
   processIo,
@@ -158,11 +150,13 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
       encoder.write(event);
     };
   } else if (options.explain) {
+    const { makeExplain } = await import('./renderers.js');
     const explain = makeExplain(options, io);
     writer = new ByteWriter(sink);
     write = (event) => text(explain.render(event));
   } else {
     // The table (frames, --messages, --summary).
+    const { makeTable, RowWriter } = await import('./renderers.js');
     const table = makeTable(options, io);
     const rows = new RowWriter(sink);
     writer = rows;
@@ -219,6 +213,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 /** --decode-hex: the explain view (or NDJSON) of frames typed by hand. */
 async function decodeHex(arg: string, options: WsdumpOptions, io: CliIo): Promise<number> {
   if (options.messages || options.summary) throw new UsageError('--decode-hex shows the explain view, or NDJSON with --json');
+  const { checkFrames, decodeHexFrames, HexInputError, inferDirection, parseHex } = await import('../render/hex-input.js');
   let bytes: Uint8Array;
   let count: number;
   try {
@@ -236,6 +231,7 @@ async function decodeHex(arg: string, options: WsdumpOptions, io: CliIo): Promis
     await out.write(events.map(line).join(''));
     return EXIT.ok;
   }
+  const { colorLevel, ExplainRenderer, explainWidth, wrapBlock } = await import('./renderers.js');
   const renderer = new ExplainRenderer({ colorLevel: colorLevel(options.color, io), width: explainWidth(options, io), source: 'hex' });
   const how = options.from
     ? 'as --from says'
@@ -270,6 +266,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   }
   try {
     if (options.accept !== undefined) {
+      const { colorLevel, explainWidth, renderAccept } = await import('./renderers.js');
       await new Output(io.stdout).write(renderAccept(options.accept, { colorLevel: colorLevel(options.color, io), width: explainWidth(options, io) }));
       return EXIT.ok;
     }

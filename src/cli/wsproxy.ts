@@ -233,7 +233,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
   const ca = options.ca?.map((path) => readPem(path, '--ca'));
   if ((options.insecure || ca) && !options.target.tls) io.stderr.write('wsproxy: note: --insecure and --ca only apply to a wss:// target\n');
 
-  const view = makeView(options, io);
+  const view = await makeView(options, io);
   const output = new BoundedOutput(liveStdout(io), {
     droppedLine: (count) => view(notice('proxy.output-dropped', `${count} event(s) not shown: the output could not keep up (the traffic was relayed in full).`)),
     onError: (error) => io.stderr.write(`wsproxy: output failed (${error.message}); relaying goes on\n`),

@@ -1,0 +1,44 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+// What each command loads at start, seen by a loader hook in the built program (dist/, which
+// `npm ci` builds). Loading costs every run: the terminal renderers (chalk, cli-table3, the
+// table and explain views) took ~35 ms of `wsdump --json`'s start and pako ~7 ms of every run
+// (issue 8). They are loaded when a view or a compressed connection needs them.
+
+function run(...args: string[]): { status: number | null; stdout: string; loaded: string[] } {
+  const r = spawnSync(process.execPath, ['--import', './test/cli/trace-modules.mjs', 'bin/wsdump.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const loaded = r.stderr
+    .split('\n')
+    .filter((line) => line.startsWith('load '))
+    .map((line) => line.slice(5));
+  return { status: r.status, stdout: r.stdout, loaded };
+}
+
+const TERMINAL_VIEWS = [/\/render\/table\.js$/, /\/render\/explain\.js$/, /\/render\/row\.js$/, /\/cli\/renderers\.js$/, /\/node_modules\/chalk\//, /\/node_modules\/cli-table3\//];
+const loads = (loaded: string[], pattern: RegExp) => loaded.some((url) => pattern.test(url));
+
+describe('what wsdump loads', () => {
+  it('--json decodes without the terminal views, pako or the capture writers', () => {
+    const { status, stdout, loaded } = run('--json', 'fixtures/real/ws-basic.pcap');
+    expect(status).toBe(0);
+    expect(stdout).toContain('"type":"message"');
+    expect(loaded.some((url) => url.endsWith('/dist/engine/capture-dissector.js'))).toBe(true);
+    for (const pattern of [...TERMINAL_VIEWS, /\/node_modules\/pako\//, /\/capture\/tcp-recorder\.js$/, /\/capture\/pcap-file-writer\.js$/, /\/render\/hex-input\.js$/]) {
+      expect(loads(loaded, pattern), String(pattern)).toBe(false);
+    }
+  });
+
+  it('the table loads its renderers, and a compressed connection loads pako', () => {
+    const plain = run('fixtures/real/ws-basic.pcap');
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).toMatch(/C→S 1   000 text/);
+    for (const pattern of TERMINAL_VIEWS.filter((p) => !/explain/.test(String(p)))) expect(loads(plain.loaded, pattern), String(pattern)).toBe(true);
+    expect(loads(plain.loaded, /\/node_modules\/pako\//)).toBe(false);
+
+    const deflate = run('--messages', 'fixtures/real/deflate.pcap');
+    expect(deflate.status).toBe(0);
+    expect(deflate.stdout).toContain('"The quick brown fox jumps over the lazy dog.');
+    expect(loads(deflate.loaded, /\/node_modules\/pako\//)).toBe(true);
+  });
+});
