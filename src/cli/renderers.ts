@@ -1,7 +1,7 @@
 /**
  * The terminal views (table, explain) and what they need: chalk, cli-table3 and the renderers.
- * Loaded only when a view asks for them (`await import('./renderers.js')`): `--json` never
- * does, and leaving these ~20 modules unloaded takes ~35 ms off its start (measured, issue 8).
+ * Loaded only when a view asks for them (`await import('./renderers.js')`). `--json` never
+ * does, so it loads 51 modules instead of 69: ~30 ms less at its start (measured, issue 8).
  */
 import { supportsColor } from 'chalk';
 import { EXPLAIN_WIDTH, ExplainRenderer, renderAccept } from '../render/explain.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 // What each command loads at start, seen by a loader hook in the built program (dist/, which
 // `npm ci` builds). Loading costs every run: the terminal renderers (chalk, cli-table3, the
-// table and explain views) took ~35 ms of `wsdump --json`'s start and pako ~7 ms of every run
+// table and explain views) took ~30 ms of `wsdump --json`'s start and pako ~7 ms of every run
 // (issue 8). They are loaded when a view or a compressed connection needs them.
 
 function run(...args: string[]): { status: number | null; stdout: string; loaded: string[] } {
