@@ -13,7 +13,6 @@ import { decodeUtf8Lossy } from '../websocket/utf8.js';
 import { ascii, ByteWriter, LINE_ROOM, NULL, spellHex } from './byte-writer.js';
 import { alertJson, DEFAULT_MAX_HEX, eventToJson, sha256, type JsonOptions } from './json.js';
 
-
 const FRAME_START = ascii('{"type":"frame","conn":');
 const MESSAGE_START = ascii('{"type":"message","conn":');
 const FROM = { client: ascii(',"from":"client","packet":'), server: ascii(',"from":"server","packet":') };

@@ -282,8 +282,7 @@ export class RowWriter extends ByteWriter {
   /** Places cells laid out by `layOut` (for the same column widths) as the next cells of the row. */
   group(g: CellGroup): void {
     this.pad();
-    this.buffer.set(g.bytes, this.pos);
-    this.pos += g.bytes.length;
+    this.put(g.bytes);
     this.index += g.columns;
     this.owed = g.owed;
     this.trailing = 0;

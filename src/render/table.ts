@@ -9,7 +9,6 @@ import { escapeText, hexPreview, hexString } from './escape.js';
 import { RowWriter, tableRow, type CellGroup } from './row.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
-
 export interface TableOptions {
   /** chalk color level: 0 = none (NO_COLOR, not a terminal), 1-3 = terminal colors. */
   colorLevel: 0 | 1 | 2 | 3;
@@ -375,7 +374,7 @@ export class TableRenderer {
     return out.quotedAsciiCell(data, shown, data.length > width);
   }
 
-  /** The cells of a wide frame row (the first ten are this renderer's own numbers and words), the payload last unless `withPreview` is false. */
+  /** The cells of a wide frame row (the first ten are this renderer's own numbers and words), the payload preview last. */
   private frameCells(conn: number, f: Frame): string[] {
     return [...this.frameCellsAround(f, 0), ...this.frameCellsMiddle(conn, f), ...this.frameCellsAround(f, 1), this.preview(f)];
   }
