@@ -1,7 +1,7 @@
 /**
  * Sec-WebSocket-Key / Sec-WebSocket-Accept (RFC 6455 §1.3, §4.1, §4.2.2).
  */
-import { createHash } from 'node:crypto';
+import { digest } from '../digest.js';
 import { WEBSOCKET_GUID } from '../websocket/constants.js';
 
 /**
@@ -9,7 +9,7 @@ import { WEBSOCKET_GUID } from '../websocket/constants.js';
  * hashed are exactly the bytes that crossed the wire (header values are decoded as latin1).
  */
 export function computeAccept(key: string): string {
-  return createHash('sha1').update(key + WEBSOCKET_GUID, 'latin1').digest('base64');
+  return digest('sha1', Buffer.from(key + WEBSOCKET_GUID, 'latin1'), 'base64');
 }
 
 /**

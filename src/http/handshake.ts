@@ -16,7 +16,7 @@ import {
   type DeflateParams,
   type ExtensionOffer,
 } from './extensions.js';
-import { headerValues, tokenList, type HttpHeader, type HttpRequest, type HttpResponse } from './http-parser.js';
+import { headerValues, isAsciiCaseless, tokenList, type HttpHeader, type HttpRequest, type HttpResponse } from './http-parser.js';
 
 export interface RequestCheck {
   method: string;
@@ -55,7 +55,7 @@ export interface HandshakeVerdict {
 const WEBSOCKET_VERSION = '13';
 
 function hasToken(headers: HttpHeader[], name: string, token: string): boolean {
-  return tokenList(headerValues(headers, name)).some((element) => element.toLowerCase() === token);
+  return tokenList(headerValues(headers, name)).some((element) => isAsciiCaseless(element, token));
 }
 
 /** "HTTP/1.0" → [1, 0]; anything unreadable → null. */

@@ -76,18 +76,30 @@ const REQUEST_LINE = new RegExp(`^(${TCHARS}+) ([\\x21-\\x7e\\x80-\\xff]+) (HTTP
 const REQUEST_LINE_LENIENT = new RegExp(`^(${TCHARS}+)[ \\t]+([^ \\t]+)[ \\t]+(HTTP/[0-9]+(?:\\.[0-9]+)?)[ \\t]*$`);
 const STATUS_LINE = /^(HTTP\/[0-9]\.[0-9]) ([0-9]{3}) ([\t \x21-\x7e\x80-\xff]*)$/;
 const STATUS_LINE_LENIENT = /^(HTTP\/[0-9]+(?:\.[0-9]+)?)[ \t]+([0-9]{3})(?:[ \t]+(.*))?$/s;
-const FIELD_LINE = new RegExp(`^(${TCHARS}+):(.*)$`, 's');
 // RFC 9110 §5.5: NUL, CR and LF are never valid in a field value, other CTLs are not field-vchar.
 const VALUE_CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const VALUE_CONTROLS = /[\x00-\x08\x0a-\x1f\x7f]/g;
 
-/** Header bytes are latin1 (RFC 9110 §5.5: obs-text); never fails, whatever the bytes. */
-function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+function isOws(code: number): boolean {
+  return code === SP || code === HTAB;
 }
 
 function trimOws(text: string): string {
-  return text.replace(/^[ \t]+|[ \t]+$/g, '');
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
+/** Where the field name of `line` ends: the index of a colon after one or more tchars, or -1. */
+function fieldNameEnd(line: string): number {
+  for (let i = 0; i < line.length; i++) {
+    const code = line.charCodeAt(i);
+    if (code === 0x3a) return i > 0 ? i : -1;
+    if (!isTchar(code)) return -1;
+  }
+  return -1;
 }
 
 /** Shows a line in a message: printable, and short enough for one terminal line. */
@@ -103,8 +115,12 @@ export class HttpHeadParser {
   private readonly maxHeadBytes: number;
   private readonly direction: Direction;
   private phase: Phase = 'first-line';
-  /** The current, incomplete line (copied: a line may span chunks). */
-  private line = new Uint8Array(256);
+  /**
+   * The current, incomplete line (copied: a line may span chunks). A Buffer from Node's pool:
+   * two parsers per connection each allocating their own memory showed on captures of many
+   * connections; and its text is read without a view.
+   */
+  private line = Buffer.allocUnsafe(256);
   private lineLength = 0;
   /** Head bytes consumed so far, i.e. the stream offset of the next byte. */
   private consumed = 0;
@@ -204,7 +220,7 @@ export class HttpHeadParser {
   }
 
   private grow(needed: number): void {
-    const grown = new Uint8Array(Math.max(needed, this.line.length * 2));
+    const grown = Buffer.allocUnsafe(Math.max(needed, this.line.length * 2));
     grown.set(this.line.subarray(0, this.lineLength));
     this.line = grown;
   }
@@ -240,19 +256,20 @@ export class HttpHeadParser {
 
   /** A whole line has arrived (LF consumed). Returns 'done' or 'error' when the head ends. */
   private completeLine(): 'done' | 'error' | null {
-    let bytes = this.line.subarray(0, this.lineLength);
+    let length = this.lineLength;
     const offset = this.lineStart;
-    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) {
-      bytes = bytes.subarray(0, bytes.length - 1);
+    if (length > 0 && this.line[length - 1] === CR) {
+      length -= 1;
     } else if (!this.bareLfReported) {
       // RFC 9112 §2.2: a recipient MAY accept a bare LF as a line terminator; say so once.
       this.bareLfReported = true;
       this.alerts.push(makeAlert('handshake.malformed', 'A line of the HTTP head ends with a bare LF instead of CRLF (RFC 9112 §2.2).', {
         direction: this.direction,
-        offset: offset + bytes.length,
+        offset: offset + length,
       }));
     }
-    const text = latin1(bytes);
+    // Header bytes are latin1 (RFC 9110 §5.5: obs-text): decoding never fails, whatever the bytes.
+    const text = this.line.toString('latin1', 0, length);
     this.lineLength = 0;
     this.pendingCr = false;
     this.lineStart = this.consumed;
@@ -315,16 +332,16 @@ export class HttpHeadParser {
       previous.value = previous.value === '' ? continuation : `${previous.value} ${continuation}`;
       return true;
     }
-    const match = FIELD_LINE.exec(text);
-    if (match === null) {
-      const colon = text.indexOf(':');
-      const reason = colon > 0 && /[ \t]$/.test(text.slice(0, colon))
+    const colon = fieldNameEnd(text);
+    if (colon === -1) {
+      const anyColon = text.indexOf(':');
+      const reason = anyColon > 0 && /[ \t]$/.test(text.slice(0, anyColon))
         ? 'has whitespace between the field name and the colon (RFC 9112 §5.1)'
         : 'is not a "name: value" field line (RFC 9112 §5)';
       return this.malformedLine(`Header line ${quoteLine(text)} ${reason}; it is ignored.`, text, offset);
     }
-    const name = match[1] as string;
-    let value = trimOws(match[2] as string);
+    const name = text.slice(0, colon);
+    let value = trimOws(text.slice(colon + 1));
     if (VALUE_CONTROL.test(value)) {
       value = value.replace(VALUE_CONTROLS, ' ');
       this.headers.push({ name, value });
@@ -374,7 +391,23 @@ export class HttpHeadParser {
 /** All values of a header, in order; field names are case-insensitive (RFC 9110 §5.1). */
 export function headerValues(headers: HttpHeader[], name: string): string[] {
   const wanted = name.toLowerCase();
-  return headers.filter((header) => header.name.toLowerCase() === wanted).map((header) => header.value);
+  const values: string[] = [];
+  for (const header of headers) if (isAsciiCaseless(header.name, wanted)) values.push(header.value);
+  return values;
+}
+
+/**
+ * Whether `text` is `lower` (lowercase ASCII) in any letter case, without a lowercase copy of
+ * `text`: field names and tokens are compared so several times per handshake. (For a latin1
+ * `text` this is what `text.toLowerCase() === lower` says: no other letter lowercases to ASCII.)
+ */
+export function isAsciiCaseless(text: string, lower: string): boolean {
+  if (text.length !== lower.length) return false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if ((code >= 0x41 && code <= 0x5a ? code + 0x20 : code) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /**
@@ -384,27 +417,25 @@ export function headerValues(headers: HttpHeader[], name: string): string[] {
  */
 export function tokenList(values: string[]): string[] {
   const elements: string[] = [];
+  const add = (value: string, start: number, end: number) => {
+    const element = trimOws(value.slice(start, end));
+    if (element !== '') elements.push(element);
+  };
   for (const value of values) {
-    let current = '';
+    let start = 0;
     let quoted = false;
-    let escaped = false;
-    for (const char of value) {
-      if (escaped) {
-        escaped = false;
-      } else if (quoted && char === '\\') {
-        escaped = true;
+    for (let i = 0; i < value.length; i++) {
+      const char = value[i];
+      if (quoted && char === '\\') {
+        i++; // The escaped character, whatever it is.
       } else if (char === '"') {
         quoted = !quoted;
       } else if (char === ',' && !quoted) {
-        const element = trimOws(current);
-        if (element !== '') elements.push(element);
-        current = '';
-        continue;
+        add(value, start, i);
+        start = i + 1;
       }
-      current += char;
     }
-    const element = trimOws(current);
-    if (element !== '') elements.push(element);
+    add(value, start, value.length);
   }
   return elements;
 }

@@ -97,10 +97,12 @@ interface Connection {
 
 const DIRECTIONS: readonly Direction[] = ['client', 'server'];
 
+/** The same text for both directions: the endpoint with the lower port (then address) first. */
 function flowKey(segment: ReassemblerSegment): string {
-  const a = `${segment.src}|${segment.srcPort}`;
-  const b = `${segment.dst}|${segment.dstPort}`;
-  return a < b ? `${a}|${b}` : `${b}|${a}`;
+  const { src, dst, srcPort, dstPort } = segment;
+  return srcPort < dstPort || (srcPort === dstPort && src < dst)
+    ? `${src}|${srcPort}|${dst}|${dstPort}`
+    : `${dst}|${dstPort}|${src}|${srcPort}`;
 }
 
 function sameFlow(conn: Connection, s: ReassemblerSegment): boolean {

@@ -1,5 +1,5 @@
-import * as crypto from 'node:crypto';
 import type { Alert } from '../alerts.js';
+import { digest } from '../digest.js';
 import type { DissectEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { StreamPosition } from '../websocket/types.js';
@@ -18,14 +18,8 @@ function hex(bytes: Uint8Array | null, max = Infinity): string | null {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex', 0, Math.min(bytes.length, max));
 }
 
-/**
- * SHA-256 of a binary message, in hex. crypto.hash (Node 20.12+) is one call instead of a
- * Hash object per message, which showed in the profile of `--json` on a big capture.
- */
-export const sha256: (data: Uint8Array) => string =
-  typeof crypto.hash === 'function'
-    ? (data) => crypto.hash('sha256', data, 'hex')
-    : (data) => crypto.createHash('sha256').update(data).digest('hex');
+/** SHA-256 of a binary message, in hex. */
+export const sha256 = (data: Uint8Array): string => digest('sha256', data, 'hex');
 
 function position(at: StreamPosition): { packet: number | null; ts: number | null } {
   return { packet: at.packet ?? null, ts: at.ts ?? null };

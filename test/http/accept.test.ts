@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { computeAccept, isValidKey } from '../../src/http/accept.js';
 
 describe('computeAccept', () => {
   it('gives the RFC 6455 §1.3 example value', () => {
     expect(computeAccept('dGhlIHNhbXBsZSBub25jZQ==')).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+  });
+
+  it('hashes the key as the bytes that crossed the wire (a header decoded as latin1)', () => {
+    const wire = Buffer.from([0x41, 0xe9, 0xff]);
+    const expected = createHash('sha1').update(Buffer.concat([wire, Buffer.from('258EAFA5-E914-47DA-95CA-C5AB0DC85B11')])).digest('base64');
+    expect(computeAccept(wire.toString('latin1'))).toBe(expected);
   });
 
   it('always yields base64 of a 20-byte SHA-1 digest', () => {

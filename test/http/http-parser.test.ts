@@ -279,6 +279,12 @@ describe('HttpHeadParser: malformed input', () => {
     expect(result.head.headers.map((header) => header.name)).toEqual(['Host', 'Upgrade']);
   });
 
+  it('drops a header line with no field name before its colon', () => {
+    const result = done('request', head(['GET / HTTP/1.1', ': websocket', 'Host: a']));
+    expect(codes(result)).toEqual(['handshake.malformed']);
+    expect(result.head.headers).toEqual([{ name: 'Host', value: 'a' }]);
+  });
+
   it('drops a header with whitespace before the colon (RFC 9112 §5.1)', () => {
     const result = done('request', head(['GET / HTTP/1.1', 'Upgrade : websocket', 'Host: a']));
     expect(codes(result)).toEqual(['handshake.malformed']);

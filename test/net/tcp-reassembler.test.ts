@@ -327,6 +327,23 @@ describe('TcpReassembler', () => {
     expect(h.alerts()).toEqual(['tcp.out-of-order-overflow', 'tcp.gap']);
   });
 
+  it('finds a connection whose two ends use the same port, whichever side sends', () => {
+    const r = new TcpReassembler();
+    const samePorts = (from: 'client' | 'server', input: SegmentInput): TcpSegment => ({ ...segment(from, input), srcPort: 5000, dstPort: 5000 });
+    // Another connection's packet between each of them, so each is looked up by its key.
+    const other = { ...segment('client', { seq: 1, flags: 'S' }), srcPort: 40000 };
+    const segments = [
+      samePorts('client', { seq: 100, flags: 'S' }),
+      other,
+      samePorts('server', { seq: 900, ack: 101, flags: 'SA' }),
+      other,
+      samePorts('client', { seq: 101, ack: 901, payload: 'hi', flags: 'PA' }),
+    ];
+    const events = segments.flatMap((s, i) => r.push(s, i + 1, i));
+    expect(events.filter((e) => e.type === 'open').map((e) => e.conn)).toEqual([1, 2]);
+    expect(events.filter((e) => e.type === 'data').map((e) => [e.conn, new TextDecoder().decode(e.type === 'data' ? e.bytes : undefined)])).toEqual([[1, 'hi']]);
+  });
+
   it('keeps the connection table bounded, abandoning the least recently active', () => {
     const h = new Harness(new TcpReassembler({ maxConnections: 10 }));
     const r = h.reassembler;
