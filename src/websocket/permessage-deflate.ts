@@ -1,11 +1,11 @@
 import { createRequire } from 'node:module';
 import { constants, inflateRawSync } from 'node:zlib';
-import type { Inflate } from 'pako';
+import type { ZStream } from 'pako';
 import { makeAlert, type Alert, type AlertExtra, type Direction } from '../alerts.js';
 import { isControlOpcode, Opcode } from './constants.js';
 import { RSV1, type DecodedPayload, type Extension, type ExtensionDecoder } from './extension.js';
 import type { Frame, Limits } from './types.js';
-import { concatBytes } from './bytes.js';
+import { concatBytes, uninitialisedBytes } from './bytes.js';
 
 /** What RFC 7692 §7.1 negotiated for one direction's compressor. */
 export interface DeflateDirectionParams {
@@ -33,8 +33,19 @@ function loadPako(): typeof import('pako') {
   return pako;
 }
 
-/** Thrown from pako's onData to stop a message that inflates past the limit. */
-const TOO_LARGE = Symbol('too large');
+/** zlib's status codes and flush mode, as pako's low-level API uses them. */
+const Z_OK = 0;
+const Z_STREAM_END = 1;
+const Z_BUF_ERROR = -5;
+const Z_SYNC_FLUSH = 2;
+
+/**
+ * Where each inflate call writes, before its output is copied out at its exact size: inflating
+ * is synchronous and one message at a time, so one buffer serves every decoder. pako's Inflate
+ * wrapper took a new zero-filled 4 KiB buffer per message instead, and a message kept it.
+ */
+const OUTPUT_CHUNK = 64 * 1024;
+let outputChunk: Uint8Array<ArrayBuffer> | undefined;
 
 /**
  * One direction's inflater. Messages are inflated synchronously, one at a time, so output
@@ -44,7 +55,8 @@ const TOO_LARGE = Symbol('too large');
  * persistent raw inflater follows the sender's compressor for the whole connection. Node's
  * zlib offers that only asynchronously; its synchronous one-shot inflate needs the history as
  * a preset dictionary, which costs ~20 µs per message (measured) whatever the message size,
- * so the persistent inflater is pako's (~4 µs per small message). Without context takeover
+ * so the persistent inflater is pako's, driven through its zlib-level API (~4 µs per small
+ * message with its Inflate wrapper, measured in an earlier round). Without context takeover
  * every message stands alone and Node's native one-shot inflate is the fast path.
  *
  * The history is either the true one or known to be missing, never a guess: after a message
@@ -56,9 +68,8 @@ const TOO_LARGE = Symbol('too large');
 class DeflateDecoder implements ExtensionDecoder {
   readonly name = 'permessage-deflate';
   readonly rsvMask = RSV1;
-  private inflater: Inflate | null = null;
-  private output: Uint8Array[] = [];
-  private outputLength = 0;
+  /** The persistent raw inflate stream (context takeover); null until needed, or after BFINAL or a loss. */
+  private inflater: ZStream | null = null;
   /** The sender's history before what the inflater has seen is unknown (mid-stream start, or a message was lost). */
   private historyUnknown: boolean;
   /** Only one context-unknown notice per direction instead of one alert per message. */
@@ -89,7 +100,7 @@ class DeflateDecoder implements ExtensionDecoder {
   decodeMessage(data: Uint8Array, first: Frame, truncated: boolean): DecodedPayload {
     if (!first.rsv1) return { data, transformed: false, truncated, length: data.length, alerts: [] };
     // §7.2.2: the sender removed the 00 00 ff ff of its sync flush; put it back.
-    const input = new Uint8Array(data.length + TAIL.length);
+    const input = uninitialisedBytes(data.length + TAIL.length);
     input.set(data);
     input.set(TAIL, data.length);
     const result = this.params.noContextTakeover ? this.inflateAlone(input) : this.inflateShared(input);
@@ -131,34 +142,50 @@ class DeflateDecoder implements ExtensionDecoder {
 
   /** Context takeover: the next piece of the sender's one long deflate stream. */
   private inflateShared(input: Uint8Array): InflateResult {
-    const inflater = this.stream();
-    this.output = [];
-    this.outputLength = 0;
-    let pushed: boolean;
-    try {
-      pushed = inflater.push(input, Z_SYNC_FLUSH_MODE);
-    } catch (error) {
-      if (error === TOO_LARGE) return { ok: false, tooLarge: true, reason: '' };
-      throw error;
+    const strm = this.stream();
+    const { zlibInflate } = loadPako();
+    strm.input = input;
+    strm.next_in = 0;
+    strm.avail_in = input.length;
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    for (;;) {
+      const out = (outputChunk ??= new Uint8Array(OUTPUT_CHUNK));
+      strm.output = out;
+      strm.next_out = 0;
+      strm.avail_out = out.length;
+      const status = zlibInflate(strm, Z_SYNC_FLUSH);
+      // Z_BUF_ERROR: no progress was possible, which at the end of the input is not an error.
+      if (status !== Z_OK && status !== Z_STREAM_END && status !== Z_BUF_ERROR) {
+        return { ok: false, tooLarge: false, reason: strm.msg || `zlib error ${status}` };
+      }
+      const produced = strm.next_out;
+      length += produced;
+      if (length > this.maxInflated) return { ok: false, tooLarge: true, reason: '' };
+      if (produced > 0) {
+        const chunk = uninitialisedBytes(produced);
+        chunk.set(out.subarray(0, produced));
+        chunks.push(chunk);
+      }
+      // §7.2.3.4: a block with BFINAL set ends this deflate stream; the next message starts a new one.
+      if (status === Z_STREAM_END) {
+        this.inflater = null;
+        break;
+      }
+      // Room left in the output: all the input that can be inflated has been.
+      if (strm.avail_out > 0) break;
     }
-    if (!pushed || (inflater.err !== 0 && !inflater.ended)) return { ok: false, tooLarge: false, reason: inflater.msg || `zlib error ${inflater.err}` };
-    // §7.2.3.4: a block with BFINAL set ends this deflate stream; the next message starts a new one.
-    if (inflater.ended) this.inflater = null;
-    const data = concatBytes(this.output, this.outputLength);
-    this.output = [];
-    return { ok: true, data };
+    return { ok: true, data: concatBytes(chunks, length) };
   }
 
-  private stream(): Inflate {
+  private stream(): ZStream {
     if (this.inflater === null) {
-      // windowBits 15 accepts a stream made with any negotiated window (8-15).
-      const inflater = new (loadPako().Inflate)({ raw: true, chunkSize: 4096 });
-      inflater.onData = (chunk: Uint8Array) => {
-        this.outputLength += chunk.length;
-        if (this.outputLength > this.maxInflated) throw TOO_LARGE;
-        this.output.push(chunk);
-      };
-      this.inflater = inflater;
+      const { ZStream, zlibInflateInit2 } = loadPako();
+      const strm = new ZStream();
+      // Raw deflate (negative window bits); 15 accepts a stream made with any negotiated window (8-15).
+      const status = zlibInflateInit2(strm, -15);
+      if (status !== Z_OK) throw new Error(`pako could not start an inflater: ${strm.msg || status}`);
+      this.inflater = strm;
     }
     return this.inflater;
   }
@@ -171,8 +198,6 @@ class DeflateDecoder implements ExtensionDecoder {
 }
 
 type InflateResult = { ok: true; data: Uint8Array } | { ok: false; tooLarge: boolean; reason: string };
-
-const Z_SYNC_FLUSH_MODE = 2;
 
 /** permessage-deflate as negotiated: `client` is what the client's compressor agreed to, `server` likewise. */
 export function permessageDeflate(params: Record<Direction, DeflateDirectionParams>): Extension {

@@ -1,4 +1,4 @@
-import { constants, createDeflateRaw } from 'node:zlib';
+import { constants, createDeflateRaw, deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ConnectionDissector } from '../../src/engine/connection-dissector.js';
 import type { DissectEvent } from '../../src/engine/events.js';
@@ -46,6 +46,26 @@ describe('permessage-deflate inflation (RFC 7692)', () => {
     const s = session();
     const events = [...frames(await compressMessages(MESSAGES, bits)).flatMap((f) => s.push('server', f)), ...s.finish()];
     expect(texts(events)).toEqual(MESSAGES);
+    expect(codes(events)).toEqual([]);
+  });
+
+  it('inflates a message larger than an output chunk, and one that refers back into it', async () => {
+    const long = Array.from({ length: 20_000 }, (_, i) => `line ${i} of ${i % 7 ? 'text' : 'more text'}`).join('\n');
+    expect(long.length).toBeGreaterThan(3 * 64 * 1024);
+    const s = session();
+    const sent = [long, long.slice(-5_000)];
+    const events = [...frames(await compressMessages(sent, 15)).flatMap((f) => s.push('server', f)), ...s.finish()];
+    expect(texts(events)).toEqual(sent);
+    expect(codes(events)).toEqual([]);
+  });
+
+  it('starts a new stream after a message that ends with a final block (§7.2.3.4)', () => {
+    // Each message compressed on its own and finished (BFINAL set), the tail not stripped:
+    // the receiver's appended 00 00 ff ff follows the end of the stream.
+    const s = session();
+    const sent = ['first, finished', 'second, finished too', 'third'];
+    const events = [...frames(sent.map((text) => new Uint8Array(deflateRawSync(text)))).flatMap((f) => s.push('server', f)), ...s.finish()];
+    expect(texts(events)).toEqual(sent);
     expect(codes(events)).toEqual([]);
   });
 
