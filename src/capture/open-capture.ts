@@ -1,11 +1,11 @@
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { ChunkSource } from './chunk-source.js';
 import { openPcap } from './pcap-reader.js';
 import { openPcapng } from './pcapng-reader.js';
 import { SNIFF_LENGTH, sniffFormat } from './sniff.js';
 import { CaptureFormatError, type CaptureInfo, type CaptureItem } from './types.js';
+import { loadZlib } from '../zlib.js';
 
 export interface OpenCaptureOptions {
   /** How the input is named in messages when it is a stream (the CLI passes '<stdin>'). */
@@ -135,7 +135,7 @@ async function readHead(input: ChunkSource, name: string, what: string): Promise
 
 /** Decompresses the rest of `input`; Wireshark ships its sample captures as .pcap.gz. */
 function gunzip(input: ChunkSource): ChunkSource {
-  const inflater = createGunzip();
+  const inflater = loadZlib().createGunzip();
   // pipeline carries backpressure from the inflater back to the file, and a read error of
   // the file into the inflater, where the reader sees it.
   pipeline(Readable.from(input.chunks(), { objectMode: false }), inflater, () => {});

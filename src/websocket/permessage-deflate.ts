@@ -1,11 +1,11 @@
 import { createRequire } from 'node:module';
-import { constants, inflateRawSync } from 'node:zlib';
 import type { ZStream } from 'pako';
 import { makeAlert, type Alert, type AlertExtra, type Direction } from '../alerts.js';
+import { loadZlib } from '../zlib.js';
 import { isControlOpcode, Opcode } from './constants.js';
 import { RSV1, type DecodedPayload, type Extension, type ExtensionDecoder } from './extension.js';
-import type { Frame, Limits } from './types.js';
 import { concatBytes, uninitialisedBytes } from './bytes.js';
+import type { Frame, Limits } from './types.js';
 
 /** What RFC 7692 §7.1 negotiated for one direction's compressor. */
 export interface DeflateDirectionParams {
@@ -132,6 +132,7 @@ class DeflateDecoder implements ExtensionDecoder {
   /** no_context_takeover: each message is a complete raw deflate stream on its own. */
   private inflateAlone(input: Uint8Array): InflateResult {
     try {
+      const { constants, inflateRawSync } = loadZlib();
       const out = inflateRawSync(input, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: this.maxInflated });
       return { ok: true, data: new Uint8Array(out.buffer, out.byteOffset, out.byteLength) };
     } catch (error) {

@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 
 // What each command loads at start, seen by a loader hook in the built program (dist/, which
 // `npm ci` builds). Loading costs every run: the terminal renderers (chalk, cli-table3, the
-// table and explain views) took ~30 ms of `wsdump --json`'s start and pako ~7 ms of every run
-// (issue 8). They are loaded when a view or a compressed connection needs them.
+// table and explain views) took ~30 ms of `wsdump --json`'s start, pako ~7 ms of every run and
+// node:zlib ~1% (issue 8). They are loaded when a view, a compressed connection or a gzipped
+// capture needs them.
 
 function run(...args: string[]): { status: number | null; stdout: string; loaded: string[] } {
   const r = spawnSync(process.execPath, ['--import', './test/cli/trace-modules.mjs', 'bin/wsdump.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
@@ -19,12 +20,12 @@ const TERMINAL_VIEWS = [/\/render\/table\.js$/, /\/render\/explain\.js$/, /\/ren
 const loads = (loaded: string[], pattern: RegExp) => loaded.some((url) => pattern.test(url));
 
 describe('what wsdump loads', () => {
-  it('--json decodes without the terminal views, pako or the capture writers', () => {
+  it('--json decodes without the terminal views, pako, zlib or the capture writers', () => {
     const { status, stdout, loaded } = run('--json', 'fixtures/real/ws-basic.pcap');
     expect(status).toBe(0);
     expect(stdout).toContain('"type":"message"');
     expect(loaded.some((url) => url.endsWith('/dist/engine/capture-dissector.js'))).toBe(true);
-    for (const pattern of [...TERMINAL_VIEWS, /\/node_modules\/pako\//, /\/capture\/tcp-recorder\.js$/, /\/capture\/pcap-file-writer\.js$/, /\/render\/hex-input\.js$/]) {
+    for (const pattern of [...TERMINAL_VIEWS, /\/node_modules\/pako\//, /^node:zlib$/, /\/capture\/tcp-recorder\.js$/, /\/capture\/pcap-file-writer\.js$/, /\/render\/hex-input\.js$/]) {
       expect(loads(loaded, pattern), String(pattern)).toBe(false);
     }
   });
