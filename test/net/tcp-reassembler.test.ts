@@ -344,6 +344,34 @@ describe('TcpReassembler', () => {
     expect(events.filter((e) => e.type === 'data').map((e) => [e.conn, new TextDecoder().decode(e.type === 'data' ? e.bytes : undefined)])).toEqual([[1, 'hi']]);
   });
 
+  it('tells apart connections on the same ports between different addresses', () => {
+    const r = new TcpReassembler();
+    const from = (ip: string) => (input: SegmentInput): TcpSegment => ({ ...segment('client', input), src: ip });
+    const [a, b] = [from('10.0.0.1'), from('10.0.0.9')];
+    // Alternating, so neither is the connection of the segment before.
+    const segments = [a({ seq: 1, flags: 'S' }), b({ seq: 7, flags: 'S' }), a({ seq: 2, payload: 'from a' }), b({ seq: 8, payload: 'from b' }), a({ seq: 8, payload: '!' })];
+    const events = segments.flatMap((x, i) => r.push(x, i + 1, i));
+    const data = events.flatMap((e) => (e.type === 'data' ? [`${e.conn}:${new TextDecoder().decode(e.bytes)}`] : []));
+    expect(data).toEqual(['1:from a', '2:from b', '1:!']);
+  });
+
+  it('opens a new connection on ports a finished one used, and ends each once', () => {
+    const h = new Harness();
+    for (const isn of [100, 5000]) {
+      h.push('client', { seq: isn, flags: 'S' });
+      h.push('server', { seq: 900, ack: isn + 1, flags: 'SA' });
+      h.push('client', { seq: isn + 1, ack: 901, payload: `hi ${isn}`, flags: 'FPA' });
+      h.push('server', { seq: 901, ack: isn + 10, flags: 'FA' });
+    }
+    expect(h.events.filter((e) => e.type === 'open').map((e) => e.conn)).toEqual([1, 2]);
+    expect(h.stream('client', 2)).toBe('hi 5000');
+    // A late copy of the last data: the connection stays forgotten, no ghost is opened.
+    h.push('client', { seq: 5001, ack: 901, payload: 'hi 5000', flags: 'PA' });
+    expect(h.reassembler.openConnections).toBe(0);
+    h.finish();
+    expect(h.ends()).toEqual(['1:client:fin', '1:server:fin', '2:client:fin', '2:server:fin']);
+  });
+
   it('keeps the connection table bounded, abandoning the least recently active', () => {
     const h = new Harness(new TcpReassembler({ maxConnections: 10 }));
     const r = h.reassembler;
