@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 // What each command loads at start, seen by a loader hook in the built program (dist/, which
 // `npm ci` builds). Loading costs every run: the terminal renderers (chalk, cli-table3, the
 // table and explain views) took ~30 ms of `wsdump --json`'s start, pako ~7 ms of every run and
-// node:zlib ~1% (issue 8). They are loaded when a view, a compressed connection or a gzipped
+// node:zlib ~0.2% (issue 8). They are loaded when a view, a compressed connection or a gzipped
 // capture needs them.
 
 function run(...args: string[]): { status: number | null; stdout: string; loaded: string[] } {
