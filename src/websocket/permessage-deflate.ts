@@ -47,6 +47,9 @@ const Z_SYNC_FLUSH = 2;
 const OUTPUT_CHUNK = 64 * 1024;
 let outputChunk: Uint8Array<ArrayBuffer> | undefined;
 
+/** What an inflater holds as its input between messages (see inflateShared). */
+const NO_INPUT = new Uint8Array(0);
+
 /**
  * One direction's inflater. Messages are inflated synchronously, one at a time, so output
  * order is wire order by construction.
@@ -150,31 +153,37 @@ class DeflateDecoder implements ExtensionDecoder {
     strm.avail_in = input.length;
     const chunks: Uint8Array[] = [];
     let length = 0;
-    for (;;) {
-      const out = (outputChunk ??= new Uint8Array(OUTPUT_CHUNK));
-      strm.output = out;
-      strm.next_out = 0;
-      strm.avail_out = out.length;
-      const status = zlibInflate(strm, Z_SYNC_FLUSH);
-      // Z_BUF_ERROR: no progress was possible, which at the end of the input is not an error.
-      if (status !== Z_OK && status !== Z_STREAM_END && status !== Z_BUF_ERROR) {
-        return { ok: false, tooLarge: false, reason: strm.msg || `zlib error ${status}` };
+    try {
+      for (;;) {
+        const out = (outputChunk ??= new Uint8Array(OUTPUT_CHUNK));
+        strm.output = out;
+        strm.next_out = 0;
+        strm.avail_out = out.length;
+        const status = zlibInflate(strm, Z_SYNC_FLUSH);
+        // Z_BUF_ERROR: no progress was possible, which at the end of the input is not an error.
+        if (status !== Z_OK && status !== Z_STREAM_END && status !== Z_BUF_ERROR) {
+          return { ok: false, tooLarge: false, reason: strm.msg || `zlib error ${status}` };
+        }
+        const produced = strm.next_out;
+        length += produced;
+        if (length > this.maxInflated) return { ok: false, tooLarge: true, reason: '' };
+        if (produced > 0) {
+          const chunk = uninitialisedBytes(produced);
+          chunk.set(out.subarray(0, produced));
+          chunks.push(chunk);
+        }
+        // §7.2.3.4: a block with BFINAL set ends this deflate stream; the next message starts a new one.
+        if (status === Z_STREAM_END) {
+          this.inflater = null;
+          break;
+        }
+        // Room left in the output: all the input that can be inflated has been.
+        if (strm.avail_out > 0) break;
       }
-      const produced = strm.next_out;
-      length += produced;
-      if (length > this.maxInflated) return { ok: false, tooLarge: true, reason: '' };
-      if (produced > 0) {
-        const chunk = uninitialisedBytes(produced);
-        chunk.set(out.subarray(0, produced));
-        chunks.push(chunk);
-      }
-      // §7.2.3.4: a block with BFINAL set ends this deflate stream; the next message starts a new one.
-      if (status === Z_STREAM_END) {
-        this.inflater = null;
-        break;
-      }
-      // Room left in the output: all the input that can be inflated has been.
-      if (strm.avail_out > 0) break;
+    } finally {
+      // The input is a piece of a slab shared with other buffers: an idle connection's
+      // inflater must not keep the slab alive.
+      strm.input = NO_INPUT;
     }
     return { ok: true, data: concatBytes(chunks, length) };
   }
