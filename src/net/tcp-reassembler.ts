@@ -105,11 +105,6 @@ function flowKey(segment: ReassemblerSegment): string {
     : `${dst}|${dstPort}|${src}|${srcPort}`;
 }
 
-/** Both ports as one number, the same in both directions. */
-function portPair(a: number, b: number): number {
-  return a < b ? a * 65536 + b : b * 65536 + a;
-}
-
 function sameFlow(conn: Connection, s: ReassemblerSegment): boolean {
   const { client: c, server: v } = conn;
   return (
@@ -135,12 +130,6 @@ export class TcpReassembler {
   private out: FlowEvent[] = [];
   /** The connection of the last segment, while it is in the table. */
   private recent: Connection | undefined;
-  /**
-   * The last connection opened or found on each pair of ports, while it is in the table: nearly
-   * always the only one, found without the key string. When connections interleave, a new key
-   * string per packet, hashed for the table, was a sixth of the reassembler's time.
-   */
-  private readonly byPorts = new Map<number, Connection>();
   private lastPacket = 0;
   private lastTs = 0;
 
@@ -172,16 +161,8 @@ export class TcpReassembler {
       conn = recent;
       key = recent.key;
     } else {
-      const ports = portPair(segment.srcPort, segment.dstPort);
-      const known = this.byPorts.get(ports);
-      if (known !== undefined && sameFlow(known, segment)) {
-        conn = known;
-        key = known.key;
-      } else {
-        key = flowKey(segment);
-        conn = this.table.get(key);
-        if (conn !== undefined) this.byPorts.set(ports, conn);
-      }
+      key = flowKey(segment);
+      conn = this.table.get(key);
       if (conn !== undefined) {
         this.table.delete(key);
         this.table.set(key, conn);
@@ -304,7 +285,6 @@ export class TcpReassembler {
       snaplenAlerted: false,
     };
     this.table.set(key, conn);
-    this.byPorts.set(portPair(segment.srcPort, segment.dstPort), conn);
     this.closed.delete(key);
     this.out.push({
       type: 'open',
@@ -552,8 +532,6 @@ export class TcpReassembler {
   private forget(conn: Connection, remember: boolean): void {
     if (this.recent === conn) this.recent = undefined;
     if (this.table.get(conn.key) === conn) this.table.delete(conn.key);
-    const ports = portPair(conn.client.port, conn.server.port);
-    if (this.byPorts.get(ports) === conn) this.byPorts.delete(ports);
     if (!remember) return;
     this.closed.set(conn.key, true);
     if (this.closed.size > this.maxClosed) {
