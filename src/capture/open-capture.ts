@@ -1,11 +1,11 @@
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
+import { loadZlib } from '../lazy.js';
 import { ChunkSource } from './chunk-source.js';
 import { openPcap } from './pcap-reader.js';
 import { openPcapng } from './pcapng-reader.js';
 import { SNIFF_LENGTH, sniffFormat } from './sniff.js';
 import { CaptureFormatError, type CaptureInfo, type CaptureItem } from './types.js';
-import { loadZlib } from '../zlib.js';
 
 export interface OpenCaptureOptions {
   /** How the input is named in messages when it is a stream (the CLI passes '<stdin>'). */

@@ -1,10 +1,9 @@
-import { createRequire } from 'node:module';
 import type { ZStream } from 'pako';
 import { makeAlert, type Alert, type AlertExtra, type Direction } from '../alerts.js';
-import { loadZlib } from '../zlib.js';
+import { loadZlib, onFirstUse } from '../lazy.js';
+import { concatBytes, uninitialisedBytes } from './bytes.js';
 import { isControlOpcode, Opcode } from './constants.js';
 import { RSV1, type DecodedPayload, type Extension, type ExtensionDecoder } from './extension.js';
-import { concatBytes, uninitialisedBytes } from './bytes.js';
 import type { Frame, Limits } from './types.js';
 
 /** What RFC 7692 §7.1 negotiated for one direction's compressor. */
@@ -27,11 +26,7 @@ function where(frame: Frame): AlertExtra {
  * none, and loading it costs every run ~7 ms (measured). Its CommonJS build is required
  * synchronously, since messages are inflated synchronously.
  */
-let pako: typeof import('pako') | undefined;
-function loadPako(): typeof import('pako') {
-  pako ??= createRequire(import.meta.url)('pako') as typeof import('pako');
-  return pako;
-}
+const loadPako = onFirstUse<typeof import('pako')>('pako');
 
 /** zlib's status codes and flush mode, as pako's low-level API uses them. */
 const Z_OK = 0;
