@@ -58,7 +58,7 @@ async function measureCapture(label, cap, { withoutPayload = false } = {}) {
   for (let round = 0; round < RUNS; round++) {
     for (const [tool, cmd, args] of tools) {
       process.stderr.write(`bench: ${label}: ${tool} (round ${round + 1} of ${RUNS})\n`);
-      results.get(tool).push(await run(cmd, args));
+      results.get(tool).push(await run(cmd, args, { warm: cap.path }));
     }
   }
   const rows = tools.map(([tool, cmd, args]) => ({ tool, ...medianOf(results.get(tool), cmd, args) }));
@@ -107,8 +107,8 @@ async function measureScaling(single, doubled) {
     for (const [tool, cmd, args] of tools) {
       process.stderr.write(`bench: scaling: ${tool} (round ${round + 1} of ${RUNS})\n`);
       const r = results.get(tool);
-      r.single.push(await run(cmd, args(single.path)));
-      r.doubled.push(await run(cmd, args(doubled.path)));
+      r.single.push(await run(cmd, args(single.path), { warm: single.path }));
+      r.doubled.push(await run(cmd, args(doubled.path), { warm: doubled.path }));
     }
   }
   const mb = (cap) => (statSync(cap.path).size / 1e6).toFixed(1);

@@ -1,7 +1,7 @@
 // Shared helpers: run a command as a child with stdout to /dev/null and measure its wall time,
 // CPU time and peak RSS, without the measurement itself adding load.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,12 +30,30 @@ function pollPeak(pid) {
 }
 
 /**
+ * Reads a file through once, so that the run after it finds the file in the page cache. Which
+ * part of a capture is cached is otherwise left to chance: on the machine of docs/performance.md
+ * the cache gives pages back within seconds, and reading the bulk capture from the disk added
+ * 0.3-1.5 s to one wsdump or tshark run, mostly system time.
+ */
+export function warmPageCache(path) {
+  const fd = openSync(path, 'r');
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  try {
+    while (readSync(fd, buffer, 0, buffer.length, null) > 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Runs `cmd args` once: { seconds, cpuSeconds, rssMB, code, stderr }. stdout goes to /dev/null,
  * as a user piping to a file or `> /dev/null` would have it (Node then writes stdout
  * synchronously). cpuSeconds is user + system time from GNU time (NaN without it): on a machine
  * that lends its CPUs to others, it moves less than the wall time, which counts the waits.
+ * `warm`: a file to read through first (warmPageCache), outside the time measured.
  */
-export function run(cmd, args, { env } = {}) {
+export function run(cmd, args, { env, warm } = {}) {
+  if (warm !== undefined) warmPageCache(warm);
   return new Promise((resolve, reject) => {
     const devnull = openSync('/dev/null', 'w');
     const timeFile = join(tmpdir(), `wsdump-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
