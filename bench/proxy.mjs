@@ -10,6 +10,7 @@
 //   BENCH_SOCAT=0    leave socat out
 //   BENCH_WSPROXY=/other/bin/wsproxy.js  measure that build instead of this one
 //   BENCH_COMPARE=/other/bin/wsproxy.js  also measure another build of wsproxy, in the same rounds
+//                    (bench/forward-only-relay.mjs: a relay that only forwards, wsproxy without its work)
 //   BENCH_PROXY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'  node options for wsproxy
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
