@@ -4,17 +4,21 @@
 //   BENCH_COMPARE=bench/forward-only-relay.mjs BENCH_ONLY=throughput npm run bench
 // Loopback only by default, like wsproxy; stops on SIGINT or SIGTERM.
 import net from 'node:net';
+import { parseHostPort } from '../dist/index.js';
 
 const arg = (name) => {
   const i = process.argv.indexOf(name);
   return i < 0 ? undefined : process.argv[i + 1];
 };
-const split = (value, defaultHost) => {
-  const at = value.lastIndexOf(':');
-  return at < 0 ? { host: defaultHost, port: Number(value) } : { host: value.slice(0, at), port: Number(value.slice(at + 1)) };
-};
-const listen = split(arg('--listen') ?? '9000', '127.0.0.1');
-const target = split(arg('--target') ?? '8080', '127.0.0.1');
+let listen;
+let target;
+try {
+  listen = parseHostPort(arg('--listen') ?? '9000', '127.0.0.1', '--listen');
+  target = parseHostPort(arg('--target') ?? '8080', 'localhost', '--target');
+} catch (err) {
+  process.stderr.write(`forward-only-relay: ${err.message}\n`);
+  process.exit(1);
+}
 
 const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
   const upstream = net.connect({ ...target, noDelay: true, allowHalfOpen: true });

@@ -32,8 +32,8 @@ function pollPeak(pid) {
 /**
  * Reads a file through once, so that the run after it finds the file in the page cache. Which
  * part of a capture is cached is otherwise left to chance: on the machine of docs/performance.md
- * the cache gives pages back within seconds, and reading the bulk capture from the disk added
- * 0.3-1.5 s to one wsdump or tshark run, mostly system time.
+ * the cache gives pages back within seconds, and reading the bulk capture from the disk made a
+ * wsdump or tshark run up to 1.5 s slower, mostly in system time.
  */
 export function warmPageCache(path) {
   const fd = openSync(path, 'r');
