@@ -18,7 +18,7 @@ export const ascii = (text: string): Uint8Array => Buffer.from(text, 'latin1');
 
 export const NULL = ascii('null');
 
-const HEX_DIGITS = ascii('0123456789abcdef');
+export const HEX_DIGITS = ascii('0123456789abcdef');
 
 /**
  * `count` bytes of `bytes` as lowercase hex pairs into `target` from `at`, with `separator`

@@ -1,26 +1,67 @@
 /**
  * Terminal safety: nothing from the traffic reaches the terminal raw. C0 and C1 controls (ESC
  * starts every terminal escape sequence; C1 CSI 0x9B does too on some terminals), DEL, bidi
- * overrides and isolates (which reorder what the reader sees, "Trojan Source") and other
- * invisible format characters are shown as visible escapes.
+ * overrides and isolates (which reorder what the reader sees, "Trojan Source"), line and
+ * paragraph separators, and every invisible format character are shown as visible escapes.
  */
 
 import { spellHex } from './byte-writer.js';
 
 const NAMED: Readonly<Record<number, string>> = { 0x09: '\\t', 0x0a: '\\n', 0x0d: '\\r', 0x1b: '\\e', 0x5c: '\\\\' };
 
+/**
+ * The code points that are never shown as they are, as [first, last] pairs in order: Unicode's
+ * control (Cc) and format (Cf) characters, the default-ignorable ones (rendered as nothing:
+ * the tag characters U+E0000-E007F can spell a whole hidden command, variation selectors,
+ * Hangul fillers, the soft hyphen, the Mongolian vowel separator …) and the line and
+ * paragraph separators (Zl, Zp), which JavaScript and some line splitters treat as line ends.
+ * test/render/escape.test.ts checks that this list covers those Unicode properties as the
+ * running Node.js knows them.
+ */
+export const UNSAFE_RANGES: readonly (readonly [number, number])[] = [
+  [0x0000, 0x001f], // C0 controls
+  [0x007f, 0x009f], // DEL and C1 controls (0x9B is CSI, 0x85 NEL)
+  [0x00ad, 0x00ad], // soft hyphen
+  [0x034f, 0x034f], // combining grapheme joiner
+  [0x0600, 0x0605], // Arabic number signs
+  [0x061c, 0x061c], // Arabic letter mark
+  [0x06dd, 0x06dd], // Arabic end of ayah
+  [0x070f, 0x070f], // Syriac abbreviation mark
+  [0x0890, 0x0891], // Arabic pound and piastre marks above
+  [0x08e2, 0x08e2], // Arabic disputed end of ayah
+  [0x115f, 0x1160], // Hangul fillers
+  [0x17b4, 0x17b5], // Khmer inherent vowels
+  [0x180b, 0x180f], // Mongolian variation selectors and vowel separator
+  [0x200b, 0x200f], // zero-width space, joiners, LRM/RLM
+  [0x2028, 0x202e], // line and paragraph separators, bidi embeddings and overrides
+  [0x2060, 0x206f], // word joiner, invisible operators, bidi isolates, deprecated format characters
+  [0x3164, 0x3164], // Hangul filler
+  [0xfe00, 0xfe0f], // variation selectors
+  [0xfeff, 0xfeff], // byte order mark, zero-width no-break space
+  [0xffa0, 0xffa0], // halfwidth Hangul filler
+  [0xfff0, 0xfffb], // unassigned specials, interlinear annotations
+  [0x110bd, 0x110bd], // Kaithi number sign
+  [0x110cd, 0x110cd], // Kaithi number sign above
+  [0x13430, 0x1343f], // Egyptian hieroglyph format controls
+  [0x1bca0, 0x1bca3], // shorthand format controls
+  [0x1d173, 0x1d17a], // musical symbol format controls
+  [0xe0000, 0xe0fff], // tag characters, variation selectors supplement
+];
+
+/** Is this code point one of UNSAFE_RANGES? (Printable ASCII and Latin-1 letters answer at once.) */
+export function isUnsafeCodePoint(cp: number): boolean {
+  if (cp < 0xa0) return cp < 0x20 || cp >= 0x7f;
+  for (let i = 2; i < UNSAFE_RANGES.length; i++) {
+    const range = UNSAFE_RANGES[i]!;
+    if (cp < range[0]) return false;
+    if (cp <= range[1]) return true;
+  }
+  return false;
+}
+
+/** What escapeText escapes: the unsafe code points and the backslash (so an escape cannot be forged). */
 function isUnsafe(cp: number): boolean {
-  return (
-    cp < 0x20 ||
-    (cp >= 0x7f && cp <= 0x9f) ||
-    cp === 0x5c ||
-    cp === 0x061c || // Arabic letter mark
-    (cp >= 0x200b && cp <= 0x200f) || // zero-width and LRM/RLM
-    (cp >= 0x2028 && cp <= 0x202e) || // line/paragraph separators, bidi embeddings and overrides
-    (cp >= 0x2060 && cp <= 0x206f) || // word joiner, bidi isolates, deprecated format characters
-    cp === 0xfeff ||
-    (cp >= 0xfff9 && cp <= 0xfffb) // interlinear annotations
-  );
+  return cp === 0x5c || isUnsafeCodePoint(cp);
 }
 
 function escapeCodePoint(cp: number): string {

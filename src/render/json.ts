@@ -4,6 +4,7 @@ import type { DissectEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { StreamPosition } from '../websocket/types.js';
 import { decodeUtf8Lossy } from '../websocket/utf8.js';
+import { UNSAFE_RANGES } from './escape.js';
 
 export interface JsonOptions {
   /** Bytes of frame payloads and binary messages shown as hex (content beyond is summarised by length and hash). */
@@ -11,6 +12,34 @@ export interface JsonOptions {
 }
 
 export const DEFAULT_MAX_HEX = 256;
+
+const u4 = (unit: number): string => `\\u${unit.toString(16).padStart(4, '0')}`;
+
+/**
+ * What JSON.stringify leaves raw but a terminal, a pager or a line splitter acts on: every
+ * unsafe code point of the human views (src/render/escape.ts) above C0, which JSON.stringify
+ * escapes itself. Such characters only ever stand inside JSON strings.
+ */
+const JSON_UNSAFE = new RegExp(
+  `[${UNSAFE_RANGES.filter(([first]) => first >= 0x20)
+    .map(([first, last]) => `\\u{${first.toString(16)}}-\\u{${last.toString(16)}}`)
+    .join('')}]`,
+  'gu',
+);
+
+/** One unsafe character as \uXXXX (a pair of them for a character beyond the BMP). */
+const escapeUnits = (ch: string): string => (ch.length === 1 ? u4(ch.charCodeAt(0)) : u4(ch.charCodeAt(0)) + u4(ch.charCodeAt(1)));
+
+/**
+ * JSON.stringify, with C1 controls, DEL, bidi controls, U+2028/U+2029, U+FEFF and every other
+ * invisible character written as \uXXXX: the same value for a JSON reader, nothing that a
+ * terminal, `less` or a line splitter acts on. Every JSON line the tools print goes through it.
+ */
+export function jsonText(value: unknown): string {
+  const text = JSON.stringify(value);
+  JSON_UNSAFE.lastIndex = 0;
+  return JSON_UNSAFE.test(text) ? text.replace(JSON_UNSAFE, escapeUnits) : text;
+}
 
 /** At most `max` bytes as lowercase hex. */
 function hex(bytes: Uint8Array | null, max = Infinity): string | null {

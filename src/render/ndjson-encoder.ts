@@ -4,14 +4,15 @@
  * template's pieces, the flattening of that string, then its encoding into the output buffer.
  * Here the fixed parts of a line are bytes made once, numbers are written digit by digit, and
  * only hex and text go through a string. The field order is eventToJson's; the tests check every
- * line of every fixture against JSON.stringify(eventToJson(event)).
+ * line of every fixture against jsonText(eventToJson(event)).
  */
 import type { Alert, Direction } from '../alerts.js';
 import type { DissectEvent, FrameEvent, MessageEvent } from '../engine/events.js';
 import type { Frame, StreamPosition } from '../websocket/types.js';
 import { decodeUtf8Lossy } from '../websocket/utf8.js';
-import { ascii, ByteWriter, LINE_ROOM, NULL, spellHex } from './byte-writer.js';
-import { alertJson, DEFAULT_MAX_HEX, eventToJson, sha256, type JsonOptions } from './json.js';
+import { ascii, ByteWriter, HEX_DIGITS, LINE_ROOM, NULL, spellHex } from './byte-writer.js';
+import { isUnsafeCodePoint } from './escape.js';
+import { alertJson, DEFAULT_MAX_HEX, eventToJson, jsonText, sha256, type JsonOptions } from './json.js';
 
 const FRAME_START = ascii('{"type":"frame","conn":');
 const MESSAGE_START = ascii('{"type":"message","conn":');
@@ -38,17 +39,32 @@ const SHA256 = ascii(',"sha256":"');
 const MAX_CACHED_CONN = 2 ** 28;
 
 /**
- * How JSON.stringify writes each byte of UTF-8 text inside a string: 0 as it is, 1 after a
- * backslash (`"` and `\`), 2 as \u00XX, otherwise the letter of its short escape (\b \t \n \f \r).
+ * How jsonText writes each byte of UTF-8 text inside a string: 0 as it is, 1 after a backslash
+ * (`"` and `\`), 2 as \u00XX (C0 controls and DEL), CHECK for a lead byte that may start one of
+ * the unsafe characters of src/render/escape.ts (C1, bidi controls, U+2028 …), otherwise the
+ * letter of its short escape (\b \t \n \f \r). ASCII text takes only the first two paths.
  */
+const CHECK = 3;
 const JSON_ESCAPE = (() => {
   const table = new Uint8Array(256);
   for (let b = 0; b < 0x20; b++) table[b] = 2;
+  table[0x7f] = 2;
   table[0x22] = 1;
   table[0x5c] = 1;
   for (const [b, letter] of [[0x08, 'b'], [0x09, 't'], [0x0a, 'n'], [0x0c, 'f'], [0x0d, 'r']] as const) table[b] = letter.charCodeAt(0);
+  // The lead bytes of UNSAFE_RANGES beyond ASCII (U+0080-009F and U+00AD start with C2, U+2028
+  // with E2, the tag characters with F3 …); every other lead byte starts only safe characters.
+  for (const b of [0xc2, 0xcd, 0xd8, 0xdb, 0xdc, 0xe0, 0xe1, 0xe2, 0xe3, 0xef, 0xf0, 0xf3]) table[b] = CHECK;
   return table;
 })();
+
+/** `\uXXXX` (lowercase hex, as JSON.stringify writes it) for a UTF-16 code unit, into `buffer` at `at`. */
+function unicodeEscape(buffer: Uint8Array, at: number, unit: number): number {
+  buffer[at++] = 0x5c;
+  buffer[at++] = 0x75;
+  for (let shift = 12; shift >= 0; shift -= 4) buffer[at++] = HEX_DIGITS[(unit >> shift) & 15]!;
+  return at;
+}
 
 /** The fixed text that follows a timestamp: in a frame line, then in a message line. */
 const AFTER_TS = [',"offset":', ',"opcode":'] as const;
@@ -99,7 +115,7 @@ export class NdjsonEncoder extends ByteWriter {
     else if (event.type === 'message') this.message(event);
     else {
       if (event.type === 'end') for (let key = 4 * event.conn; key < 4 * event.conn + 4; key++) this.lineStarts.delete(key);
-      this.text(JSON.stringify(eventToJson(event, { maxHexBytes: this.maxHex })) + '\n');
+      this.text(jsonText(eventToJson(event, { maxHexBytes: this.maxHex })) + '\n');
     }
   }
 
@@ -170,13 +186,15 @@ export class NdjsonEncoder extends ByteWriter {
   }
 
   /**
-   * A JSON string straight from the UTF-8 of a valid text message, as JSON.stringify would
-   * write the decoded text: `"` and `\` and controls below 0x20 escaped, every other byte as
-   * it is (valid UTF-8 holds no lone surrogate, the one other thing it escapes). Faster than
-   * decoding, escaping a string and encoding it again. (A message cut by a limit is written
-   * from its text: its last character may be cut, and the text shows U+FFFD for it.)
+   * A JSON string straight from the UTF-8 of a valid text message, as jsonText would write the
+   * decoded text: `"` and `\` and controls below 0x20 escaped, the unsafe characters of
+   * src/render/escape.ts as \uXXXX, every other byte as it is (valid UTF-8 holds no lone
+   * surrogate, the one other thing JSON.stringify escapes). Faster than decoding, escaping a
+   * string and encoding it again. (A message cut by a limit is written from its text: its last
+   * character may be cut, and the text shows U+FFFD for it.)
    */
   private utf8Text(data: Uint8Array): void {
+    // At most 6 bytes out per byte in (\u00XX); an escaped 2- to 4-byte character takes 3 per byte.
     this.room(data.length * 6 + 2 + LINE_ROOM);
     const buffer = this.buffer;
     let at = this.pos;
@@ -190,12 +208,23 @@ export class NdjsonEncoder extends ByteWriter {
         buffer[at++] = 0x5c;
         buffer[at++] = b;
       } else if (escape === 2) {
-        // \u00XX, lowercase as JSON.stringify writes it.
-        buffer[at++] = 0x5c;
-        buffer[at++] = 0x75;
-        buffer[at++] = 0x30;
-        buffer[at++] = 0x30;
-        at = spellHex(buffer, at, data.subarray(i, i + 1), 1);
+        at = unicodeEscape(buffer, at, b);
+      } else if (escape === CHECK) {
+        // The sequence is valid UTF-8 (the message decoded as text): 2, 3 or 4 bytes by its lead.
+        const size = b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+        let cp = b & (size === 2 ? 0x1f : size === 3 ? 0x0f : 0x07);
+        for (let k = 1; k < size; k++) cp = (cp << 6) | (data[i + k]! & 0x3f);
+        if (!isUnsafeCodePoint(cp)) {
+          buffer[at++] = b;
+        } else if (cp < 0x10000) {
+          at = unicodeEscape(buffer, at, cp);
+          i += size - 1;
+        } else {
+          // Beyond the BMP: the UTF-16 surrogate pair, as JSON writes such a character.
+          at = unicodeEscape(buffer, at, 0xd800 + ((cp - 0x10000) >> 10));
+          at = unicodeEscape(buffer, at, 0xdc00 + ((cp - 0x10000) & 0x3ff));
+          i += size - 1;
+        }
       } else {
         buffer[at++] = 0x5c;
         buffer[at++] = escape;
@@ -211,7 +240,7 @@ export class NdjsonEncoder extends ByteWriter {
       return;
     }
     this.put(ALERTS);
-    this.text(JSON.stringify(alerts.map((a) => alertJson(a, conn))));
+    this.text(jsonText(alerts.map((a) => alertJson(a, conn))));
     this.put(LINE_END);
   }
 
@@ -240,7 +269,7 @@ export class NdjsonEncoder extends ByteWriter {
       this.put(CLOSE_CODE);
       this.num((f.data[0]! << 8) | f.data[1]!);
       this.put(CLOSE_REASON);
-      this.text(JSON.stringify(decodeUtf8Lossy(f.data.subarray(2))));
+      this.text(jsonText(decodeUtf8Lossy(f.data.subarray(2))));
     }
     this.alertsEnd(f.alerts, event.conn);
   }
@@ -259,7 +288,7 @@ export class NdjsonEncoder extends ByteWriter {
     if (m.text !== undefined) {
       // (A cut message, or one too large for a chunk even unescaped, goes through its string.)
       if (!m.truncated && m.data.length * 6 + LINE_ROOM <= this.chunk) this.utf8Text(m.data);
-      else this.text(JSON.stringify(m.text));
+      else this.text(jsonText(m.text));
     } else {
       this.payloadHex(m.data);
       this.put(SHA256);
@@ -270,9 +299,9 @@ export class NdjsonEncoder extends ByteWriter {
       this.put(CLOSE_CODE);
       this.num(m.close.code);
       this.put(CLOSE_NAME);
-      this.text(JSON.stringify(m.close.codeName));
+      this.text(jsonText(m.close.codeName));
       this.put(CLOSE_REASON);
-      this.text(JSON.stringify(m.close.reason));
+      this.text(jsonText(m.close.reason));
     }
     this.alertsEnd(m.alerts, event.conn);
   }

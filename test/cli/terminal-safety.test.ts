@@ -1,12 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/wsdump.js';
-import { argv, fakeIo } from './io.js';
+import { argv, fakeIo, ndjson } from './io.js';
 
 const ESCAPES = 'fixtures/crafted/terminal-escapes.pcap';
+/** Tag characters, fillers, selectors, C1, U+2028/9, U+FEFF, bidi in text, a close reason, a header and the path. */
+const INVISIBLE = 'fixtures/crafted/terminal-invisible.pcap';
 /** chalk's own sequences: SGR only (ESC [ params m). */
 const SGR = /\x1b\[[0-9;]*m/g;
-/** What must never reach the terminal from a payload: ESC, C1 controls (incl. CSI 0x9B), bidi overrides. */
-const UNSAFE = /[\x1b\x00-\x08\x0b-\x1f\x7f\u0080-\u009f\u202a-\u202e\u2066-\u2069]/u;
+/**
+ * What must never reach the terminal from the traffic: controls (ESC, C1 incl. CSI 0x9B, DEL),
+ * format and default-ignorable characters (bidi overrides, zero-width and tag characters,
+ * fillers, variation selectors …) and the line and paragraph separators.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}]/u;
 
 describe('terminal safety', () => {
   it.each([
@@ -14,12 +20,15 @@ describe('terminal safety', () => {
     ['messages', ['--messages']],
     ['full payloads', ['--full']],
     ['summary', ['--summary']],
-  ])('escapes control sequences from payloads and reasons (%s view)', async (_name, extra) => {
-    for (const color of ['--no-color', '--color']) {
-      const io = fakeIo();
-      expect(await main(argv(...extra, color, ESCAPES), io)).toBe(0);
-      const text = io.stdout.text.replace(SGR, '');
-      expect(text.replace(/\n/g, '')).not.toMatch(UNSAFE);
+    ['explain', ['--explain']],
+  ])('escapes control sequences and invisible characters from payloads, reasons, headers and paths (%s view)', async (_name, extra) => {
+    for (const capture of [ESCAPES, INVISIBLE]) {
+      for (const color of ['--no-color', '--color']) {
+        const io = fakeIo();
+        expect(await main(argv(...extra, color, capture), io)).toBe(0);
+        const text = io.stdout.text.replace(SGR, '');
+        expect(text.replace(/\n/g, ''), `${capture} ${color}`).not.toMatch(UNSAFE);
+      }
     }
   });
 
@@ -28,12 +37,31 @@ describe('terminal safety', () => {
     await main(argv('--messages', '--width', '200', ESCAPES), io);
     expect(io.stdout.text).toContain('\\e[2J');
     expect(io.stdout.text).toContain('\\u{202e}');
+    const hidden = fakeIo();
+    await main(argv('--messages', '--width', '400', INVISIBLE), hidden);
+    // The hidden command is spelled out, one escape per tag character.
+    expect(hidden.stdout.text).toContain('"ok\\u{e0072}\\u{e006d}\\u{e0020}\\u{e002d}\\u{e0072}\\u{e0066}\\u{e0020}\\u{e002f}"');
+    expect(hidden.stdout.text).toContain('shy\\xad|vs\\u{fe0f}|hf\\u{115f}\\u{3164}|mvs\\u{180e}|nel\\x85|csi\\x9b2J|del\\x7f|ls\\u{2028}ps\\u{2029}');
   });
 
-  it('keeps them in --json, where JSON escaping makes them inert', async () => {
+  it('writes them in --json as \\uXXXX escapes: the same strings for a JSON reader, nothing raw', async () => {
+    for (const capture of [ESCAPES, INVISIBLE]) {
+      const io = fakeIo();
+      await main(argv('--json', '--full', capture), io);
+      for (const line of io.stdout.text.split('\n')) expect(line, capture).not.toMatch(UNSAFE);
+    }
     const io = fakeIo();
     await main(argv('--json', ESCAPES), io);
-    expect(io.stdout.text).not.toMatch(/\x1b/);
     expect(io.stdout.text).toContain('\\u001b[2J');
+    const invisible = fakeIo();
+    await main(argv('--json', INVISIBLE), invisible);
+    expect(invisible.stdout.text).toContain('"text":"shy\\u00ad|vs\\ufe0f|hf\\u115f\\u3164|mvs\\u180e|nel\\u0085|csi\\u009b2J|del\\u007f|ls\\u2028ps\\u2029|bom\\ufeff|rlo\\u202eexe.txt"');
+    const events = ndjson(invisible.stdout.text);
+    const texts = events.filter((e) => e.type === 'message' && e.text !== undefined).map((e) => e.text);
+    expect(texts[0]).toBe(`ok${[...'rm -rf /'].map((ch) => String.fromCodePoint(0xe0000 + ch.charCodeAt(0))).join('')}`);
+    expect(events.find((e) => e.type === 'message' && e.closeReason)!.closeReason).toBe('bye\u2029\u{e0001}\u009b');
+    const handshake = events.find((e) => e.type === 'handshake')!;
+    // Header bytes are latin1: U+202E's UTF-8 bytes E2 80 AE read as "â\u0080®".
+    expect(handshake.path).toBe('/chat?room=â\u0080®Â\u0085Â\u00ad');
   });
 });

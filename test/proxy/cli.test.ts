@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -170,6 +170,40 @@ describe('wsproxy live', () => {
     await expect.poll(() => proxy.io.stdout.text, { timeout: 5000 }).toContain('#1 summary');
     expect(proxy.io.stdout.text).toMatch(/proxy\.idle-timeout #1: no bytes either way for 0\.2 s \(--idle-timeout\): both sides closed\./);
     expect(await proxy.stop()).toBe(0);
+  });
+
+  it('escapes what the traffic carries in every view: C1, bidi, U+2028, invisible characters, in --json too', async () => {
+    const evil = Buffer.from('\u001b]0;pwned\u0007\u009b31m\u202eRTL\u2066\u200b\ufeff\u007f\u0085\u2028\u{e0041}\u00ad\u3164', 'utf8');
+    const latin1 = Buffer.from([0x9b, 0x33, 0x32, 0x6d, 0xe2, 0x80, 0xae, 0x85]);
+    const frame = (opcode: number, payload: Buffer) => Buffer.concat([Buffer.from([0x80 | opcode, payload.length]), payload]);
+    const target = createServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => {
+        socket.write(Buffer.concat([Buffer.from('HTTP/1.1 101 Sw'), latin1, Buffer.from('\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nX-E: '), evil, Buffer.from('\r\n\r\n')]));
+        socket.write(Buffer.concat([frame(1, evil), frame(2, evil), frame(9, evil), frame(8, Buffer.concat([Buffer.from([3, 232]), evil]))]));
+        setTimeout(() => socket.end(), 100);
+      });
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => closeServer(target));
+    const unsafe = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}]/u;
+    for (const view of [['--json'], [], ['--messages', '--full'], ['--explain'], ['--color']]) {
+      const proxy = await run(['--listen', '0', '--target', String((target.address() as AddressInfo).port), ...view]);
+      const client = createConnection({ port: proxy.port, host: '127.0.0.1' });
+      client.on('error', () => {});
+      client.resume();
+      await once(client, 'connect');
+      client.write(Buffer.concat([Buffer.from('GET /'), latin1, Buffer.from(' HTTP/1.1\r\nHost: '), evil, Buffer.from('\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')]));
+      await expect.poll(() => proxy.io.stdout.text, { timeout: 5000 }).toMatch(/1000/);
+      client.destroy();
+      expect(await proxy.stop()).toBe(0);
+      const shown = proxy.io.stdout.text.replace(/\x1b\[[0-9;]*m/g, '');
+      for (const line of shown.split('\n')) expect(line, view.join(' ')).not.toMatch(unsafe);
+      if (view[0] === '--json') {
+        const text = ndjson(shown).find((e) => e.type === 'message' && e.opcodeName === 'text')!.text;
+        expect(text).toBe(evil.toString());
+      }
+    }
   });
 
   it('never lets a stalled output hold up the relay: events are dropped and counted', async () => {

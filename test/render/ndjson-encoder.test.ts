@@ -1,13 +1,14 @@
 /**
  * The byte encoder behind `wsdump --json` (src/render/ndjson-encoder.ts) must write exactly
- * JSON.stringify(eventToJson(event)) for every event, whatever its buffer size and wherever a
- * line crosses from one buffer to the next.
+ * jsonText(eventToJson(event)) for every event, whatever its buffer size and wherever a line
+ * crosses from one buffer to the next; and no line may hold a character a terminal or a line
+ * splitter acts on.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { makeAlert } from '../../src/alerts.js';
 import type { DissectEvent } from '../../src/engine/events.js';
-import { eventToJson } from '../../src/render/json.js';
+import { eventToJson, jsonText } from '../../src/render/json.js';
 import { eventToNdjson, NdjsonEncoder } from '../../src/render/ndjson-encoder.js';
 import { MessageAssembler } from '../../src/websocket/message-assembler.js';
 import type { Message } from '../../src/websocket/types.js';
@@ -24,7 +25,7 @@ function encode(events: DissectEvent[], chunk: number, maxHexBytes?: number): { 
   return { text: Buffer.concat(parts).toString(), chunks: parts.map((p) => p.length) };
 }
 
-const reference = (events: DissectEvent[], maxHexBytes?: number): string => events.map((e) => JSON.stringify(eventToJson(e, { maxHexBytes })) + '\n').join('');
+const reference = (events: DissectEvent[], maxHexBytes?: number): string => events.map((e) => jsonText(eventToJson(e, { maxHexBytes })) + '\n').join('');
 
 function message(fields: Partial<Message> & { data: Uint8Array }): Message {
   return {
@@ -43,6 +44,12 @@ function message(fields: Partial<Message> & { data: Uint8Array }): Message {
     ...fields,
   };
 }
+
+/** Characters the JSON lines must escape, and neighbours of theirs that they must not. */
+const TRICKY = ['\ufeff', '"', '\\', '\u2028', '\u2029', '\u007f', '\u0000\b\t\n\f\r\u001f', '😀', '\u0085', '\u009b[2J', '\u00a0\u00ad\u00e9', '\u202e', '\u2066', '\u034f', '\u061c', '\u115f\u3164\uffa0', '\u17b4', '\u180e', '\ufe0f', '\u{e0041}\u{e007f}', '\u{e01ef}', '\u{1d173}', 'ㅤ', '한국어', '\ufff9\ufffc'];
+
+/** What may not stand raw in a JSON line: what Unicode calls control, format, default-ignorable, line or paragraph separator. */
+const RAW_UNSAFE = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}]/u;
 
 describe('NdjsonEncoder', () => {
   it('writes every fixture as eventToJson does, across buffer boundaries, and line by line', async () => {
@@ -102,7 +109,7 @@ describe('NdjsonEncoder', () => {
   });
 
   it('writes text messages from their bytes as JSON.stringify writes their decoded text', () => {
-    const piece = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('\ufeff', '"', '\\', '\u2028', '\u007f', '\u0000\b\t\n\f\r\u001f', '😀'));
+    const piece = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom(...TRICKY));
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 8 }), fc.boolean(), (pieces, bom) => {
         const bytes = Buffer.from((bom ? '\ufeff' : '') + pieces.join(''));
@@ -118,6 +125,37 @@ describe('NdjsonEncoder', () => {
     expect(cut[0]!.truncated).toBe(true);
     const events: DissectEvent[] = [{ type: 'message', conn: 1, message: cut[0]! }];
     expect(encode(events, 100).text).toBe(reference(events));
+  });
+
+  it('escapes C1, DEL, bidi, U+2028/9, U+FEFF and invisible characters everywhere, with the same value for a JSON reader', () => {
+    const piece = fc.oneof(fc.string({ unit: 'binary', maxLength: 20 }), fc.constantFrom(...TRICKY));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), (pieces) => {
+        // As UTF-8 bytes carry it: a lone surrogate of the generated string becomes U+FFFD.
+        const text = Buffer.from(pieces.join('')).toString();
+        const latin1 = Buffer.from(text, 'utf8').toString('latin1');
+        const [m] = new MessageAssembler({ direction: 'server' }).push(makeFrame({ opcode: 1, data: Buffer.from(text) }));
+        const events: DissectEvent[] = [
+          { type: 'message', conn: 1, message: m! },
+          { type: 'message', conn: 1, message: message({ type: 'close', opcode: 8, data: new Uint8Array(0), close: { code: 1000, codeName: 'normal closure', reason: text, reasonValid: true } }) },
+          { type: 'frame', conn: 1, frame: makeFrame({ opcode: 8, data: Buffer.concat([Buffer.from([0x03, 0xe8]), Buffer.from(text)]) }) },
+          { type: 'other', conn: 1, kind: 'http', requestLine: `GET /${latin1} HTTP/1.1`, status: 200, note: latin1, at: {} },
+          { type: 'alert', conn: 1, alert: makeAlert('handshake.malformed', `bad line ${JSON.stringify(latin1)}`, { direction: 'client' }) },
+        ];
+        for (const chunk of [100, 256 * 1024]) {
+          const out = encode(events, chunk).text;
+          expect(out).toBe(reference(events));
+          const lines = out.split('\n').slice(0, -1);
+          for (const line of lines) expect(line).not.toMatch(RAW_UNSAFE);
+          const [textLine, closeLine, frameLine, otherLine] = lines.map((l) => JSON.parse(l));
+          expect(textLine.text).toBe(m!.text);
+          expect(closeLine.closeReason).toBe(text);
+          expect(frameLine.closeReason).toBe(text);
+          expect(otherLine.note).toBe(latin1);
+        }
+      }),
+      { numRuns: runs(300) },
+    );
   });
 
   it('gives a line larger than its buffer a buffer of its own', () => {
