@@ -1,6 +1,7 @@
 import { CommanderError, InvalidArgumentError, Option, type Command } from 'commander';
 import type { Direction } from '../alerts.js';
 import type { DissectEvent } from '../engine/events.js';
+import { escapeText } from '../render/escape.js';
 import { ndjsonLines } from '../render/ndjson-encoder.js';
 import { Opcode } from '../websocket/constants.js';
 import { DEFAULT_LIMITS, type Limits } from '../websocket/types.js';
@@ -14,6 +15,15 @@ export interface CliIo {
 }
 
 export const processIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
+
+/**
+ * Writes to stderr with everything escaped as in the views (src/render/escape.ts), line by
+ * line: messages quote file names, option values, host names and bytes of the input, and none
+ * of them may reach the terminal raw. `text` ends with its newline.
+ */
+export function warn(io: Pick<CliIo, 'stderr'>, text: string): void {
+  io.stderr.write(text.split('\n').map((line) => escapeText(line)).join('\n'));
+}
 
 /** Unusable input or arguments: one line on stderr, exit 1. */
 export class UsageError extends Error {}
@@ -118,7 +128,7 @@ export function addLimitOptions(command: Command): Command {
  * end with `exit` (0 for help, 1 for errors, already written to io), as do conflicting views.
  */
 export function parseProgram<T extends ViewOptions>(program: Command, argv: string[], io: CliIo): { options: T; args: string[] } | { exit: number } {
-  program.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  program.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => warn(io, s) });
   try {
     program.parse(argv);
   } catch (error) {
@@ -128,7 +138,7 @@ export function parseProgram<T extends ViewOptions>(program: Command, argv: stri
   const options = program.opts<T>();
   const conflict = conflictingViews(options);
   if (conflict !== null) {
-    io.stderr.write(`${program.name()}: ${conflict}\n`);
+    warn(io, `${program.name()}: ${conflict}\n`);
     return { exit: 1 };
   }
   return { options, args: program.args };

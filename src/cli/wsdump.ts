@@ -5,7 +5,6 @@ import { FILE_CHUNK, openCapture } from '../capture/open-capture.js';
 import { CaptureFormatError, DAMAGE_NOTICES } from '../capture/types.js';
 import { CaptureDissector } from '../engine/capture-dissector.js';
 import type { DissectEvent } from '../engine/events.js';
-import { escapeText } from '../render/escape.js';
 import { NdjsonEncoder, ndjsonLines } from '../render/ndjson-encoder.js';
 import { ByteWriter } from '../render/byte-writer.js';
 import {
@@ -17,6 +16,7 @@ import {
   parsePort,
   processIo,
   UsageError,
+  warn,
   type CliIo,
   type ViewOptions,
   addLimitOptions,
@@ -183,7 +183,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
         damaged = true;
         progress?.clear();
         void flush();
-        io.stderr.write(`wsdump: ${event.message.startsWith(name) ? '' : `${name}: `}${event.message}\n`);
+        warn(io, `wsdump: ${event.message.startsWith(name) ? '' : `${name}: `}${event.message}\n`);
         if (!options.json) continue;
       }
       show(event);
@@ -257,7 +257,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   }
   if (standalone.length === 1 && capture !== undefined) {
     const hint = standalone[0] === '--decode-hex' && /^(0x)?[0-9a-f:,]+$/i.test(capture) ? ': put hex with spaces in quotes' : '';
-    io.stderr.write(`wsdump: ${standalone[0]} takes no capture argument (got "${escapeText(capture, 40)}")${hint}\n`);
+    const shown = [...capture];
+    warn(io, `wsdump: ${standalone[0]} takes no capture argument (got "${shown.slice(0, 40).join('')}${shown.length > 40 ? '…' : ''}")${hint}\n`);
     return EXIT.unusable;
   }
   if (standalone.length === 0 && capture === undefined) {
@@ -274,10 +275,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return await dissectCapture(capture!, options, io);
   } catch (error) {
     if (error instanceof CaptureFormatError || error instanceof UsageError) {
-      io.stderr.write(`wsdump: ${error.message}\n`);
+      warn(io, `wsdump: ${error.message}\n`);
       return EXIT.unusable;
     }
-    io.stderr.write(`wsdump: internal error, please report it with the capture if you can:\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    warn(io, `wsdump: internal error, please report it with the capture if you can:\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 70;
   }
 }

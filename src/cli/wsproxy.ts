@@ -15,6 +15,7 @@ import {
   parseSize,
   processIo,
   UsageError,
+  warn,
   type CliIo,
   type ViewOptions,
   addLimitOptions,
@@ -231,12 +232,12 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   const tls = options.tlsCert !== undefined ? { cert: readPem(options.tlsCert, '--tls-cert'), key: readPem(options.tlsKey!, '--tls-key') } : undefined;
   const ca = options.ca?.map((path) => readPem(path, '--ca'));
-  if ((options.insecure || ca) && !options.target.tls) io.stderr.write('wsproxy: note: --insecure and --ca only apply to a wss:// target\n');
+  if ((options.insecure || ca) && !options.target.tls) warn(io, 'wsproxy: note: --insecure and --ca only apply to a wss:// target\n');
 
   const view = await makeView(options, io);
   const output = new BoundedOutput(liveStdout(io), {
     droppedLine: (count) => view(notice('proxy.output-dropped', `${count} event(s) not shown: the output could not keep up (the traffic was relayed in full).`)),
-    onError: (error) => io.stderr.write(`wsproxy: output failed (${error.message}); relaying goes on\n`),
+    onError: (error) => warn(io, `wsproxy: output failed (${error.message}); relaying goes on\n`),
   });
   const record = options.write !== undefined ? await openCaptureFile(options.write) : undefined;
   let proxy;
@@ -254,19 +255,19 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
       maxBufferedBytes: options.maxBuffered,
       idleTimeout: options.idleTimeout * 1000,
       onEvent: (event: DissectEvent) => output.write(view(event)),
-      onCallbackError: (error) => io.stderr.write(`wsproxy: internal error while showing an event (please report it): ${error instanceof Error ? error.message : String(error)}\n`),
+      onCallbackError: (error) => warn(io, `wsproxy: internal error while showing an event (please report it): ${error instanceof Error ? error.message : String(error)}\n`),
     });
   } catch (error) {
     record?.destroy();
     throw error;
   }
   const scheme = tls ? 'wss' : 'ws';
-  io.stderr.write(`wsproxy: ${scheme}://${formatHostPort(proxy.address)} → ${options.target.tls ? 'wss://' : ''}${formatHostPort(options.target)}${options.write ? `, recording to ${options.write}` : ''} (Ctrl-C to stop)\n`);
+  warn(io, `wsproxy: ${scheme}://${formatHostPort(proxy.address)} → ${options.target.tls ? 'wss://' : ''}${formatHostPort(options.target)}${options.write ? `, recording to ${options.write}` : ''} (Ctrl-C to stop)\n`);
   control.onListening?.(proxy.address);
   const stopCollecting = collectWhenQuiet(proxy);
   await waitForStop(control.signal);
   stopCollecting();
-  if (proxy.connections > 0) io.stderr.write(`wsproxy: stopping; ${proxy.connections} connection(s) open, waiting up to ${options.grace} s\n`);
+  if (proxy.connections > 0) warn(io, `wsproxy: stopping; ${proxy.connections} connection(s) open, waiting up to ${options.grace} s\n`);
   await proxy.close({ grace: options.grace * 1000 });
   await output.flush();
   return EXIT.ok;
@@ -284,10 +285,10 @@ export async function main(argv: string[], io: CliIo = processIo(), control: Wsp
     return await runProxy(options, io, control);
   } catch (error) {
     if (error instanceof UsageError || error instanceof ProxyError) {
-      io.stderr.write(`wsproxy: ${error.message}\n`);
+      warn(io, `wsproxy: ${error.message}\n`);
       return EXIT.unusable;
     }
-    io.stderr.write(`wsproxy: internal error, please report it:\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    warn(io, `wsproxy: internal error, please report it:\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 70;
   }
 }

@@ -26,8 +26,8 @@ export function parseHex(text: string): Uint8Array {
       continue;
     }
     if (!/[0-9a-fA-F]/.test(ch)) {
-      const shown = JSON.stringify(ch).slice(1, -1).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-      throw new HexInputError(`"${shown}" at character ${i + 1} is not a hex digit (0-9, a-f; spaces, colons and 0x are allowed between bytes)`);
+      // Quoted as typed: whoever prints the message escapes it (the CLI as it does all of stderr).
+      throw new HexInputError(`"${ch}" at character ${i + 1} is not a hex digit (0-9, a-f; spaces, colons and 0x are allowed between bytes)`);
     }
     digits += ch;
   }

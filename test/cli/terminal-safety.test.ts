@@ -64,4 +64,21 @@ describe('terminal safety', () => {
     // Header bytes are latin1: U+202E's UTF-8 bytes E2 80 AE read as "â\u0080®".
     expect(handshake.path).toBe('/chat?room=â\u0080®Â\u0085Â\u00ad');
   });
+
+  it('escapes file names and option values it echoes on stderr', async () => {
+    const missing = fakeIo();
+    expect(await main(argv('no\u001b]0;pwned\u0007such\u009b2J\u202efile.pcap'), missing)).toBe(1);
+    expect(missing.stderr.text).not.toMatch(/[\x1b\x07\u009b\u202e]/);
+    expect(missing.stderr.text).toContain('no\\e]0;pwned\\x07such\\x9b2J\\u{202e}file.pcap');
+    const option = fakeIo();
+    expect(await main(argv('--width', '80\u001b[2J\u2028', ESCAPES), option)).toBe(1);
+    expect(option.stderr.text.replace(/\n/g, '')).not.toMatch(UNSAFE);
+    expect(option.stderr.text).toContain('80\\e[2J\\u{2028}');
+    const opcode = fakeIo();
+    expect(await main(argv('--opcode', 'te\u009bxt', ESCAPES), opcode)).toBe(1);
+    expect(opcode.stderr.text).toContain('te\\x9bxt');
+    const damaged = fakeIo();
+    expect(await main(argv('-'), { ...damaged, stdin: (await import('node:stream')).Readable.from([Buffer.from('\u001b[2J not a capture')]) })).toBe(1);
+    expect(damaged.stderr.text).not.toMatch(/\x1b/);
+  });
 });

@@ -101,6 +101,9 @@ describe('wsproxy arguments', () => {
     [['--listen', '0', '--target', '8080', '--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem'], /^wsproxy: cannot read --tls-cert \/nonexistent\/cert.pem: no such file\n$/],
     [['--listen', '0', '--target', '8080', '--tls-cert', 'x.pem'], /^wsproxy: --tls-cert and --tls-key go together\n$/],
     [['--listen', '0', '--target', '8080', '--write', '/nonexistent/dir/x.pcap'], /^wsproxy: cannot write \/nonexistent\/dir\/x.pcap: no such directory\n$/],
+    // What the user typed is echoed escaped, never raw (a pasted escape sequence stays inert).
+    [['--listen', '0', '--target', '8080', '--write', '/nonexistent/\u001b]0;x\u0007\u009b2J.pcap'], /^wsproxy: cannot write \/nonexistent\/\\e\]0;x\\x07\\x9b2J\.pcap: no such directory\n$/],
+    [['--listen', '9000', '--target', 'ws://\u202eevil\u001b[2J'], /\\u\{202e\}evil\\e\[2J/],
   ])('%j exits 1 with a message', async (args, message) => {
     const io = fakeIo();
     expect(await main(argv(...args), io)).toBe(1);
