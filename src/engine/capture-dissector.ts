@@ -27,6 +27,13 @@ interface Flow {
 const flip = (d: Direction): Direction => (d === 'client' ? 'server' : 'client');
 
 /**
+ * What a malformed packet's reason says, without the numbers it quotes ("IPv4 total length #
+ * exceeds the # bytes on the wire"): a notice is given once per kind of damage, not once per
+ * length seen, or a million damaged packets would give a million lines (and a million keys).
+ */
+const malformedKind = (reason: string): string => reason.replace(/\d+/g, '#');
+
+/**
  * A whole capture: packets in, events out, in capture order. Packets are decoded down to TCP,
  * reassembled per connection, and each connection gets its own ConnectionDissector. Connections
  * leave memory when both directions have ended.
@@ -59,7 +66,7 @@ export class CaptureDissector {
       case 'unsupported-link':
         return this.notice('capture.link-unsupported', `Link type ${decoded.linkType} is not supported: its packets are skipped.`, { packet: item.no, ts: item.ts }, `link-${decoded.linkType}`);
       case 'malformed':
-        return this.notice('capture.malformed-packet', `Packet ${item.no} could not be decoded (${decoded.reason}); such packets are skipped.`, { packet: item.no, ts: item.ts }, `malformed-${decoded.reason}`);
+        return this.notice('capture.malformed-packet', `Packet ${item.no} could not be decoded (${decoded.reason}); such packets are skipped.`, { packet: item.no, ts: item.ts }, `malformed-${malformedKind(decoded.reason)}`);
       case 'other':
         return [];
     }

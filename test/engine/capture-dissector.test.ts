@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { CaptureDissector } from '../../src/engine/capture-dissector.js';
+import type { DissectEvent } from '../../src/engine/events.js';
 import { dissectFile } from '../helpers/dissect.js';
 
 const serverPort = (name: string): number => JSON.parse(readFileSync(`fixtures/real/${name}.expected.json`, 'utf8')).connections[0].server.port;
@@ -35,5 +37,24 @@ describe('CaptureDissector on captures that miss bytes', () => {
     // The reassembler guessed the client from the ports; --decode-as names the server, so
     // every client frame is masked and every server frame is not.
     for (const f of json.filter((e) => e.type === 'frame')) expect(f.masked).toBe(f.from === 'client');
+  });
+});
+
+describe('CaptureDissector notices', () => {
+  it('reports malformed packets once per kind of damage, whatever numbers each one carries', () => {
+    const dissector = new CaptureDissector();
+    const notices: DissectEvent[] = [];
+    for (let no = 1; no <= 2000; no++) {
+      // Raw IPv4 (LINKTYPE_RAW 101): 40 bytes on the wire, a total length that claims more, different in each packet.
+      const data = new Uint8Array(40);
+      data[0] = 0x45;
+      data[2] = (100 + no) >> 8;
+      data[3] = (100 + no) & 0xff;
+      data[9] = 6;
+      notices.push(...dissector.item({ kind: 'packet', no, ts: no, linkType: 101, data, originalLength: 40, interfaceId: 0 }).filter((e) => e.type === 'notice'));
+    }
+    // Another kind of damage is still told, once.
+    for (let no = 2001; no <= 2100; no++) notices.push(...dissector.item({ kind: 'packet', no, ts: no, linkType: 101, data: Uint8Array.of(0x45, 0, 0, 20 + no), originalLength: 4, interfaceId: 0 }));
+    expect(notices.map((n) => (n.type === 'notice' ? `${n.code} ${n.at.packet}` : n.type))).toEqual(['capture.malformed-packet 1', 'capture.malformed-packet 2001']);
   });
 });
