@@ -18,6 +18,7 @@ const CASES: [file: string, exit: number, stderr: RegExp, intact?: string][] = [
   ['record-4gib.pcap', 3, /claims 4294967295 captured bytes/, 'fixtures/real/ws-basic.pcap'],
   ['pcapng-bad-length.pcapng', 3, /trailing length .* leading length/, 'fixtures/real/dumpcap-pcapng.pcapng'],
   ['pcapng-cut.pcapng', 3, /ends inside a block/, 'fixtures/real/dumpcap-pcapng.pcapng'],
+  ['pcapng-short-section.pcapng', 3, /section header at offset 1568 is too short .*skipped up to the next section header/, 'fixtures/real/dumpcap-pcapng.pcapng'],
   ['gzip-cut.pcap.gz', 3, /gzip stream ends early/, 'fixtures/real/ws-basic.pcap'],
 ];
 
@@ -48,6 +49,16 @@ describe('broken captures', () => {
       expect(io.stdout.text).toMatch(/ C→S /);
       expect(io.stdout.text).not.toMatch(pattern);
     }
+  });
+
+  it('carries on at the next section after a section header too short to be one', async () => {
+    const path = 'fixtures/bad/pcapng-short-section.pcapng';
+    const frames = await completeFrames(path);
+    // Every frame of the intact capture, the packets of the section after the damage included.
+    expect(frames).toEqual(await completeFrames('fixtures/real/dumpcap-pcapng.pcapng'));
+    const io = fakeIo();
+    expect(await main(argv('--json', path), io)).toBe(3);
+    expect(ndjson(io.stdout.text).filter((e) => e.type === 'notice')).toMatchObject([{ code: 'malformed-section' }]);
   });
 
   it('keeps the damage in --json as a notice event, and still says it on stderr', async () => {

@@ -183,8 +183,15 @@ async function* readBlocks(input: ChunkSource, name: string): AsyncGenerator<Cap
       case SECTION_HEADER: {
         interfaces = [];
         if (bodyEnd < 24) {
-          yield notice('malformed-block', `the section header at offset ${blockOffset} is too short`);
-          return false;
+          // Damage, but the block's lengths agree, so the next block can be found: the blocks of
+          // this section (which describes nothing) are skipped up to the next section header.
+          skippingSection = true;
+          yield notice(
+            'malformed-section',
+            `the section header at offset ${blockOffset} is too short (${block.length} bytes, at least 28 needed); ` +
+              'its blocks are skipped up to the next section header',
+          );
+          return true;
         }
         const major = u16(block, 12);
         skippingSection = major !== 1;

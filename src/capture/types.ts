@@ -29,8 +29,9 @@ export interface CaptureNotice {
 export type CaptureItem = ({ kind: 'packet' } & CapturePacket) | CaptureNotice;
 
 /**
- * Notices after which the reader stops: the file is damaged there. Everything before the
- * damage has been delivered; the CLI reports these on stderr with its own exit code.
+ * Notices that say the file is damaged there. The reader stops after them, except after
+ * `malformed-section`, where it skips to the next section header. Everything before the damage
+ * has been delivered; the CLI reports these on stderr with its own exit code.
  */
 export const DAMAGE_NOTICES: ReadonlySet<string> = new Set([
   'truncated',
@@ -40,6 +41,7 @@ export const DAMAGE_NOTICES: ReadonlySet<string> = new Set([
   'block-too-large',
   'bad-block-length',
   'bad-byte-order-magic',
+  'malformed-section',
 ]);
 
 export interface CaptureInfo {

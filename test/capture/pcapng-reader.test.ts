@@ -131,6 +131,28 @@ describe('pcapng', () => {
     expect(notices(items).map((n) => n.code)).toEqual(['unsupported-version']);
   });
 
+  it('reports a section header too short to be one as damage, and carries on at the next section', async () => {
+    const short = block('LE', 0x0a0d0d0a, Uint8Array.of(0x4d, 0x3c, 0x2b, 0x1a));
+    const file = Buffer.concat([
+      sectionHeader('LE'),
+      interfaceDescription('LE', 1, 0),
+      enhancedPacket('LE', 0, 1_000_000n, bytesOf(8, 1)),
+      short,
+      // Blocks of the broken section describe nothing: skipped.
+      interfaceDescription('LE', 1, 0),
+      enhancedPacket('LE', 0, 2_000_000n, bytesOf(8, 2)),
+      sectionHeader('BE'),
+      interfaceDescription('BE', 1, 0),
+      enhancedPacket('BE', 0, 3_000_000n, bytesOf(8, 3)),
+    ]);
+    for (const chunk of [undefined, 3]) {
+      const { items } = await readAll(file, chunk);
+      expect(packets(items).map((p) => p.ts)).toEqual([1, 3]);
+      expect(notices(items).map((n) => n.code)).toEqual(['malformed-section']);
+      expect(notices(items)[0]!.message).toMatch(/the section header at offset 88 is too short \(16 bytes/);
+    }
+  });
+
   describe('stops with a notice at impossible block lengths, after what came before', () => {
     const start = Buffer.concat([
       sectionHeader('LE'),
