@@ -93,6 +93,15 @@ export const ALERT_CATALOGUE = {
   'deflate.inflate-failed': { severity: 'error', section: `${RFC7692} §7.2.2`, rule: 'The compressed message could not be inflated.' },
   'deflate.too-large': { severity: 'warning', section: `${RFC7692} §8.1`, rule: 'The inflated message exceeds the configured limit (possible decompression bomb).' },
   'deflate.context-unknown': { severity: 'warning', section: `${RFC7692} §7.2.3.2`, rule: 'The compression context from before the capture is unknown: messages may not inflate.' },
+  // --- TLS (RFC 8446, RFC 5246), read with a key log -----------------------------------------------
+  'tls.alert': { severity: 'warning', section: 'RFC 8446 §6', rule: 'A TLS alert other than close_notify: the sender reports an error, and a fatal one ends the connection.' },
+  'tls.close-notify': { severity: 'info', section: 'RFC 8446 §6.1', rule: 'A close_notify alert: the sender will send nothing more on this connection.' },
+  'tls.data-after-close': { severity: 'error', section: 'RFC 8446 §6.1', rule: 'A peer must not send data after its own close_notify; the receiver must ignore it.' },
+  'tls.decrypt-failed': { severity: 'warning', section: 'RFC 8446 §5.2', rule: "A record does not authenticate with the key log's secrets: a key log of another session, or bytes damaged in the capture." },
+  'tls.record-malformed': { severity: 'error', section: 'RFC 8446 §5.1', rule: 'Bytes where a TLS record header must be are not one (content type, version or length impossible); the rest of that stream is not read.' },
+  'tls.handshake-malformed': { severity: 'error', section: 'RFC 8446 §4', rule: 'A handshake message does not parse (a vector overruns its message).' },
+  'tls.early-data-skipped': { severity: 'info', section: 'RFC 8446 §4.2.10', rule: '0-RTT data the server rejected, or that the key log has no early secret for, is not shown.' },
+  'tls.resync': { severity: 'warning', section: 'RFC 8446 §5.3', rule: 'Records were lost with bytes missing from the capture; decryption picked up again at the next record that authenticates.' },
   // --- Below WebSocket ------------------------------------------------------------------------
   'tcp.gap': { severity: 'warning', section: 'RFC 9293 §3.4', rule: 'Bytes are missing from the TCP stream (not captured).' },
   'tcp.retransmission-conflict': { severity: 'warning', section: 'RFC 9293 §3.4', rule: 'A retransmitted segment carries different bytes than the first copy (first copy kept).' },

@@ -87,15 +87,84 @@ export interface DirectionTotals {
 export interface ConnectionEndEvent {
   type: 'end';
   conn: number;
-  /** 'websocket', 'http', 'refused', 'not-http', or 'unknown' when nothing decisive was seen. */
-  kind: 'websocket' | 'http' | 'refused' | 'not-http' | 'unknown';
+  /** 'websocket', 'http', 'refused', 'not-http', 'tls' (TLS not decrypted), or 'unknown' when nothing decisive was seen. */
+  kind: 'websocket' | 'http' | 'refused' | 'not-http' | 'tls' | 'unknown';
   totals: Record<Direction, DirectionTotals>;
+  /** TLS connections: records and decrypted bytes per direction (`totals` counts the TCP payload). */
+  tls?: Record<Direction, { records: number; plaintextBytes: number }>;
   alerts: { error: number; warning: number; info: number };
   /** The close codes each side sent, in order. */
   closeCodes: Record<Direction, (number | null)[]>;
   /** Seconds from the connection's first to its last packet, when timestamps are known. */
   duration: number | null;
   at: StreamPosition;
+}
+
+/**
+ * A TLS connection (RFC 8446, RFC 5246), once its handshake is seen (or once it is clear it
+ * will not be): what was negotiated and whether wsdump could decrypt it with the key log.
+ * Never carries a secret.
+ */
+export interface TlsEvent {
+  type: 'tls';
+  conn: number;
+  at: StreamPosition;
+  /** "TLS 1.3", "TLS 1.2" …; null when the capture holds no ServerHello. */
+  version: string | null;
+  /** The negotiated suite's IANA name (or its code in hex), or null. */
+  cipher: string | null;
+  /** server_name from the ClientHello (RFC 6066 §3), or null. */
+  sni: string | null;
+  /** The negotiated ALPN protocol (RFC 7301): from the ServerHello (TLS 1.2) or EncryptedExtensions (TLS 1.3, read only when decrypted). */
+  alpn: string | null;
+  offeredAlpn: string[];
+  offeredVersions: string[];
+  offeredCiphers: string[];
+  /** The ClientHello's random in hex: the name of the connection's lines in a key log. */
+  clientRandom: string | null;
+  /** An abbreviated TLS 1.2 handshake or a TLS 1.3 PSK handshake. */
+  resumed: boolean;
+  /** The server asked for another ClientHello first (RFC 8446 §4.1.4). */
+  helloRetry: boolean;
+  /** 0-RTT data (§4.2.10): 'none', 'accepted', 'rejected' (by the server), or 'unknown' (offered; the answer is encrypted and not read). */
+  earlyData: 'none' | 'accepted' | 'rejected' | 'unknown';
+  /** Records of this connection were decrypted with the key log. */
+  decrypted: boolean;
+  /** Why not, in a few words, when `decrypted` is false. */
+  reason: string | null;
+  /** Which key log secrets decrypt each direction, by label (never the secrets). */
+  keys: { client: string[]; server: string[] };
+  alerts: Alert[];
+}
+
+/**
+ * The record around a WebSocket frame: emitted once per direction of a decrypted connection,
+ * before the first frame that direction's records complete, for the explain view.
+ */
+export interface TlsRecordEvent {
+  type: 'tls-record';
+  conn: number;
+  direction: Direction;
+  at: StreamPosition;
+  /** The 5-byte record header (content type, legacy version, length). */
+  header: Uint8Array;
+  /** The content type inside: TLS 1.3 hides it after the content (§5.2); TLS 1.2 has it in the header. */
+  innerType: number;
+  /** The key log label of the secret the record's key comes from, and how. */
+  secret: string;
+  /** "TLS 1.3" or "TLS 1.2". */
+  version: string;
+  cipher: string;
+  /** AEAD (nonce and tag) or CBC (IV and HMAC). */
+  protection: 'aead' | 'cbc';
+  seq: number;
+  nonce: Uint8Array;
+  explicitNonce: Uint8Array | null;
+  /** The AEAD tag, or the HMAC of a CBC record. */
+  tag: Uint8Array;
+  ciphertextLength: number;
+  plaintextLength: number;
+  padding: number;
 }
 
 /** Something about the capture itself rather than one connection (unsupported link type, cut file …). */
@@ -107,4 +176,4 @@ export interface NoticeEvent {
   at: StreamPosition;
 }
 
-export type DissectEvent = NoticeEvent | ConnectionEvent | HandshakeEvent | OtherTrafficEvent | FrameEvent | MessageEvent | AlertEvent | ConnectionEndEvent;
+export type DissectEvent = NoticeEvent | ConnectionEvent | TlsEvent | TlsRecordEvent | HandshakeEvent | OtherTrafficEvent | FrameEvent | MessageEvent | AlertEvent | ConnectionEndEvent;

@@ -19,6 +19,7 @@ import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { escapeText, hexPreview } from './escape.js';
 import { palette } from './table.js';
+import { explainTls, explainTlsRecord } from './tls-text.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
 export interface ExplainOptions {
@@ -381,6 +382,11 @@ export class ExplainRenderer {
         if (event.deflate !== null) this.deflate.add(event.conn);
         this.handshakes.add(event.conn);
         return this.handshake(event);
+      case 'tls':
+        this.note(event.at.ts);
+        return [...explainTls(event, this.title(`#${event.conn} ${this.endpoints.get(event.conn) ?? ''} ${event.version ?? 'TLS'}`.replace(/ {2,}/g, ' ')), c), ''].join('\n') + this.alerts(event.alerts) + '\n';
+      case 'tls-record':
+        return [...explainTlsRecord(event, this.title(`#${event.conn} ${event.direction === 'client' ? 'C→S' : 'S→C'} the TLS record around the next frame, packet ${event.at.packet ?? '?'}`), c), ''].join('\n') + '\n';
       case 'other':
         this.note(event.at.ts);
         return `${c.heading(`#${event.conn}`)} ${this.endpoints.get(event.conn) ?? ''} ${c.dim('not WebSocket:')} ${escapeText(event.note, 200)}${event.requestLine ? ` (${escapeText(event.requestLine, 60)})` : ''}\n\n`;

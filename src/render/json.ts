@@ -110,6 +110,47 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
         responsePacket: event.response?.at.packet ?? null,
         alerts: event.alerts.map((a) => alertJson(a, event.conn)),
       };
+    case 'tls':
+      return {
+        type: 'tls',
+        conn: event.conn,
+        ...position(event.at),
+        version: event.version,
+        cipher: event.cipher,
+        sni: event.sni,
+        alpn: event.alpn,
+        offeredAlpn: event.offeredAlpn,
+        offeredVersions: event.offeredVersions,
+        offeredCiphers: event.offeredCiphers,
+        clientRandom: event.clientRandom,
+        resumed: event.resumed,
+        helloRetry: event.helloRetry,
+        earlyData: event.earlyData,
+        decrypted: event.decrypted,
+        reason: event.reason,
+        keys: event.keys,
+        alerts: event.alerts.map((a) => alertJson(a, event.conn)),
+      };
+    case 'tls-record':
+      return {
+        type: 'tls-record',
+        conn: event.conn,
+        from: event.direction,
+        ...position(event.at),
+        header: hex(event.header),
+        innerType: event.innerType,
+        secret: event.secret,
+        version: event.version,
+        cipher: event.cipher,
+        protection: event.protection,
+        seq: event.seq,
+        nonce: hex(event.nonce),
+        explicitNonce: hex(event.explicitNonce),
+        tag: hex(event.tag),
+        ciphertextLength: event.ciphertextLength,
+        plaintextLength: event.plaintextLength,
+        padding: event.padding,
+      };
     case 'other':
       return { type: 'other', conn: event.conn, kind: event.kind, requestLine: event.requestLine, status: event.status, note: event.note, ...position(event.at) };
     case 'frame': {
@@ -166,6 +207,6 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
     case 'alert':
       return { type: 'alert', ...alertJson(event.alert, event.conn) };
     case 'end':
-      return { type: 'end', conn: event.conn, kind: event.kind, totals: event.totals, alerts: event.alerts, closeCodes: event.closeCodes, duration: event.duration, ...position(event.at) };
+      return { type: 'end', conn: event.conn, kind: event.kind, totals: event.totals, alerts: event.alerts, closeCodes: event.closeCodes, duration: event.duration, ...position(event.at), ...(event.tls !== undefined ? { tls: event.tls } : {}) };
   }
 }

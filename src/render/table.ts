@@ -7,6 +7,7 @@ import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { ascii } from './byte-writer.js';
 import { escapeText, hexPreview, hexString } from './escape.js';
 import { RowWriter, tableRow, type CellGroup } from './row.js';
+import { KEYLOG_HINT, keylogWouldHelp, tlsHeadline, tlsSummaryNote } from './tls-text.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
 export interface TableOptions {
@@ -157,6 +158,10 @@ export class TableRenderer {
   private readonly endpoints = new Map<number, string>();
   /** Request path per open connection, for --summary. */
   private readonly paths = new Map<number, string>();
+  /** What --summary says of a TLS connection, per open connection. */
+  private readonly tlsNotes = new Map<number, string>();
+  /** The --keylog hint is given once per run. */
+  private keylogHinted = false;
   /** Laid-out middle cells of plain frame rows, per open connection (see middleGroup). */
   private readonly middleGroups = new Map<number, Map<number, CellGroup | null>>();
 
@@ -184,6 +189,17 @@ export class TableRenderer {
       case 'connection':
         this.noteTime(event.at.ts);
         this.endpoints.set(event.conn, `${endpoint(event.client)} → ${endpoint(event.server)}`);
+        return '';
+      case 'tls': {
+        this.noteTime(event.at.ts);
+        let text = tlsHeadline(event, this.endpoints.get(event.conn) ?? '', this.c) + this.alerts(event.alerts);
+        if (!this.keylogHinted && keylogWouldHelp(event)) {
+          this.keylogHinted = true;
+          text += `   ${this.c.info('ℹ')} ${KEYLOG_HINT}\n`;
+        }
+        return text;
+      }
+      case 'tls-record':
         return '';
       case 'handshake':
         this.noteTime(event.request.at.ts);
@@ -494,6 +510,9 @@ export class TableRenderer {
       case 'handshake':
         this.paths.set(event.conn, `${event.request.target}${event.upgraded ? '' : ` (${event.response ? `${event.response.status} refused` : 'unanswered'})`}`);
         return '';
+      case 'tls':
+        this.tlsNotes.set(event.conn, tlsSummaryNote(event));
+        return '';
       case 'end':
         return this.summaryBlock(event);
       default:
@@ -505,10 +524,12 @@ export class TableRenderer {
     const c = this.c;
     const where = this.endpoints.get(e.conn) ?? '';
     const path = this.paths.get(e.conn);
+    const tls = this.tlsNotes.get(e.conn) ?? '';
     this.endpoints.delete(e.conn);
     this.paths.delete(e.conn);
+    this.tlsNotes.delete(e.conn);
     const duration = e.duration !== null ? `, ${e.duration.toFixed(3)} s` : '';
-    const lines = [`${c.heading(`#${e.conn}`)} ${where}  ${e.kind}${path ? ` ${escapeText(path, 80)}` : ''}${duration}`];
+    const lines = [`${c.heading(`#${e.conn}`)} ${where}  ${e.kind}${path ? ` ${escapeText(path, 80)}` : ''}${tls}${duration}`];
     if (e.kind === 'websocket') {
       for (const d of ['client', 'server'] as const) {
         const t = e.totals[d];
