@@ -33,10 +33,13 @@ export { TcpReassembler, type FlowEvent } from './net/tcp-reassembler.js';
 // Captures.
 export * from './capture/index.js';
 
+// TLS with a key log (the engine loads it on first use; importing it here loads it at once).
+export { KeyLog, TlsContext, TlsDissector, TlsSession, RecordDecryptor, cipherSuite, hkdfExpandLabel, prf12, type KeyLogStats, type TlsOutput } from './tls/index.js';
+
 // The engine and its event model.
 export type * from './engine/events.js';
 export { ConnectionDissector, type ConnectionDissectorOptions } from './engine/connection-dissector.js';
-export { CaptureDissector, type CaptureDissectorOptions } from './engine/capture-dissector.js';
+export { CaptureDissector, loadTlsLayer, type CaptureDissectorOptions } from './engine/capture-dissector.js';
 export { dissect } from './engine/dissect.js';
 
 // Views.

@@ -10,8 +10,10 @@ import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventToNdjson } from '../src/render/ndjson-encoder.js';
 import { dissect } from '../src/engine/dissect.js';
+import { fixtureKeyLog } from './helpers/dissect.js';
 
-const DIRS = ['fixtures/real', 'fixtures/shared'];
+// fixtures/tls: decrypted with the key log beside each capture (NAME.keys).
+const DIRS = ['fixtures/real', 'fixtures/shared', 'fixtures/tls'];
 const GOLDEN = 'fixtures/golden';
 
 const captures = DIRS.flatMap((dir) => readdirSync(dir).filter((f) => /\.(pcap|pcapng)$/.test(f)).map((f) => join(dir, f)));
@@ -25,13 +27,15 @@ function decodeAs(capture: string): number[] {
   const manifest = capture.replace(/\.(pcap|pcapng)$/, '.expected.json');
   if (!existsSync(manifest)) return [];
   const spec = JSON.parse(readFileSync(manifest, 'utf8')) as { connections: { handshake?: { captured?: boolean }; server: { port: number } }[] };
+  // (a TLS connection seen mid-stream has no handshake entry: nothing to decode it as)
   return spec.connections.filter((c) => c.handshake?.captured === false).map((c) => c.server.port);
 }
 
 describe('golden NDJSON', () => {
   it.each(captures)('%s', async (capture) => {
     let text = '';
-    for await (const event of dissect(capture, { decodeAs: decodeAs(capture) })) text += eventToNdjson(event);
+    const keyLog = fixtureKeyLog(capture);
+    for await (const event of dissect(capture, { decodeAs: decodeAs(capture), ...(keyLog ? { keyLog } : {}) })) text += eventToNdjson(event);
     const path = goldenPath(capture);
     if (process.env.UPDATE_GOLDEN) {
       mkdirSync(GOLDEN, { recursive: true });

@@ -9,6 +9,8 @@ export {
 export {
   CaptureFormatError,
   DAMAGE_NOTICES,
+  SECRETS_TLS_KEY_LOG,
+  type CaptureSecrets,
   type CaptureInfo,
   type CaptureItem,
   type CaptureNotice,

@@ -9,12 +9,12 @@ const INTERFACE_DESCRIPTION = 0x00000001;
 const OBSOLETE_PACKET = 0x00000002;
 const SIMPLE_PACKET = 0x00000003;
 const ENHANCED_PACKET = 0x00000006;
+const DECRYPTION_SECRETS = 0x0000000a;
 /** Blocks that carry nothing a packet reader needs, skipped without a notice. */
 const KNOWN_SKIPPED = new Set([
   0x00000004, // Name Resolution Block, §4.5
   0x00000005, // Interface Statistics Block, §4.6
   0x00000009, // systemd Journal Export Block
-  0x0000000a, // Decryption Secrets Block, §4.7
   0x00000bad, // Custom Block that may be copied, §4.8
   0x40000bad, // Custom Block that must not be copied, §4.8
 ]);
@@ -139,7 +139,8 @@ async function* readBlocks(input: ChunkSource, name: string): AsyncGenerator<Cap
           (type === INTERFACE_DESCRIPTION ||
             type === ENHANCED_PACKET ||
             type === SIMPLE_PACKET ||
-            type === OBSOLETE_PACKET));
+            type === OBSOLETE_PACKET ||
+            type === DECRYPTION_SECRETS));
       if (!parsed) {
         if (!skippingSection && !KNOWN_SKIPPED.has(type) && !unknownReported.has(type)) {
           unknownReported.add(type);
@@ -231,6 +232,15 @@ async function* readBlocks(input: ChunkSource, name: string): AsyncGenerator<Cap
           return true;
         }
         yield* packet(no, interfaceId, u32(block, 12), u32(block, 16), view(block, 28, captured), original);
+        return true;
+      }
+      case DECRYPTION_SECRETS: {
+        // §4.7: Secrets Type, Secrets Length, the secrets (padded to 32 bits), options.
+        if (bodyEnd < 16 || 16 + u32(block, 12) > bodyEnd) {
+          yield notice('malformed-block', `the Decryption Secrets Block at offset ${blockOffset} is cut short; skipped`);
+          return true;
+        }
+        yield { kind: 'secrets', secretsType: u32(block, 8), data: view(block, 16, u32(block, 12)) };
         return true;
       }
       case SIMPLE_PACKET: {

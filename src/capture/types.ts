@@ -26,7 +26,21 @@ export interface CaptureNotice {
   packet?: number;
 }
 
-export type CaptureItem = ({ kind: 'packet' } & CapturePacket) | CaptureNotice;
+/**
+ * Secrets the capture carries to decrypt its traffic: a pcapng Decryption Secrets Block
+ * (draft-ietf-opsawg-pcapng §4.7), as `editcap --inject-secrets` writes it.
+ */
+export interface CaptureSecrets {
+  kind: 'secrets';
+  /** Secrets Type: 0x544c534b ("TLSK") is a TLS key log (the SSLKEYLOGFILE format). */
+  secretsType: number;
+  data: Uint8Array;
+}
+
+/** Secrets Type of a TLS key log in a Decryption Secrets Block. */
+export const SECRETS_TLS_KEY_LOG = 0x544c534b;
+
+export type CaptureItem = ({ kind: 'packet' } & CapturePacket) | CaptureNotice | CaptureSecrets;
 
 /**
  * Notices that say the file is damaged there. The reader stops after them, except after

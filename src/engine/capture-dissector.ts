@@ -1,10 +1,24 @@
 import type { Direction } from '../alerts.js';
-import type { CaptureItem } from '../capture/index.js';
+import { SECRETS_TLS_KEY_LOG, type CaptureItem } from '../capture/types.js';
 import { PacketDecoder } from '../net/decode.js';
 import { TcpReassembler, type FlowEvent } from '../net/tcp-reassembler.js';
+import type { TlsContext } from '../tls/context.js';
+import type { KeyLog } from '../tls/keylog.js';
+import { looksLikeTls } from '../tls/sniff.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
 import { ConnectionDissector } from './connection-dissector.js';
 import type { DissectEvent } from './events.js';
+
+type TlsLayer = typeof import('../tls/index.js');
+let tlsLayer: TlsLayer | null = null;
+
+/**
+ * Loads the TLS layer. CaptureDissector loads it by itself when a connection looks like TLS
+ * (see `waiting`); a caller that must never wait can load it first.
+ */
+export async function loadTlsLayer(): Promise<TlsLayer> {
+  return (tlsLayer ??= await import('../tls/index.js'));
+}
 
 export interface CaptureDissectorOptions {
   limits?: Partial<Limits>;
@@ -15,10 +29,20 @@ export interface CaptureDissectorOptions {
   decodeAs?: number[];
   /** Out-of-order bytes buffered per TCP direction. */
   maxBufferedBytes?: number;
+  /**
+   * TLS secrets (the SSLKEYLOGFILE format, src/tls/keylog.ts) to decrypt TLS connections with;
+   * secrets in the capture's own Decryption Secrets Blocks are added to it.
+   */
+  keyLog?: KeyLog;
 }
 
+/** What a flow's bytes go to: its ConnectionDissector, or the TLS layer in front of it. */
+type ConnectionLayer = Pick<ConnectionDissector, 'data' | 'gap' | 'end' | 'finish'>;
+
 interface Flow {
-  dissector: ConnectionDissector;
+  dissector: ConnectionLayer;
+  /** Its first bytes were looked at for TLS. */
+  sniffed: boolean;
   /** True when the reassembler's client/server guess is the wrong way round (decided by --decode-as). */
   swapped: boolean;
   ended: Set<Direction>;
@@ -48,15 +72,48 @@ export class CaptureDissector {
   /** Where the capture is, for what finish() emits. */
   private lastPacket: number | undefined;
   private lastTs: number | undefined;
+  /**
+   * While the TLS layer loads: the rest of the packet being processed and the items after it,
+   * replayed by resume() in order.
+   */
+  private held: { flowEvents: FlowEvent[]; items: CaptureItem[] } | null = null;
+  private tls: TlsContext | null = null;
+  /** Key logs from the capture's Decryption Secrets Blocks, until the TLS layer is loaded. */
+  private readonly secretTexts: Uint8Array[] = [];
 
   constructor(private readonly options: CaptureDissectorOptions = {}) {
     this.reassembler = new TcpReassembler(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {});
     this.decodeAs = new Set(options.decodeAs ?? []);
   }
 
+  /**
+   * True when a connection that looks like TLS has appeared and the TLS layer is not loaded
+   * yet: item() then keeps what it is given, and `await resume()` loads the layer and returns
+   * the events of everything kept, in order. finish() must not be called before.
+   */
+  get waiting(): boolean {
+    return this.held !== null;
+  }
+
+  async resume(): Promise<DissectEvent[]> {
+    const held = this.held;
+    if (held === null) return [];
+    await loadTlsLayer();
+    this.held = null;
+    const events = this.flowEvents(held.flowEvents);
+    for (const item of held.items) for (const event of this.item(item)) events.push(event);
+    return events;
+  }
+
   /** Feed one item of the capture reader. */
   item(item: CaptureItem): DissectEvent[] {
+    if (this.held !== null) {
+      // Copies: the reader's buffers are not ours to keep.
+      this.held.items.push(item.kind === 'notice' ? item : { ...item, data: Uint8Array.from(item.data) });
+      return [];
+    }
     if (item.kind === 'notice') return this.notice(item.code, item.message, item.packet !== undefined ? { packet: item.packet } : {});
+    if (item.kind === 'secrets') return this.secrets(item.secretsType, item.data);
     this.lastPacket = item.no;
     this.lastTs = item.ts;
     const decoded = this.decoder.decode(item.linkType, item.data, item.originalLength);
@@ -74,6 +131,7 @@ export class CaptureDissector {
 
   /** The capture is over: flush reassembly and finish every open connection. */
   finish(): DissectEvent[] {
+    if (this.held !== null) throw new Error('CaptureDissector: await resume() before finish(): the TLS layer is loading');
     const events = this.flowEvents(this.reassembler.finish());
     const lastPos: StreamPosition = this.lastPacket === undefined ? {} : { packet: this.lastPacket, ts: this.lastTs! };
     for (const [conn, flow] of this.flows) {
@@ -89,16 +147,32 @@ export class CaptureDissector {
     return [{ type: 'notice', code, message, at }];
   }
 
+  /** A Decryption Secrets Block: a TLS key log is added to the key log, whatever else is skipped. */
+  private secrets(type: number, data: Uint8Array): DissectEvent[] {
+    if (type !== SECRETS_TLS_KEY_LOG) return [];
+    if (this.tls !== null) this.tls.keyLog.add(data);
+    else this.secretTexts.push(Uint8Array.from(data));
+    return this.notice('decryption-secrets', 'The capture carries a TLS key log (a Decryption Secrets Block): its secrets are used to decrypt TLS connections.', this.lastPacket === undefined ? {} : { packet: this.lastPacket });
+  }
+
+  private tlsContext(layer: TlsLayer): TlsContext {
+    if (this.tls === null) {
+      this.tls = new layer.TlsContext(this.options.keyLog ?? new layer.KeyLog());
+      for (const text of this.secretTexts.splice(0)) this.tls.keyLog.add(text);
+    }
+    return this.tls;
+  }
+
   private flowEvents(flowEvents: FlowEvent[]): DissectEvent[] {
     const out: DissectEvent[] = [];
-    for (const e of flowEvents) {
+    for (let i = 0; i < flowEvents.length; i++) {
+      const e = flowEvents[i]!;
       if (e.type === 'open') {
         out.push(...this.open(e));
         continue;
       }
       const flow = this.flows.get(e.conn);
       if (flow === undefined) continue;
-      const d = flow.dissector;
       if (e.type === 'alert') {
         out.push({ type: 'alert', conn: e.conn, alert: flow.swapped && e.alert.direction ? { ...e.alert, direction: flip(e.alert.direction) } : e.alert });
         continue;
@@ -106,20 +180,37 @@ export class CaptureDissector {
       const direction = flow.swapped ? flip(e.direction) : e.direction;
       const pos = { packet: e.packet, ts: e.ts };
       if (e.type === 'data') {
+        if (!flow.sniffed && !this.sniff(flow, e.conn, e.bytes)) {
+          this.held = { flowEvents: flowEvents.slice(i).map((f) => (f.type === 'data' ? { ...f, bytes: Uint8Array.from(f.bytes) } : f)), items: [] };
+          return out;
+        }
         // A loop, not a spread: this runs once per packet, and a spread call costs more.
-        for (const event of d.data(direction, e.bytes, pos)) out.push(event);
+        for (const event of flow.dissector.data(direction, e.bytes, pos)) out.push(event);
       } else if (e.type === 'gap') {
-        out.push(...d.gap(direction, e.size, pos));
+        out.push(...flow.dissector.gap(direction, e.size, pos));
       } else {
-        out.push(...d.end(direction, pos));
+        out.push(...flow.dissector.end(direction, pos));
         flow.ended.add(direction);
         if (flow.ended.size === 2) {
-          out.push(...d.finish(pos));
+          out.push(...flow.dissector.finish(pos));
           this.flows.delete(e.conn);
         }
       }
     }
     return out;
+  }
+
+  /**
+   * The first bytes of a connection: TLS puts the TLS layer in front of its dissector. Returns
+   * false when that layer must be loaded first (see `waiting`).
+   */
+  private sniff(flow: Flow, conn: number, bytes: Uint8Array): boolean {
+    if (looksLikeTls(bytes)) {
+      if (tlsLayer === null) return false;
+      flow.dissector = new tlsLayer.TlsDissector(conn, flow.dissector as ConnectionDissector, this.tlsContext(tlsLayer));
+    }
+    flow.sniffed = true;
+    return true;
   }
 
   private open(e: Extract<FlowEvent, { type: 'open' }>): DissectEvent[] {
@@ -133,7 +224,7 @@ export class CaptureDissector {
     const decodeAs = this.decodeAs.has(server.port);
     const midstream = !e.sawSyn && decodeAs;
     const dissector = new ConnectionDissector(e.conn, { ...(this.options.limits ? { limits: this.options.limits } : {}), midstream, fallbackToMidstream: decodeAs });
-    this.flows.set(e.conn, { dissector, swapped, ended: new Set() });
+    this.flows.set(e.conn, { dissector, sniffed: false, swapped, ended: new Set() });
     const at = { packet: e.packet, ts: e.ts };
     return [{ type: 'connection', conn: e.conn, client, server, sawSyn: e.sawSyn, at }, ...dissector.start(at)];
   }

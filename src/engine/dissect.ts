@@ -9,6 +9,10 @@ import type { DissectEvent } from './events.js';
 export async function* dissect(source: string | NodeJS.ReadableStream, options: CaptureDissectorOptions & OpenCaptureOptions = {}): AsyncGenerator<DissectEvent> {
   const capture = await openCapture(source, options.name !== undefined ? { name: options.name } : {});
   const dissector = new CaptureDissector(options);
-  for await (const batch of capture.batches) for (const item of batch) yield* dissector.item(item);
+  for await (const batch of capture.batches) {
+    for (const item of batch) yield* dissector.item(item);
+    // A TLS connection appeared: its layer is loaded on first use, then what waited is decoded.
+    if (dissector.waiting) yield* await dissector.resume();
+  }
   yield* dissector.finish();
 }

@@ -18,6 +18,8 @@ function run(...args: string[]): { status: number | null; stdout: string; loaded
 
 const TERMINAL_VIEWS = [/\/render\/table\.js$/, /\/render\/explain\.js$/, /\/render\/row\.js$/, /\/cli\/renderers\.js$/, /\/node_modules\/chalk\//, /\/node_modules\/cli-table3\//];
 const loads = (loaded: string[], pattern: RegExp) => loaded.some((url) => pattern.test(url));
+/** The TLS layer but its few-line sniffer (src/tls/sniff.ts), which every run has. */
+const TLS_LAYER = /\/dist\/tls\/(?!sniff\.js$)/;
 
 describe('what wsdump loads', () => {
   it('--json decodes without the terminal views, pako, zlib or the capture writers', () => {
@@ -25,7 +27,7 @@ describe('what wsdump loads', () => {
     expect(status).toBe(0);
     expect(stdout).toContain('"type":"message"');
     expect(loaded.some((url) => url.endsWith('/dist/engine/capture-dissector.js'))).toBe(true);
-    for (const pattern of [...TERMINAL_VIEWS, /\/node_modules\/pako\//, /^node:zlib$/, /\/capture\/tcp-recorder\.js$/, /\/capture\/pcap-file-writer\.js$/, /\/render\/hex-input\.js$/]) {
+    for (const pattern of [...TERMINAL_VIEWS, /\/node_modules\/pako\//, /^node:zlib$/, /\/capture\/tcp-recorder\.js$/, /\/capture\/pcap-file-writer\.js$/, /\/render\/hex-input\.js$/, TLS_LAYER]) {
       expect(loads(loaded, pattern), String(pattern)).toBe(false);
     }
   });
@@ -41,5 +43,14 @@ describe('what wsdump loads', () => {
     expect(deflate.status).toBe(0);
     expect(deflate.stdout).toContain('"The quick brown fox jumps over the lazy dog.');
     expect(loads(deflate.loaded, /\/node_modules\/pako\//)).toBe(true);
+  });
+
+  it('a wss:// capture loads the TLS layer, and only then', () => {
+    const tls = run('--json', 'fixtures/tls/tls13-aes128gcm.pcap');
+    expect(tls.status).toBe(0);
+    expect(tls.stdout).toContain('"type":"tls"');
+    expect(loads(tls.loaded, /\/dist\/tls\/session\.js$/)).toBe(true);
+    const plain = run('--summary', 'fixtures/real/ws-basic.pcap');
+    expect(loads(plain.loaded, TLS_LAYER)).toBe(false);
   });
 });

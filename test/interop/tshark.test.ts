@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dissectFile } from '../helpers/dissect.js';
+import { dissectFile, fixtureKeyLog } from '../helpers/dissect.js';
 
 const TSHARK = (() => {
   try {
@@ -25,6 +25,7 @@ const TSHARK = (() => {
  */
 const KNOWN_PACKETS: Record<string, { packets: number[]; reason: string }> = {
   'fixtures/crafted/handshake-early-data.pcap': { packets: [5], reason: 'a client frame sent before the 101: tshark does not decode it, wsdump does (and flags handshake.early-data)' },
+  'fixtures/tls/curl-tls12.pcap': { packets: [10], reason: 'curl sends its frames as the body of the upgrade request, before the 101: tshark does not decode them, wsdump does (and flags handshake.early-data)' },
 };
 
 /** Captures whose frames tshark cannot be compared on, with the reason. */
@@ -70,10 +71,15 @@ function midstreamPorts(file: string): number[] {
   return connections.filter((c) => c.handshake?.captured === false && c.server).map((c) => c.server!.port);
 }
 
-/** tshark's view: per packet, the frames it decoded there, and the close codes in order. */
-function tsharkFrames(file: string, httpPorts: number[], websocketPorts: number[]): Map<number, { frames: FrameFields[]; closeCodes: number[] }> {
+/**
+ * tshark's view: per packet, the frames it decoded there, and the close codes in order. For
+ * TLS (fixtures/tls) it is given the same key log (`-o tls.keylog_file:`) and told the ports are TLS.
+ */
+function tsharkFrames(file: string, httpPorts: number[], websocketPorts: number[], keyLogFile?: string): Map<number, { frames: FrameFields[]; closeCodes: number[] }> {
   const args = ['-r', file, '-Y', 'websocket', '-T', 'fields', '-E', 'separator=|', '-E', 'occurrence=a', '-E', 'aggregator=,'];
-  for (const port of httpPorts) args.push('-d', `tcp.port==${port},http`);
+  const tls = file.startsWith('fixtures/tls/');
+  if (keyLogFile !== undefined) args.push('-o', `tls.keylog_file:${keyLogFile}`);
+  for (const port of httpPorts) args.push('-d', `tcp.port==${port},${tls ? 'tls' : 'http'}`);
   for (const port of websocketPorts) args.push('-d', `tcp.port==${port},websocket`);
   for (const f of FIELDS) args.push('-e', f);
   const text = execFileSync('tshark', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -115,9 +121,10 @@ describe.skipIf(!TSHARK && !process.env.CI)('frames agree with tshark', () => {
   it.each(files)('%s', async (file) => {
     if (KNOWN_DIFFERENCES[file]) return;
     const decodeAs = midstreamPorts(file);
-    const { json } = await dissectFile(file, { decodeAs });
+    const keyLog = fixtureKeyLog(file);
+    const { json } = await dissectFile(file, { decodeAs, ...(keyLog ? { keyLog } : {}) });
     const ports = [...new Set(json.filter((e) => e.type === 'connection').map((e) => e.server.port as number))].filter((p) => !decodeAs.includes(p));
-    const theirs = tsharkFrames(file, ports, decodeAs);
+    const theirs = tsharkFrames(file, ports, decodeAs, keyLog ? file.replace(/\.(pcap|pcapng)$/, '.keys') : undefined);
     const ours = new Map<number, { frames: FrameFields[]; closeCodes: number[] }>();
     for (const f of json.filter((e) => e.type === 'frame' && !e.incomplete)) {
       const entry = ours.get(f.packet) ?? { frames: [], closeCodes: [] };
@@ -131,5 +138,15 @@ describe.skipIf(!TSHARK && !process.env.CI)('frames agree with tshark', () => {
     const sorted = (m: Map<number, unknown>) => [...m.keys()].sort((a, b) => a - b);
     expect(sorted(ours)).toEqual(sorted(theirs));
     for (const [packet, entry] of ours) expect(entry, `packet ${packet}`).toEqual(theirs.get(packet));
+  });
+
+  it('with a wrong key log, neither decodes a frame of the wss:// connection', async () => {
+    const file = 'fixtures/tls/tls13-aes128gcm.pcap';
+    const { json } = await dissectFile(file, { keyLog: fixtureKeyLog(file, '.wrong')! });
+    const port = json.find((e) => e.type === 'connection')!.server.port as number;
+    expect(json.filter((e) => e.type === 'frame')).toEqual([]);
+    expect(tsharkFrames(file, [port], [], file.replace(/\.pcap$/, '.wrong.keys')).size).toBe(0);
+    // And with the right one, both do (the wrong one is wrong, not the comparison).
+    expect(tsharkFrames(file, [port], [], file.replace(/\.pcap$/, '.keys')).size).toBeGreaterThan(5);
   });
 });
