@@ -194,6 +194,8 @@ export class EventFilter {
         return (!o.from || event.message.direction === o.from) && (this.opcodes === null || this.opcodes.has(event.message.opcode));
       case 'alert':
         return !o.from || event.alert.direction === undefined || event.alert.direction === o.from;
+      case 'tls-record':
+        return !o.from || event.direction === o.from;
       default:
         return true;
     }

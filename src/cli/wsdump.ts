@@ -1,4 +1,4 @@
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { Command } from 'commander';
 import { FILE_CHUNK, openCapture } from '../capture/open-capture.js';
@@ -26,6 +26,7 @@ import {
 
 export interface WsdumpOptions extends ViewOptions {
   decodeAs?: number[];
+  keylog?: string[];
   strict?: boolean;
   progress?: boolean;
   decodeHex?: string;
@@ -41,6 +42,8 @@ Examples:
   $ wsdump --messages capture.pcapng              one row per reassembled message
   $ wsdump --json capture.pcap | jq 'select(.type=="alert")'
   $ wsdump --decode-as 8080 midstream.pcap        no handshake in the capture
+  $ wsdump --keylog keys.txt wss.pcap             decrypt wss:// with the secrets logged by
+                                                  SSLKEYLOGFILE, node --tls-keylog or wsproxy --keylog
   $ tcpdump -i lo -U -w - 'tcp port 8080' | wsdump -     live
   $ wsdump --strict lab.pcap                      exit 2 if any RFC violation
   $ wsdump --explain --conn 1 lab.pcap            every frame bit by bit, for teaching
@@ -60,7 +63,8 @@ export function createWsdumpProgram(): Command {
     .argument('[capture]', 'capture file (pcap, pcapng, optionally gzipped), or - for stdin (not with --decode-hex, --accept)')
     .option('--decode-hex <hex>', 'explain frame bytes typed in hex (one or more frames; - reads stdin); no capture')
     .option('--accept <key>', 'derive Sec-WebSocket-Accept from a Sec-WebSocket-Key step by step; no capture')
-    .option('--decode-as <port>', 'decode this server port as WebSocket without a handshake (repeatable)', parsePort);
+    .option('--decode-as <port>', 'decode this server port as WebSocket without a handshake (repeatable)', parsePort)
+    .option('--keylog <file>', 'decrypt TLS (wss://) with this key log (SSLKEYLOGFILE format; repeatable)', (value: string, previous: string[] = []) => [...previous, value]);
   addViewOptions(program, 'only frames sent by this side (with --decode-hex: who sent the bytes)')
     .option('--strict', 'exit 2 when any error-severity alert is raised')
     .option('--no-progress', 'no progress bar on stderr');
@@ -127,8 +131,9 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
     }
   }
   const name = path === '-' ? '<stdin>' : path;
+  const keyLog = options.keylog !== undefined ? await readKeyLogs(options.keylog, io) : undefined;
   const capture = await openCapture(source, { name });
-  const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}) });
+  const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}), ...(keyLog ? { keyLog } : {}) });
   const out = new Output(io.stdout);
   // Every view writes into one byte buffer (src/render/byte-writer.ts), handed to the output
   // when it fills and after each batch: NDJSON lines and plain table rows as bytes, anything
@@ -193,6 +198,8 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   // (tcpdump -U -w - | wsdump -) is shown as it comes.
   for await (const batch of capture.batches) {
     for (const item of batch) collect(dissector.item(item));
+    // A TLS connection appeared: its layer loads now, then what waited for it is decoded.
+    if (dissector.waiting) collect(await dissector.resume());
     await flush();
     if (out.isClosed) break;
   }
@@ -202,6 +209,31 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   if (out.failure) throw new UsageError(`cannot write the output: ${out.failure.message}`);
   if (options.strict && errors > 0) return EXIT.strict;
   return damaged ? EXIT.damaged : EXIT.ok;
+}
+
+/**
+ * --keylog files, read before the capture so a wrong path is a one-line error. Their content is
+ * secret: it is parsed, never echoed, and a file with no key log line in it is refused.
+ */
+async function readKeyLogs(paths: string[], io: CliIo): Promise<import('../tls/keylog.js').KeyLog> {
+  const { KeyLog } = await import('../tls/keylog.js');
+  const keyLog = new KeyLog();
+  for (const path of paths) {
+    let text: Buffer;
+    try {
+      text = readFileSync(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : ((error as Error).message ?? String(error));
+      throw new UsageError(`cannot read the key log ${escapeText(path, 200)}: ${why}`);
+    }
+    const stats = keyLog.add(text);
+    if (stats.used === 0 && (stats.malformed > 0 || stats.unused === 0) && text.length > 0) {
+      throw new UsageError(`${escapeText(path, 200)} is not a TLS key log: no line of the form "LABEL <client random> <secret>" (SSLKEYLOGFILE format)`);
+    }
+    if (stats.malformed > 0) io.stderr.write(`wsdump: note: ${escapeText(path, 200)}: ${stats.malformed} line(s) are not key log lines and were skipped\n`);
+  }
+  return keyLog;
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
