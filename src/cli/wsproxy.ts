@@ -1,4 +1,4 @@
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readFileSync, writeSync, type WriteStream } from 'node:fs';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -7,6 +7,7 @@ import { AddressError, formatHostPort, parseHostPort, parseTarget, type HostPort
 import { BoundedOutput } from '../proxy/bounded-output.js';
 import { ProxyError, startProxy, type RunningProxy } from '../proxy/proxy.js';
 import { notice } from '../proxy/tap.js';
+import { escapeText } from '../render/escape.js';
 import {
   collect,
   limitsFrom,
@@ -30,6 +31,7 @@ export interface WsproxyOptions extends ViewOptions {
   ca?: string[];
   tlsCert?: string;
   tlsKey?: string;
+  keylog?: string;
   write?: string;
   grace: number;
   maxConnections: number;
@@ -55,6 +57,8 @@ Examples:
   $ wsproxy -l 9000 -t wss://echo.example.org --messages one row per message
   $ wsproxy -l 9000 -t 8080 --write session.pcap         record; then: wsdump session.pcap
   $ wsproxy -l 9443 -t 8080 --tls-cert cert.pem --tls-key key.pem   browsers use wss://localhost:9443
+  $ wsproxy -l 9443 -t wss://example.org --tls-cert cert.pem --tls-key key.pem --keylog keys.txt
+        (and tcpdump -w wire.pcap; then: wsdump --keylog keys.txt wire.pcap)
   $ wsproxy -l 0.0.0.0:9000 -t 10.0.0.5:80 --json | jq 'select(.type=="alert")'
 
 Bytes are forwarded untouched and first; dissection never slows or alters them. Output is
@@ -103,6 +107,7 @@ export function createWsproxyProgram(): Command {
     .option('--ca <file>', 'wss:// target: also trust this CA certificate (PEM, repeatable)', collect)
     .option('--tls-cert <file>', 'accept TLS from clients with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+    .option('--keylog <file>', 'append the TLS secrets of both legs to this key log (SSLKEYLOGFILE format, for wsdump --keylog or Wireshark); it holds secrets')
     .option('-w, --write <file.pcap>', 'record the relayed traffic as a pcap capture (readable by wsdump, Wireshark)');
   addViewOptions(program)
     .option('--grace <seconds>', 'on Ctrl-C, how long open connections may take to finish', parseSeconds, 2)
@@ -118,6 +123,16 @@ function readPem(path: string, option: string): Buffer {
     return readFileSync(path);
   } catch (error) {
     throw new UsageError(`cannot read ${option} ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+}
+
+/** Opens --keylog FILE for appending before listening (mode 0600 when it is created): secrets go nowhere else. */
+function openKeylog(path: string): number {
+  try {
+    return openSync(path, 'a', 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot write the key log ${escapeText(path, 200)}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message}`);
   }
 }
 
@@ -239,6 +254,8 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
     droppedLine: (count) => view(notice('proxy.output-dropped', `${count} event(s) not shown: the output could not keep up (the traffic was relayed in full).`)),
     onError: (error) => warn(io, `wsproxy: output failed (${error.message}); relaying goes on\n`),
   });
+  if (options.keylog !== undefined && tls === undefined && !options.target.tls) io.stderr.write('wsproxy: note: --keylog has nothing to log without a TLS leg (--tls-cert, or a wss:// target)\n');
+  const keylog = options.keylog !== undefined ? openKeylog(options.keylog) : undefined;
   const record = options.write !== undefined ? await openCaptureFile(options.write) : undefined;
   let proxy;
   try {
@@ -249,6 +266,8 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
       ...(ca ? { ca } : {}),
       ...(tls ? { tls } : {}),
       ...(record ? { record } : {}),
+      // A few short lines per connection: written at once, so a capture of the same moment decrypts.
+      ...(keylog !== undefined ? { onKeylog: (line: Buffer) => void writeSync(keylog, line) } : {}),
       limits: limitsFrom(options),
       maxConnections: options.maxConnections,
       connectTimeout: options.connectTimeout * 1000,
@@ -259,6 +278,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
     });
   } catch (error) {
     record?.destroy();
+    if (keylog !== undefined) closeSync(keylog);
     throw error;
   }
   const scheme = tls ? 'wss' : 'ws';
@@ -269,6 +289,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
   stopCollecting();
   if (proxy.connections > 0) warn(io, `wsproxy: stopping; ${proxy.connections} connection(s) open, waiting up to ${options.grace} s\n`);
   await proxy.close({ grace: options.grace * 1000 });
+  if (keylog !== undefined) closeSync(keylog);
   await output.flush();
   return EXIT.ok;
 }

@@ -27,6 +27,12 @@ export interface ProxyOptions {
   ca?: (string | Buffer)[];
   /** Accept TLS from clients with this certificate and key (PEM): the decrypted traffic is dissected. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Each line of key log (SSLKEYLOGFILE format, newline included) of both TLS legs: towards the
+   * client (with `tls`) and towards a wss:// target. They are secrets: the CLI appends them to
+   * `--keylog FILE` so a capture taken on the wire decrypts in wsdump or Wireshark.
+   */
+  onKeylog?: (line: Buffer) => void;
   /** Record the relayed traffic as a pcap file into this stream (closed by close()). */
   record?: Writable;
   /** Bytes the recording may lag behind before it stops (default 64 MiB). */
@@ -181,6 +187,19 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     }
   }
 
+  // Attached before the handshake runs: the secrets are logged as they are derived.
+  const logKeys = (socket: TLSSocket) => {
+    const onKeylog = options.onKeylog;
+    if (onKeylog === undefined) return;
+    socket.on('keylog', (line: Buffer) => {
+      try {
+        onKeylog(line);
+      } catch (error) {
+        options.onCallbackError?.(error);
+      }
+    });
+  };
+
   const emit = (event: DissectEvent) => {
     try {
       options.onEvent?.(event);
@@ -241,6 +260,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       let client: RelaySide = { stream: raw, raw };
       if (secureContext !== null) {
         const secure = new TLSSocket(raw, { isServer: true, secureContext, allowHalfOpen: true } as ConstructorParameters<typeof TLSSocket>[1]);
+        logKeys(secure);
         client = { stream: secure, raw };
         try {
           await ready(secure, 'secure', connectTimeout, () => new Error(`no TLS handshake within ${connectTimeout / 1000} s`));
@@ -270,6 +290,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
             allowHalfOpen: true,
           };
           const secure = tlsConnect(tlsOptions);
+          logKeys(secure);
           upstreamSide = { stream: secure, raw: upstream };
           await ready(secure, 'secureConnect', connectTimeout, () => Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
         }

@@ -7,8 +7,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect, createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -18,7 +19,8 @@ import { main as wsdump } from '../../src/cli/wsdump.js';
 import { main, type WsproxyControl } from '../../src/cli/wsproxy.js';
 import type { HostPort } from '../../src/proxy/index.js';
 import { fakeIo, ndjson } from '../cli/io.js';
-import { closeServer, hasTool, needs } from './helpers.js';
+import { buildPcapFile, TcpConversationRecorder, type RecordedPacket } from '../../src/capture/index.js';
+import { closeServer, hasTool, needs, testCertificate } from './helpers.js';
 
 const argv = (...args: string[]) => ['node', 'wsproxy', ...args];
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -293,5 +295,94 @@ describe('wsproxy --write', () => {
       })
       .sort();
     expect(fromTshark).toEqual(live);
+  });
+});
+
+/**
+ * A TCP relay that keeps what crossed it, as tcpdump on the wire would, and makes a pcap of it:
+ * what a user records around wsproxy to read with its --keylog.
+ */
+async function wireTap(targetPort: number) {
+  const packets: RecordedPacket[] = [];
+  const server = createServer({ allowHalfOpen: true }, (down) => {
+    const up = connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true });
+    const recorder = new TcpConversationRecorder({ client: { ip: '127.0.0.1', port: down.remotePort! }, server: { ip: '127.0.0.1', port: targetPort } });
+    const now = () => Date.now() / 1000;
+    packets.push(...recorder.open(now()));
+    for (const [from, to, side] of [[down, up, 'client'], [up, down, 'server']] as const) {
+      from.on('data', (d: Buffer) => {
+        if (recorder.canSend(side)) packets.push(...recorder.data(side, d, now()));
+        to.write(d);
+      });
+      from.on('end', () => {
+        packets.push(...recorder.close(side, now()));
+        to.end();
+      });
+      from.on('error', () => to.destroy());
+    }
+  });
+  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  cleanups.push(() => closeServer(server));
+  return { port, pcap: () => buildPcapFile(packets) };
+}
+
+describe('wsproxy --keylog', () => {
+  it.skipIf(needs(hasTool('openssl', ['version'])))('appends the secrets of both TLS legs: a capture of either leg decrypts in wsdump', async () => {
+    const { cert, key, certPath, keyPath } = testCertificate();
+    const target = createHttpsServer({ cert, key });
+    const wss = new WebSocketServer({ server: target });
+    wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary })));
+    const targetPort = await new Promise<number>((resolve) => target.listen(0, '127.0.0.1', () => resolve((target.address() as AddressInfo).port)));
+    cleanups.push(async () => {
+      for (const c of wss.clients) c.terminate();
+      target.closeAllConnections();
+      await closeServer(target);
+    });
+    const toTarget = await wireTap(targetPort);
+    const dir = mkdtempSync(join(tmpdir(), 'wsproxy-keylog-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const keylog = join(dir, 'keys.txt');
+    const proxy = await run(['-l', '0', '-t', `wss://127.0.0.1:${toTarget.port}`, '--ca', certPath, '--tls-cert', certPath, '--tls-key', keyPath, '--keylog', keylog, '--json']);
+    const toProxy = await wireTap(proxy.port);
+
+    const ws = new WebSocket(`wss://127.0.0.1:${toProxy.port}/keys`, { ca: cert });
+    await once(ws, 'open');
+    const got: string[] = [];
+    ws.on('message', (d) => got.push(String(d)));
+    ws.send('through two TLS legs');
+    ws.send(randomBytes(30000));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    ws.close(1000, 'bye');
+    await once(ws, 'close');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await proxy.stop()).toBe(0);
+    expect(got[0]).toBe('through two TLS legs');
+
+    // Created for its owner only; two sessions' lines (TLS 1.3: five each), and never printed.
+    expect(statSync(keylog).mode & 0o777).toBe(0o600);
+    const lines = readFileSync(keylog, 'latin1').split('\n').filter(Boolean);
+    expect(new Set(lines.map((l) => l.split(' ')[1])).size).toBe(2);
+    for (const secret of lines.map((l) => l.split(' ')[2]!)) {
+      expect(proxy.io.stdout.text).not.toContain(secret);
+      expect(proxy.io.stderr.text).not.toContain(secret);
+    }
+
+    for (const leg of [toProxy, toTarget]) {
+      const capture = join(dir, `leg-${leg.port}.pcap`);
+      writeFileSync(capture, leg.pcap());
+      const io = fakeIo();
+      expect(await wsdump(['node', 'wsdump', '--json', '--keylog', keylog, capture], io)).toBe(0);
+      const events = ndjson(io.stdout.text);
+      expect(events.find((e) => e.type === 'tls')).toMatchObject({ version: 'TLS 1.3', decrypted: true });
+      const texts = events.filter((e) => e.type === 'message' && e.opcodeName === 'text').map((e) => e.text);
+      expect(texts).toEqual(['through two TLS legs', 'through two TLS legs']);
+      expect(events.filter((e) => e.type === 'message' && e.opcodeName === 'binary').map((e) => e.length)).toEqual([30000, 30000]);
+    }
+  });
+
+  it('refuses a key log it cannot write, in one line, before listening', async () => {
+    const io = fakeIo();
+    expect(await main(argv('-l', '0', '-t', 'wss://127.0.0.1:1', '--keylog', '/no/such/dir/keys.txt'), io, { signal: AbortSignal.abort() })).toBe(1);
+    expect(io.stderr.text).toBe('wsproxy: cannot write the key log /no/such/dir/keys.txt: no such directory\n');
   });
 });
