@@ -225,13 +225,13 @@ async function readKeyLogs(paths: string[], io: CliIo): Promise<import('../tls/k
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : ((error as Error).message ?? String(error));
-      throw new UsageError(`cannot read the key log ${escapeText(path, 200)}: ${why}`);
+      throw new UsageError(`cannot read the key log ${path}: ${why}`);
     }
     const stats = keyLog.add(text);
     if (stats.used === 0 && (stats.malformed > 0 || stats.unused === 0) && text.length > 0) {
-      throw new UsageError(`${escapeText(path, 200)} is not a TLS key log: no line of the form "LABEL <client random> <secret>" (SSLKEYLOGFILE format)`);
+      throw new UsageError(`${path} is not a TLS key log: no line of the form "LABEL <client random> <secret>" (SSLKEYLOGFILE format)`);
     }
-    if (stats.malformed > 0) io.stderr.write(`wsdump: note: ${escapeText(path, 200)}: ${stats.malformed} line(s) are not key log lines and were skipped\n`);
+    if (stats.malformed > 0) warn(io, `wsdump: note: ${path}: ${stats.malformed} line(s) are not key log lines and were skipped\n`);
   }
   return keyLog;
 }

@@ -7,7 +7,6 @@ import { AddressError, formatHostPort, parseHostPort, parseTarget, type HostPort
 import { BoundedOutput } from '../proxy/bounded-output.js';
 import { ProxyError, startProxy, type RunningProxy } from '../proxy/proxy.js';
 import { notice } from '../proxy/tap.js';
-import { escapeText } from '../render/escape.js';
 import {
   collect,
   limitsFrom,
@@ -132,7 +131,7 @@ function openKeylog(path: string): number {
     return openSync(path, 'a', 0o600);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot write the key log ${escapeText(path, 200)}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message}`);
+    throw new UsageError(`cannot write the key log ${path}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message}`);
   }
 }
 
@@ -254,7 +253,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
     droppedLine: (count) => view(notice('proxy.output-dropped', `${count} event(s) not shown: the output could not keep up (the traffic was relayed in full).`)),
     onError: (error) => warn(io, `wsproxy: output failed (${error.message}); relaying goes on\n`),
   });
-  if (options.keylog !== undefined && tls === undefined && !options.target.tls) io.stderr.write('wsproxy: note: --keylog has nothing to log without a TLS leg (--tls-cert, or a wss:// target)\n');
+  if (options.keylog !== undefined && tls === undefined && !options.target.tls) warn(io, 'wsproxy: note: --keylog has nothing to log without a TLS leg (--tls-cert, or a wss:// target)\n');
   const keylog = options.keylog !== undefined ? openKeylog(options.keylog) : undefined;
   const record = options.write !== undefined ? await openCaptureFile(options.write) : undefined;
   let proxy;
