@@ -27,6 +27,14 @@ export function uninitialisedBytes(n: number, alignWith = 0): Uint8Array {
   return new Uint8Array(slab, start, n);
 }
 
+/**
+ * A buffer of its own (never a piece of a shared slab), for bytes kept for long: a small piece
+ * of a slab would keep the whole 64 KiB slab alive.
+ */
+export function ownedBytes(n: number): Uint8Array {
+  return n > SLAB_MAX_PIECE ? uninitialisedBytes(n) : new Uint8Array(n);
+}
+
 /** The chunks as one buffer (the chunk itself when there is only one). */
 export function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;

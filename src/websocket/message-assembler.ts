@@ -4,12 +4,21 @@ import { isControlOpcode, isReservedOpcode, opcodeName, Opcode } from './constan
 import type { ExtensionDecoder } from './extension.js';
 import { DEFAULT_LIMITS, type Frame, type Limits, type Message } from './types.js';
 import { decodeUtf8Lossy, isValidUtf8, isValidUtf8Prefix } from './utf8.js';
-import { concatBytes } from './bytes.js';
+import { ownedBytes } from './bytes.js';
+
+const NO_BYTES = new Uint8Array(0);
 
 interface OpenMessage {
   first: Frame;
   frameOffsets: number[];
-  chunks: Uint8Array[];
+  /**
+   * The content so far. A message of one frame keeps its frame's data as it is (a view); a
+   * fragmented one copies each fragment into `owned`, since a view of a 1-byte continuation
+   * would keep alive the whole read chunk it came from (256 KiB from a file) for as long as
+   * the message stays open: memory then followed the capture, not the limits.
+   */
+  view: Uint8Array | null;
+  owned: Uint8Array | null;
   kept: number;
   wireLength: number;
   truncated: boolean;
@@ -106,10 +115,16 @@ export class MessageAssembler {
       out.push(this.controlMessage(frame));
       return out;
     }
-    const msg: OpenMessage = { first: frame, frameOffsets: [], chunks: [], kept: 0, wireLength: 0, truncated: false, overLimit: false, alerts: [] };
-    this.append(msg, frame);
-    if (frame.fin) out.push(this.complete(msg, frame));
-    else this.open = msg;
+    if (frame.fin) {
+      const msg: OpenMessage = { first: frame, frameOffsets: [], view: null, owned: null, kept: 0, wireLength: 0, truncated: false, overLimit: false, alerts: [] };
+      this.append(msg, frame);
+      out.push(this.complete(msg, frame));
+      return out;
+    }
+    // Only what the message needs of its first frame, without the views of the read chunk.
+    const first: Frame = { ...frame, header: NO_BYTES, payload: NO_BYTES, data: NO_BYTES, maskingKey: null, alerts: [] };
+    this.open = { first, frameOffsets: [], view: null, owned: null, kept: 0, wireLength: 0, truncated: false, overLimit: false, alerts: [] };
+    this.append(this.open, frame);
     return out;
   }
 
@@ -134,21 +149,32 @@ export class MessageAssembler {
       msg.alerts.push(makeAlert('message.too-large', `Message is larger than the ${limit}-byte reassembly limit: content kept up to the limit.`, frameWhere(msg.first)));
     }
     const room = limit - msg.kept;
-    if (frame.data.length > room) {
+    let piece = frame.data;
+    if (piece.length > room) {
       msg.truncated = true;
-      if (room > 0) {
-        msg.chunks.push(frame.data.subarray(0, room));
-        msg.kept += room;
-      }
+      piece = piece.subarray(0, Math.max(0, room));
+    }
+    if (piece.length === 0) return;
+    if (msg !== this.open && msg.kept === 0) {
+      // A message of one frame: its data as it is.
+      msg.view = piece;
+      msg.kept = piece.length;
       return;
     }
-    if (frame.data.length > 0) msg.chunks.push(frame.data);
-    msg.kept += frame.data.length;
+    const need = msg.kept + piece.length;
+    if (msg.owned === null || msg.owned.length < need) {
+      // Doubling, up to the limit: a message of many small fragments is copied about twice.
+      const grown = ownedBytes(Math.min(limit, Math.max(need, 2 * (msg.owned?.length ?? 0), 256)));
+      if (msg.owned !== null) grown.set(msg.owned.subarray(0, msg.kept));
+      msg.owned = grown;
+    }
+    msg.owned.set(piece, msg.kept);
+    msg.kept = need;
   }
 
   private complete(msg: OpenMessage, last: Frame, finished = true): Message {
     const first = msg.first;
-    let data = concatBytes(msg.chunks, msg.kept);
+    let data = msg.view ?? (msg.owned === null ? NO_BYTES : msg.owned.subarray(0, msg.kept));
     let length = msg.wireLength;
     let truncated = msg.truncated;
     let compressed = false;

@@ -42,7 +42,8 @@ class HalfSession {
   readonly parser: FrameParser;
   readonly assembler: MessageAssembler;
   readonly pings: PendingPing[] = [];
-  closeFrame: Frame | null = null;
+  /** Where this side's first Close frame was (not the frame: its views would keep a read chunk alive). */
+  closedAt: { offset: number; packet?: number } | null = null;
 
   /** `allowedRsv` is null when the negotiated extensions are unknown. */
   constructor(direction: Direction, limits: Limits, decoders: ExtensionDecoder[], readonly allowedRsv: number | null, synced: boolean) {
@@ -99,14 +100,14 @@ export class WebSocketSession {
     const events = [...this.end('client', pos), ...this.end('server', pos)];
     for (const direction of ['client', 'server'] as const) {
       const half = sideOf(this.halves, direction);
-      const closer = half.closeFrame;
-      if (closer !== null && sideOf(this.halves, other(direction)).closeFrame === null) {
+      const closer = half.closedAt;
+      if (closer !== null && sideOf(this.halves, other(direction)).closedAt === null) {
         events.push({
           type: 'alert',
           alert: makeAlert('close.unanswered', `The ${direction}'s Close was never answered by the ${other(direction)} (the capture may have ended first).`, {
             direction,
             offset: closer.offset,
-            ...(closer.start.packet !== undefined ? { packet: closer.start.packet } : {}),
+            ...(closer.packet !== undefined ? { packet: closer.packet } : {}),
           }),
         });
       }
@@ -133,7 +134,7 @@ export class WebSocketSession {
       const reuse = this.keys.check(frame);
       if (reuse !== null) frame.alerts.push(reuse);
       const messages = half.assembler.push(frame);
-      if (frame.opcode === Opcode.Close && half.closeFrame === null) half.closeFrame = frame;
+      if (frame.opcode === Opcode.Close && half.closedAt === null) half.closedAt = { offset: frame.offset, ...(frame.start.packet !== undefined ? { packet: frame.start.packet } : {}) };
       events.push({ type: 'frame', frame });
       for (const message of messages) {
         this.trackPingPong(direction, message);

@@ -17,13 +17,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { computeAccept } from '../../src/http/accept.js';
 import { encodeFrame } from '../../src/websocket/frame-encoder.js';
 import { applyMask } from '../../src/websocket/mask.js';
+import { gc } from '../helpers/gc.js';
 import { closeServer, listen, needs, ofType, proxyTo, sha256, sleep, type Proxied } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -32,14 +31,6 @@ afterEach(async () => {
 });
 
 // --- memory ---------------------------------------------------------------------------------
-
-/** A real full GC: global.gc under --expose-gc, else the same function obtained through V8's flags. */
-const gc: () => void = (() => {
-  const existing = (globalThis as { gc?: () => void }).gc;
-  if (typeof existing === 'function') return existing;
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-})();
 
 const MiB = 1024 * 1024;
 

@@ -5,6 +5,7 @@ import { encodeFrame, type FrameSpec } from '../../src/websocket/frame-encoder.j
 import { FrameParser, type FrameParserOptions } from '../../src/websocket/frame-parser.js';
 import type { Frame, StreamPosition } from '../../src/websocket/types.js';
 import { runs } from '../helpers/fuzz.js';
+import { collected } from '../helpers/gc.js';
 
 function hex(s: string): Uint8Array {
   return Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -479,6 +480,40 @@ describe('FrameParser: payload limit', () => {
     expect(frames).toHaveLength(1);
     expect(frames[0]!.payload.length).toBe(4096);
     expect(frames[0]!.payloadLength).toBe(size);
+  });
+});
+
+describe('FrameParser: memory follows the bytes that arrive', () => {
+  it('does not allocate what a header declares before the bytes come (1 MiB declared, 1 byte sent)', () => {
+    const parsers = Array.from({ length: 200 }, () => new FrameParser({ direction: 'server' }));
+    const before = process.memoryUsage().arrayBuffers;
+    for (const parser of parsers) {
+      expect(parser.push(encodeFrame({ opcode: 2, declaredLength: 1 << 20 }))).toEqual([]);
+      expect(parser.push(Uint8Array.of(0x78))).toEqual([]);
+    }
+    // One MiB each would be 200 MiB.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 << 20);
+    // The payload still comes out whole when it does arrive, however it is split.
+    const body = Uint8Array.from({ length: 300_000 }, (_, i) => i * 7);
+    const frames = parseAllWays(encodeFrame({ opcode: 2, payload: body }), { direction: 'server' });
+    expect(frames[0]!.data).toEqual(body);
+  });
+
+  it('keeps no view of a read chunk while a frame is unfinished', async () => {
+    const parser = new FrameParser({ direction: 'server', limits: { maxFramePayload: 10 } });
+    // A 256 KiB read chunk ending with the header and first bytes of a frame declared long.
+    let chunk: Uint8Array | null = new Uint8Array(256 * 1024);
+    const head = concat(encodeFrame({ opcode: 2, declaredLength: 1000 }), new Uint8Array(20).fill(7));
+    const start = chunk.length - head.length - 2;
+    chunk.set(encodeFrame({ opcode: 2, payload: new Uint8Array(0) }), start - 2);
+    chunk.set(head, start);
+    parser.push(chunk.subarray(start - 2, start + head.length));
+    const ref = new WeakRef(chunk.buffer);
+    chunk = null;
+    expect(await collected(ref)).toBe(true);
+    const [frame] = parser.push(new Uint8Array(980).fill(7));
+    expect(frame).toMatchObject({ payloadLength: 1000, truncated: true });
+    expect([...frame!.data]).toEqual(new Array(10).fill(7));
   });
 });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ExtensionDecoder } from '../../src/websocket/extension.js';
 import { MessageAssembler } from '../../src/websocket/message-assembler.js';
 import type { Frame, Message } from '../../src/websocket/types.js';
+import { collected } from '../helpers/gc.js';
 import { codes, makeFrame } from './frame-factory.js';
 
 const TEXT = 1, BINARY = 2, CONT = 0, CLOSE = 8, PING = 9;
@@ -22,6 +23,38 @@ describe('MessageAssembler (RFC 6455 §5.4)', () => {
     expect(msg!.frameOffsets).toEqual([first.offset, last.offset]);
     expect(first.alerts).toEqual([]);
     expect(last.alerts).toEqual([]);
+  });
+
+  it('keeps no view of the read chunks an open fragmented message came from', async () => {
+    const a = new MessageAssembler({ direction: 'server' });
+    // Each fragment a 1-byte view of its own 256 KiB chunk, as the parser hands them out.
+    const refs: WeakRef<ArrayBuffer>[] = [];
+    const fragment = (opcode: number, fin: boolean, byte: number) => {
+      const chunk = new Uint8Array(256 * 1024);
+      chunk[1000] = byte;
+      refs.push(new WeakRef(chunk.buffer));
+      const view = chunk.subarray(1000, 1001);
+      return makeFrame({ opcode, fin, data: view, payload: view, header: chunk.subarray(998, 1000) });
+    };
+    a.push(fragment(TEXT, false, 0x61));
+    for (let i = 0; i < 5; i++) a.push(fragment(CONT, false, 0x62));
+    const gone: boolean[] = [];
+    for (const ref of refs) gone.push(await collected(ref));
+    expect(gone).toEqual(refs.map(() => true));
+    const [msg] = a.push(makeFrame({ opcode: CONT, data: 'z' }));
+    expect(msg).toMatchObject({ text: 'abbbbbz', fragments: 7, length: 7 });
+  });
+
+  it('keeps of an open message no more than the reassembly limit, however many fragments', () => {
+    const a = new MessageAssembler({ direction: 'server', limits: { maxMessageSize: 1000 } });
+    a.push(makeFrame({ opcode: BINARY, fin: false, data: new Uint8Array(10) }));
+    const data = new Uint8Array(1000).fill(9);
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 0; i < 2000; i++) a.push(makeFrame({ opcode: CONT, fin: false, data }));
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
+    const [msg] = a.push(makeFrame({ opcode: CONT, data: new Uint8Array(1) }));
+    expect(msg).toMatchObject({ truncated: true, fragments: 2002, wireLength: 2_000_011 });
+    expect(msg!.data.length).toBe(1000);
   });
 
   it('keeps a byte order mark at the start of a text message: it crossed the wire', () => {
