@@ -96,11 +96,11 @@ export interface RecordLayout {
   /** The record's sequence number under its key (RFC 8446 §5.3, RFC 5246 §6.1). */
   seq: number;
   /** AEAD: the nonce the record was sealed with. CBC: the record's IV. */
-  nonce: Buffer;
-  /** TLS 1.2 GCM/CCM: the 8 bytes of the nonce sent in the record. */
-  explicitNonce: Buffer | null;
-  /** AEAD: the authentication tag; CBC: the HMAC. */
-  tag: Buffer;
+  nonce: Uint8Array;
+  /** TLS 1.2 GCM/CCM: the 8 bytes of the nonce sent in the record (a view of it). */
+  explicitNonce: Uint8Array | null;
+  /** AEAD: the authentication tag; CBC: the HMAC (views of the record). */
+  tag: Uint8Array;
   /** Bytes after the header that are encrypted content (with the inner type and padding in TLS 1.3). */
   ciphertextLength: number;
   /** TLS 1.3: zero bytes after the inner content type (RFC 8446 §5.4); CBC: the padding bytes, length byte included. */
@@ -131,7 +131,6 @@ export class RecordDecryptor {
   /** The sequence number of the next record. */
   seq = 0;
   private readonly p: RecordProtection;
-  private readonly nonce = Buffer.alloc(12);
 
   constructor(
     readonly suite: CipherSuite,
@@ -158,13 +157,14 @@ export class RecordDecryptor {
     const fragment = record.fragment;
     const explicitLength = this.tls13 ? 0 : p.recordIvLength;
     if (fragment.length < explicitLength + p.tagLength + (this.tls13 ? 1 : 0)) return null;
-    const nonce = this.nonce;
-    let explicitNonce: Buffer | null = null;
+    // A nonce of its own per record: the layout keeps it (createDecipheriv copies it anyway).
+    const nonce = Buffer.allocUnsafe(12);
+    let explicitNonce: Uint8Array | null = null;
     if (explicitLength > 0) {
       // RFC 5288 §3: the salt from the key block, then the 8 bytes the record carries.
       this.keys.iv.copy(nonce, 0, 0, 4);
-      nonce.set(fragment.subarray(0, 8), 4);
-      explicitNonce = Buffer.from(fragment.subarray(0, 8));
+      explicitNonce = fragment.subarray(0, 8);
+      nonce.set(explicitNonce, 4);
     } else {
       // RFC 8446 §5.3, RFC 7905 §2: the IV XOR the sequence number, left-padded to 12 bytes.
       this.keys.iv.copy(nonce);
@@ -194,7 +194,7 @@ export class RecordDecryptor {
     } catch {
       return null;
     }
-    const layout: RecordLayout = { seq: this.seq, nonce: Buffer.from(nonce), explicitNonce, tag: Buffer.from(tag), ciphertextLength: ciphertext.length, padding: 0 };
+    const layout: RecordLayout = { seq: this.seq, nonce, explicitNonce, tag, ciphertextLength: ciphertext.length, padding: 0 };
     if (!this.tls13) return { type: record.type, content, layout };
     // §5.4: the content, its real type, then zeros; the last non-zero byte is the type.
     let end = content.length - 1;
@@ -238,7 +238,7 @@ export class RecordDecryptor {
       const expected = createHmac(p.macHash!, macKey).update(this.pseudoHeader(record.type, record.version, content.length)).update(content).digest();
       if (!expected.equals(mac)) return null;
     }
-    return { type: record.type, content, layout: { seq: this.seq, nonce: Buffer.from(iv), explicitNonce: null, tag: Buffer.from(mac!), ciphertextLength: encrypted.length - 16, padding: padLength + 1 } };
+    return { type: record.type, content, layout: { seq: this.seq, nonce: iv, explicitNonce: null, tag: mac!, ciphertextLength: encrypted.length - 16, padding: padLength + 1 } };
   }
 
   /** seq_num + type + version + length: what TLS 1.2's MAC and AEAD additional data cover. */

@@ -17,7 +17,8 @@ export class TlsDissector {
   private readonly tcpBytes = { client: 0, server: 0 };
   private readonly missing = { client: 0, server: 0 };
   private readonly recordShown = { client: false, server: false };
-  private readonly lastRecord: { client: TlsPlaintext | null; server: TlsPlaintext | null } = { client: null, server: null };
+  /** Until a direction's first frame: its last record, copied (the record layer reuses its buffers). */
+  private readonly lastRecord: { client: DissectEvent | null; server: DissectEvent | null } = { client: null, server: null };
   private readonly alertCounts = { error: 0, warning: 0, info: 0 };
   /** ALPN chose HTTP/2 (RFC 7540 §3.3): not HTTP/1.1, so not handed to the dissector. */
   private http2 = false;
@@ -95,14 +96,14 @@ export class TlsDissector {
   }
 
   private plaintext(o: TlsPlaintext, events: DissectEvent[]): void {
-    this.lastRecord[o.direction] = o;
+    if (!this.recordShown[o.direction]) this.lastRecord[o.direction] = this.recordEvent(o);
     const inner = this.inner.data(o.direction, o.bytes, o.at);
     for (const event of inner) {
       // The record around the first frame of each direction, for the explain view: the last
       // one of that direction (a client's frames sent before the 101 come out with the answer).
       if (event.type === 'frame' && !this.recordShown[event.frame.direction]) {
         const record = this.lastRecord[event.frame.direction];
-        if (record !== null) events.push(this.recordEvent(record));
+        if (record !== null) events.push(record);
         this.recordShown[event.frame.direction] = true;
       }
       events.push(event);
@@ -116,6 +117,7 @@ export class TlsDissector {
       conn: this.conn,
       direction: o.direction,
       at: o.at,
+      // Copies: the record and its layout are views of buffers that are reused.
       header: Uint8Array.from(header),
       innerType: 23,
       secret,
@@ -123,9 +125,9 @@ export class TlsDissector {
       cipher: this.session.cipher ?? '?',
       protection: layout.explicitNonce === null && layout.nonce.length === 16 ? 'cbc' : 'aead',
       seq: layout.seq,
-      nonce: layout.nonce,
-      explicitNonce: layout.explicitNonce,
-      tag: layout.tag,
+      nonce: Uint8Array.from(layout.nonce),
+      explicitNonce: layout.explicitNonce === null ? null : Uint8Array.from(layout.explicitNonce),
+      tag: Uint8Array.from(layout.tag),
       ciphertextLength: layout.ciphertextLength,
       plaintextLength,
       padding: layout.padding,

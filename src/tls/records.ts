@@ -46,12 +46,18 @@ function findApplicationDataHeader(bytes: Uint8Array): number {
 /**
  * An incremental record parser: a header state and a body state, each waiting for the bytes it
  * needs, so a record split at any byte boundary parses as a whole one does. Records inside one
- * chunk are handed out as views of it (valid until the next push); a record spanning chunks is
- * copied together once.
+ * chunk are handed out as views of it; a record spanning chunks is copied together once, into
+ * a buffer the reader reuses. Either way a record is valid until the next push: whoever keeps
+ * one longer copies it.
  */
 export class RecordReader {
   private readonly header = new Uint8Array(5);
   private headerHave = 0;
+  /**
+   * Where records spanning chunks are put together, reused (most records of a bulk transfer
+   * span segments); grown to the largest record seen, so an idle connection keeps little.
+   */
+  private scratch: Buffer | null = null;
   private body: Uint8Array | null = null;
   private bodyHave = 0;
   private start: StreamPosition = {};
@@ -74,25 +80,31 @@ export class RecordReader {
     this.scanning = true;
   }
 
-  push(bytes: Uint8Array, pos: StreamPosition, out: ReadRecord[]): RecordFramingError | null {
-    if (this.failed) return null;
+  /**
+   * Bytes of the stream, in order: each record they complete goes to `onRecord` at once (it is a
+   * view, valid until onRecord returns).
+   */
+  push(bytes: Uint8Array, pos: StreamPosition, onRecord: (record: ReadRecord) => void): RecordFramingError | null {
     let at = 0;
-    if (this.scanning) {
-      at = findApplicationDataHeader(bytes);
-      this.offset += at;
-      if (at === bytes.length) return null;
-      this.scanning = false;
-    }
-    while (at < bytes.length) {
+    while (at < bytes.length && !this.failed) {
+      // After a gap (or when a record found after one did not decrypt: onRecord asked again).
+      if (this.scanning) {
+        const found = findApplicationDataHeader(bytes.subarray(at));
+        this.offset += found;
+        at += found;
+        if (at === bytes.length) break;
+        this.scanning = false;
+      }
       if (this.body === null) {
         // Fast path: a whole record inside this chunk is a view of it.
         if (this.headerHave === 0 && bytes.length - at >= 5) {
           const length = (bytes[at + 3]! << 8) | bytes[at + 4]!;
           if (!plausibleHeader(bytes[at]!, bytes[at + 1]!, bytes[at + 2]!, length)) return this.fail(bytes.subarray(at, at + 5), pos, this.offset);
           if (bytes.length - at - 5 >= length) {
-            out.push({ type: bytes[at]!, version: (bytes[at + 1]! << 8) | bytes[at + 2]!, header: bytes.subarray(at, at + 5), fragment: bytes.subarray(at + 5, at + 5 + length), start: pos, end: pos, offset: this.offset });
+            const record: ReadRecord = { type: bytes[at]!, version: (bytes[at + 1]! << 8) | bytes[at + 2]!, header: bytes.subarray(at, at + 5), fragment: bytes.subarray(at + 5, at + 5 + length), start: pos, end: pos, offset: this.offset };
             at += 5 + length;
             this.offset += 5 + length;
+            onRecord(record);
             continue;
           }
         }
@@ -108,7 +120,8 @@ export class RecordReader {
         if (this.headerHave < 5) break;
         const length = (this.header[3]! << 8) | this.header[4]!;
         if (!plausibleHeader(this.header[0]!, this.header[1]!, this.header[2]!, length)) return this.fail(this.header, pos, this.startOffset);
-        this.body = new Uint8Array(length);
+        if (this.scratch === null || this.scratch.length < length) this.scratch = Buffer.allocUnsafeSlow(length);
+        this.body = this.scratch.subarray(0, length);
         this.bodyHave = 0;
       }
       const n = Math.min(this.body.length - this.bodyHave, bytes.length - at);
@@ -117,10 +130,11 @@ export class RecordReader {
       at += n;
       this.offset += n;
       if (this.bodyHave === this.body.length) {
-        const header = Uint8Array.from(this.header);
-        out.push({ type: header[0]!, version: (header[1]! << 8) | header[2]!, header, fragment: this.body, start: this.start, end: pos, offset: this.startOffset });
+        const header = this.header;
+        const fragment = this.body;
         this.body = null;
         this.headerHave = 0;
+        onRecord({ type: header[0]!, version: (header[1]! << 8) | header[2]!, header, fragment, start: this.start, end: pos, offset: this.startOffset });
       }
     }
     return null;

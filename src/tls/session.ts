@@ -70,8 +70,12 @@ interface Side {
   switchTo: Key['stage'] | 'update' | null;
 }
 
-/** Client records that wait for the ServerHello (0-RTT data comes before it) or, in TLS 1.3, for the server's first encrypted record. */
-const MAX_HELD_BYTES = 4 * 1024 * 1024;
+/**
+ * Client records that wait for the ServerHello (0-RTT data comes before it) or, in TLS 1.3, for
+ * the server's first encrypted record: at most this much per connection (servers accept 16 KiB
+ * of 0-RTT data or so; the HTTP layer keeps as much of a client's early data, 1 MiB).
+ */
+const MAX_HELD_BYTES = 1024 * 1024;
 
 /** TLS alert descriptions (RFC 8446 §6, RFC 5246 §7.2). */
 const ALERT_NAMES: Readonly<Record<number, string>> = {
@@ -167,9 +171,7 @@ export class TlsSession {
   push(direction: Direction, bytes: Uint8Array, pos: StreamPosition, out: TlsOutput[]): void {
     const side = this.side(direction);
     if (side.reader.failed) return;
-    const records: ReadRecord[] = [];
-    const error = side.reader.push(bytes, pos, records);
-    for (const record of records) this.onRecord(side, record, out);
+    const error = side.reader.push(bytes, pos, (record) => this.onRecord(side, record, out));
     if (error !== null) {
       side.stopped = true;
       this.alert(out, 'tls.record-malformed', `The ${direction}'s stream stops being TLS records at offset ${error.offset}: ${error.reason}; the rest of it is not read.`, { direction, ...packetOf(error.at), offset: error.offset });

@@ -138,14 +138,16 @@ describe('damaged and random bytes', () => {
 
 describe('the record reader', () => {
   const record = (type: number, body: number[]) => [type, 3, 3, body.length >> 8, body.length & 0xff, ...body];
+  /** Records as they come out, copied (each is a view valid only during its callback). */
+  const collector = (out: ReadRecord[]) => (r: ReadRecord) => out.push({ ...r, header: Uint8Array.from(r.header), fragment: Uint8Array.from(r.fragment) });
 
   it('gives records whole at any split, with where they began and ended', () => {
     const bytes = Uint8Array.from([...record(22, [1, 2, 3]), ...record(23, Array.from({ length: 300 }, (_, i) => i & 0xff)), ...record(21, [1, 0])]);
     for (let cut = 1; cut < bytes.length; cut++) {
       const reader = new RecordReader();
       const out: ReadRecord[] = [];
-      expect(reader.push(bytes.subarray(0, cut), { packet: 1 }, out)).toBeNull();
-      expect(reader.push(bytes.subarray(cut), { packet: 2 }, out)).toBeNull();
+      expect(reader.push(bytes.subarray(0, cut), { packet: 1 }, collector(out))).toBeNull();
+      expect(reader.push(bytes.subarray(cut), { packet: 2 }, collector(out))).toBeNull();
       expect(out.map((r) => [r.type, r.fragment.length, r.start.packet, r.end.packet])).toEqual([
         [22, 3, 1, cut >= 8 ? 1 : 2],
         [23, 300, cut > 8 ? 1 : 2, cut >= 313 ? 1 : 2],
@@ -157,7 +159,7 @@ describe('the record reader', () => {
   it('stops at an impossible header, and says where', () => {
     const reader = new RecordReader();
     const out: ReadRecord[] = [];
-    const error = reader.push(Uint8Array.from([...record(23, [9]), 0x47, 0x45, 0x54, 0x20, 0x2f]), { packet: 3 }, out);
+    const error = reader.push(Uint8Array.from([...record(23, [9]), 0x47, 0x45, 0x54, 0x20, 0x2f]), { packet: 3 }, collector(out));
     expect(out).toHaveLength(1);
     expect(error).toMatchObject({ offset: 6, at: { packet: 3 } });
     expect(error!.reason).toMatch(/^bytes 47 45 54 20 2f are not a TLS record header/);
@@ -168,9 +170,19 @@ describe('the record reader', () => {
   it('after a gap, finds the next application data record header', () => {
     const reader = new RecordReader();
     const out: ReadRecord[] = [];
-    reader.push(Uint8Array.from(record(23, [1, 2, 3])).subarray(0, 4), { packet: 1 }, out);
+    reader.push(Uint8Array.from(record(23, [1, 2, 3])).subarray(0, 4), { packet: 1 }, collector(out));
     reader.resync();
-    reader.push(Uint8Array.from([0x17, 0x03, 0x03, 0xff, 0xff, 0x00, ...record(23, [7, 7])]), { packet: 2 }, out);
+    reader.push(Uint8Array.from([0x17, 0x03, 0x03, 0xff, 0xff, 0x00, ...record(23, [7, 7])]), { packet: 2 }, collector(out));
     expect(out.map((r) => [...r.fragment])).toEqual([[7, 7]]);
+  });
+
+  it('a record spanning chunks is put together in a buffer that is reused: each is whole in its callback', () => {
+    const a = Array.from({ length: 100 }, (_, i) => i);
+    const b = Array.from({ length: 100 }, (_, i) => 255 - i);
+    const bytes = Uint8Array.from([...record(23, a), ...record(23, b), ...record(23, a)]);
+    const reader = new RecordReader();
+    const out: ReadRecord[] = [];
+    for (let at = 0; at < bytes.length; at += 30) reader.push(bytes.subarray(at, at + 30), {}, collector(out));
+    expect(out.map((r) => [...r.fragment])).toEqual([a, b, a]);
   });
 });
