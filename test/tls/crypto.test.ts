@@ -1,7 +1,8 @@
-import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hkdfExpandLabel, nextTrafficSecret, prf12, RecordDecryptor, tls12Keys, tls13Keys, type DirectionKeys, type WireRecord } from '../../src/tls/crypto.js';
+import { hkdfExpandLabel, nextTrafficSecret, prf12, RecordDecryptor, tls12Keys, tls13Keys, type WireRecord } from '../../src/tls/crypto.js';
 import { cipherSuite } from '../../src/tls/suites.js';
+import { seal12Aead, seal12Cbc, seal13 } from './builder.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/[: ]/g, ''), 'hex');
 
@@ -50,73 +51,8 @@ describe('key derivation', () => {
   });
 });
 
-/**
- * A sender written from the RFCs, on node:crypto's ciphers, to seal records the decryptor must
- * open. (Real peers' records are in fixtures/tls; these cover every suite shape and tampering.)
- */
-function pseudoHeader(seq: number, type: number, length: number): Buffer {
-  const b = Buffer.alloc(13);
-  b.writeBigUInt64BE(BigInt(seq));
-  b[8] = type;
-  b.writeUInt16BE(0x0303, 9);
-  b.writeUInt16BE(length, 11);
-  return b;
-}
-
 function record(type: number, fragment: Buffer): WireRecord {
-  const header = Buffer.from([type, 3, 3, fragment.length >> 8, fragment.length & 0xff]);
-  return { type, version: 0x0303, header, fragment };
-}
-
-function xorNonce(iv: Buffer, seq: number): Buffer {
-  const nonce = Buffer.from(iv);
-  const s = Buffer.alloc(8);
-  s.writeBigUInt64BE(BigInt(seq));
-  for (let i = 0; i < 8; i++) nonce[4 + i]! ^= s[i]!;
-  return nonce;
-}
-
-function seal13(code: number, keys: DirectionKeys, seq: number, type: number, content: Buffer, padding = 0): WireRecord {
-  const suite = cipherSuite(code);
-  const p = suite.protection!;
-  const inner = Buffer.concat([content, Buffer.from([type]), Buffer.alloc(padding)]);
-  const header = Buffer.from([23, 3, 3, (inner.length + p.tagLength) >> 8, (inner.length + p.tagLength) & 0xff]);
-  const cipher = createCipheriv(p.algorithm as 'aes-128-gcm', keys.key, xorNonce(keys.iv, seq), { authTagLength: p.tagLength });
-  if (p.algorithm.endsWith('ccm')) (cipher as unknown as { setAAD(a: Buffer, o: object): void }).setAAD(header, { plaintextLength: inner.length });
-  else cipher.setAAD(header);
-  const sealed = Buffer.concat([cipher.update(inner), cipher.final(), cipher.getAuthTag()]);
-  return { type: 23, version: 0x0303, header, fragment: sealed };
-}
-
-function seal12Aead(code: number, keys: DirectionKeys, seq: number, type: number, content: Buffer): WireRecord {
-  const p = cipherSuite(code).protection!;
-  const explicit = p.recordIvLength > 0 ? randomBytes(8) : Buffer.alloc(0);
-  const nonce = p.recordIvLength > 0 ? Buffer.concat([keys.iv, explicit]) : xorNonce(keys.iv, seq);
-  const cipher = createCipheriv(p.algorithm as 'aes-128-gcm', keys.key, nonce, { authTagLength: p.tagLength });
-  const aad = pseudoHeader(seq, type, content.length);
-  if (p.algorithm.endsWith('ccm')) (cipher as unknown as { setAAD(a: Buffer, o: object): void }).setAAD(aad, { plaintextLength: content.length });
-  else cipher.setAAD(aad);
-  return record(type, Buffer.concat([explicit, cipher.update(content), cipher.final(), cipher.getAuthTag()]));
-}
-
-function seal12Cbc(code: number, keys: DirectionKeys, seq: number, type: number, content: Buffer, encryptThenMac: boolean): WireRecord {
-  const p = cipherSuite(code).protection!;
-  const iv = randomBytes(16);
-  const encrypt = (plain: Buffer) => {
-    const c = createCipheriv(p.algorithm, keys.key, iv).setAutoPadding(false);
-    return Buffer.concat([iv, c.update(plain), c.final()]);
-  };
-  const pad = (body: Buffer) => {
-    const n = 15 - (body.length % 16);
-    return Buffer.concat([body, Buffer.alloc(n + 1, n)]);
-  };
-  if (encryptThenMac) {
-    const encrypted = encrypt(pad(content));
-    const mac = createHmac(p.macHash!, keys.macKey!).update(pseudoHeader(seq, type, encrypted.length)).update(encrypted).digest();
-    return record(type, Buffer.concat([encrypted, mac]));
-  }
-  const mac = createHmac(p.macHash!, keys.macKey!).update(pseudoHeader(seq, type, content.length)).update(content).digest();
-  return record(type, encrypt(pad(Buffer.concat([content, mac]))));
+  return { type, version: 0x0303, header: Buffer.from([type, 3, 3, fragment.length >> 8, fragment.length & 0xff]), fragment };
 }
 
 describe('record decryption', () => {

@@ -3,28 +3,18 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HandshakeReader, HELLO_RETRY_RANDOM, parseClientHello, parseEncryptedExtensions, parseServerHello } from '../../src/tls/handshake.js';
 import { runs } from '../helpers/fuzz.js';
+import { alpn, clientHello, clientVersions, extension, sni } from './builder.js';
 
-/** A ClientHello body as RFC 8446 §4.1.2 lays it out, with the extensions given. */
-function clientHello(extensions: [number, number[]][], suites = [0x1301, 0x0a0a, 0xc02f]): Uint8Array {
-  const ext = extensions.flatMap(([type, body]) => [type >> 8, type & 0xff, body.length >> 8, body.length & 0xff, ...body]);
-  return Uint8Array.from([3, 3, ...Array(32).fill(0x42), 2, 0xab, 0xcd, 0, suites.length * 2, ...suites.flatMap((s) => [s >> 8, s & 0xff]), 1, 0, ext.length >> 8, ext.length & 0xff, ...ext]);
-}
-const sni = (name: string) => {
-  const n = [...Buffer.from(name)];
-  return [0, n.length + 3, 0, n.length >> 8, n.length & 0xff, ...n];
-};
-const alpn = (...names: string[]) => {
-  const list = names.flatMap((p) => [p.length, ...Buffer.from(p)]);
-  return [list.length >> 8, list.length & 0xff, ...list];
-};
+/** A ClientHello body (RFC 8446 §4.1.2) with these extensions and suites (one GREASE). */
+const hello = (extensions: Buffer[], suites = [0x1301, 0x0a0a, 0xc02f]) => clientHello({ random: Buffer.alloc(32, 0x42), sessionId: Buffer.from([0xab, 0xcd]), suites, extensions });
 
 describe('handshake messages', () => {
   it('reads a ClientHello: random, session ID, suites, SNI, ALPN, versions, 0-RTT, ticket, EtM', () => {
-    const hello = parseClientHello(clientHello([[0, sni('example.org')], [16, alpn('h2', 'http/1.1')], [43, [4, 3, 4, 3, 3]], [42, []], [35, [9, 9]], [22, []], [23, []], [41, [0]]]))!;
-    expect(hello).toMatchObject({ version: 0x0303, sni: 'example.org', alpn: ['h2', 'http/1.1'], versions: [0x0304, 0x0303], earlyData: true, psk: true, encryptThenMac: true, extendedMasterSecret: true, ech: false, cipherSuites: [0x1301, 0x0a0a, 0xc02f] });
-    expect(hello.random).toEqual(Buffer.alloc(32, 0x42));
-    expect(hello.sessionId).toEqual(Buffer.from([0xab, 0xcd]));
-    expect(hello.ticket).toEqual(Buffer.from([9, 9]));
+    const parsed = parseClientHello(hello([sni('example.org'), alpn('h2', 'http/1.1'), clientVersions(0x0304, 0x0303), extension(42), extension(35, Buffer.from([9, 9])), extension(22), extension(23), extension(41, Buffer.from([0]))]))!;
+    expect(parsed).toMatchObject({ version: 0x0303, sni: 'example.org', alpn: ['h2', 'http/1.1'], versions: [0x0304, 0x0303], earlyData: true, psk: true, encryptThenMac: true, extendedMasterSecret: true, ech: false, cipherSuites: [0x1301, 0x0a0a, 0xc02f] });
+    expect(parsed.random).toEqual(Buffer.alloc(32, 0x42));
+    expect(parsed.sessionId).toEqual(Buffer.from([0xab, 0xcd]));
+    expect(parsed.ticket).toEqual(Buffer.from([9, 9]));
   });
 
   it('reads a ServerHello and knows a HelloRetryRequest by its random (RFC 8446 §4.1.3)', () => {
@@ -39,7 +29,7 @@ describe('handshake messages', () => {
   });
 
   it('a message cut anywhere gives null, never an exception', () => {
-    const whole = clientHello([[0, sni('cut.example')], [16, alpn('http/1.1')]]);
+    const whole = hello([sni('cut.example'), alpn('http/1.1')]);
     expect(parseClientHello(whole)).not.toBeNull();
     // A hello may end before its extensions (they are optional before TLS 1.2): that cut parses.
     const withoutExtensions = 2 + 32 + 3 + 2 + 6 + 2;
@@ -56,12 +46,12 @@ describe('handshake messages', () => {
   });
 
   it('reassembles messages across records and skips the ones it does not read without keeping them', () => {
-    const hello = clientHello([]);
-    const messages = Uint8Array.from([1, 0, hello.length >> 8, hello.length & 0xff, ...hello, 11, 0x01, 0x00, 0x00, ...Array(65536).fill(7), 20, 0, 0, 2, 0xfa, 0xce]);
-    for (const cut of [1, 3, 4, 50, hello.length + 4, hello.length + 6, messages.length - 3]) {
+    const body = hello([]);
+    const messages = Uint8Array.from([1, 0, body.length >> 8, body.length & 0xff, ...body, 11, 0x01, 0x00, 0x00, ...Array(65536).fill(7), 20, 0, 0, 2, 0xfa, 0xce]);
+    for (const cut of [1, 3, 4, 50, body.length + 4, body.length + 6, messages.length - 3]) {
       const reader = new HandshakeReader();
       const got = [...reader.push(messages.subarray(0, cut)), ...reader.push(messages.subarray(cut))];
-      expect(got.map((m) => [m.type, m.body?.length ?? null])).toEqual([[1, hello.length], [11, null], [20, 2]]);
+      expect(got.map((m) => [m.type, m.body?.length ?? null])).toEqual([[1, body.length], [11, null], [20, 2]]);
     }
   });
 
