@@ -18,7 +18,7 @@ export function tlsDescription(e: TlsEvent): string {
   else if (e.offeredAlpn.length > 0) parts.push(`ALPN offered ${escapeText(e.offeredAlpn.join(', '), 60)}`);
   if (e.resumed) parts.push('resumed');
   if (e.helloRetry) parts.push('after a HelloRetryRequest');
-  if (e.earlyData === 'accepted') parts.push('0-RTT accepted');
+  if (e.earlyData === 'accepted' || e.earlyData === 'rejected') parts.push(`0-RTT ${e.earlyData}`);
   return parts.join(', ');
 }
 
@@ -60,7 +60,7 @@ export function explainTls(e: TlsEvent, title: string, c: Colors): string[] {
   }
   if (e.version !== null) {
     lines.push(`   ${c.server('ServerHello')}: ${e.version}${tls13 ? ' (supported_versions, §4.2.1)' : ''}, ${e.cipher ?? '?'}`);
-    const notes = [e.helloRetry && 'after a HelloRetryRequest (§4.1.4)', e.resumed && 'resuming an earlier session', e.earlyData === 'accepted' && '0-RTT data accepted (§4.2.10)'].filter(Boolean);
+    const notes = [e.helloRetry && 'after a HelloRetryRequest (§4.1.4)', e.resumed && 'resuming an earlier session', (e.earlyData === 'accepted' || e.earlyData === 'rejected') && `0-RTT data ${e.earlyData} (§4.2.10)`].filter(Boolean);
     if (notes.length > 0) lines.push(`     ${notes.join('; ')}`);
   }
   if (e.alpn !== null) lines.push(`   ALPN agreed: ${escapeText(e.alpn, 40)}${tls13 ? ' (in EncryptedExtensions: read decrypted)' : ''}`);
