@@ -1,9 +1,10 @@
 // Deterministic benchmark captures (issue 8), built with the project's own recorder and
 // streamed to disk with PcapStreamWriter, so generating 800 MB never holds more than one batch
 // in memory. The same scale always gives the same bytes: runs on different days compare.
-import { createWriteStream } from 'node:fs';
+import { createCipheriv } from 'node:crypto';
+import { createWriteStream, writeFileSync } from 'node:fs';
 import { constants, createDeflateRaw } from 'node:zlib';
-import { computeAccept, encodeFrame, PcapStreamWriter, TcpConversationRecorder } from '../dist/index.js';
+import { computeAccept, encodeFrame, hkdfExpandLabel, PcapStreamWriter, TcpConversationRecorder } from '../dist/index.js';
 
 export const SERVER_PORT = 8080;
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
@@ -83,26 +84,16 @@ function maskKey(rand) {
 }
 
 /**
- * The bulk capture: `frames` frames on a few long connections, both directions (about a third
+ * The bulk traffic: `frames` frames on `conns` long connections, both directions (about a third
  * from the client, masked), 70% JSON text, 29% binary of 1-1536 bytes, 1% binary of
- * 64-85 KiB. Each application write carries 1-12 frames, so segments hold several frames and
- * frames span segments. Returns { frames, packets }.
+ * 64-85 KiB. Each application write carries 1-12 frames. Yields { conn, from, bytes, count }
+ * per write; the same seed gives the same writes, in clear (writeBulk) or in TLS (writeBulkTls).
  */
-export async function writeBulk(path, frames, seed = 1) {
-  const rand = prng(seed);
+function* bulkWrites(frames, rand, conns) {
   const pool = bytePool(rand);
-  const out = sink(path);
-  const CONNS = 4;
-  const recs = [];
-  let ts = 1_700_000_000;
-  for (let c = 0; c < CONNS; c++) {
-    const rec = new TcpConversationRecorder({ client: { ip: `192.0.2.${10 + c}`, port: 40000 + c }, server: { ip: '198.51.100.1', port: SERVER_PORT } });
-    recs.push(rec);
-    await out.put(handshake(rec, ts, false));
-  }
   let written = 0;
   while (written < frames) {
-    const rec = recs[(rand() * CONNS) | 0];
+    const conn = (rand() * conns) | 0;
     const from = rand() < 0.33 ? 'client' : 'server';
     const batch = Math.min(frames - written, 1 + ((rand() * 12) | 0));
     const parts = [];
@@ -122,14 +113,150 @@ export async function writeBulk(path, frames, seed = 1) {
       parts.push(encodeFrame({ opcode, payload, ...(from === 'client' ? { maskingKey: maskKey(rand) } : {}) }));
     }
     written += batch;
+    yield { conn, from, bytes: Buffer.concat(parts), count: batch };
+  }
+}
+
+/** Each connection's closing handshake: a close frame each way. */
+function closeFrames(rand) {
+  return { client: encodeFrame({ opcode: 8, payload: Uint8Array.of(0x03, 0xe8), maskingKey: maskKey(rand) }), server: encodeFrame({ opcode: 8, payload: Uint8Array.of(0x03, 0xe8) }) };
+}
+
+/**
+ * The bulk capture: the bulk writes on four connections, so segments hold several frames and
+ * frames span segments. Returns { frames, packets }.
+ */
+export async function writeBulk(path, frames, seed = 1) {
+  const rand = prng(seed);
+  const out = sink(path);
+  const CONNS = 4;
+  const recs = [];
+  let ts = 1_700_000_000;
+  for (let c = 0; c < CONNS; c++) {
+    const rec = new TcpConversationRecorder({ client: { ip: `192.0.2.${10 + c}`, port: 40000 + c }, server: { ip: '198.51.100.1', port: SERVER_PORT } });
+    recs.push(rec);
+    await out.put(handshake(rec, ts, false));
+  }
+  for (const write of bulkWrites(frames, rand, CONNS)) {
     ts += 0.0001;
-    await out.put(rec.data(from, Buffer.concat(parts), ts));
+    await out.put(recs[write.conn].data(write.from, write.bytes, ts));
   }
   for (const rec of recs) {
-    await out.put(rec.data('client', encodeFrame({ opcode: 8, payload: Uint8Array.of(0x03, 0xe8), maskingKey: maskKey(rand) }), ts));
-    await out.put(rec.data('server', encodeFrame({ opcode: 8, payload: Uint8Array.of(0x03, 0xe8) }), ts));
+    const close = closeFrames(rand);
+    await out.put(rec.data('client', close.client, ts));
+    await out.put(rec.data('server', close.server, ts));
     await out.put(rec.close('server', ts));
     await out.put(rec.close('client', ts));
+  }
+  return { frames: frames + 2 * CONNS, packets: await out.end() };
+}
+
+export const TLS_SERVER_PORT = 8443;
+
+/** A TLS 1.3 record sender for one direction with TLS_AES_128_GCM_SHA256 (RFC 8446 §5.2, §7.3). */
+function tls13Sender(secret) {
+  const key = hkdfExpandLabel('sha256', secret, 'key', new Uint8Array(0), 16);
+  const iv = hkdfExpandLabel('sha256', secret, 'iv', new Uint8Array(0), 12);
+  let seq = 0n;
+  return (type, content) => {
+    const records = [];
+    // At most 2^14 bytes of content per record (§5.1), as TLS stacks cut large writes.
+    for (let at = 0; at < content.length || at === 0; at += 16384) {
+      const inner = Buffer.concat([content.subarray(at, at + 16384), Buffer.of(type)]);
+      const header = Buffer.from([23, 3, 3, (inner.length + 16) >> 8, (inner.length + 16) & 0xff]);
+      const nonce = Buffer.from(iv);
+      nonce.writeBigUInt64BE(nonce.readBigUInt64BE(4) ^ seq++, 4);
+      const cipher = createCipheriv('aes-128-gcm', key, nonce);
+      cipher.setAAD(header);
+      records.push(header, cipher.update(inner), cipher.final(), cipher.getAuthTag());
+      if (content.length === 0) break;
+    }
+    return Buffer.concat(records);
+  };
+}
+
+function handshakeMessage(type, body) {
+  return Buffer.concat([Buffer.from([type, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
+}
+
+const u16 = (n) => Buffer.from([n >> 8, n & 0xff]);
+const extension = (type, body) => Buffer.concat([u16(type), u16(body.length), body]);
+const ALPN_HTTP11 = extension(16, Buffer.from([0, 9, 8, ...Buffer.from('http/1.1')]));
+
+/**
+ * A TLS 1.3 handshake as a peer that is not verified would see it: ClientHello and ServerHello
+ * in clear, the server's EncryptedExtensions (ALPN http/1.1), an empty Certificate, a
+ * CertificateVerify and Finished under its handshake secret, the client's Finished under its
+ * own. Nothing checks signatures or Finished here (neither wsdump nor tshark do). Returns the
+ * application data senders and the key log lines.
+ */
+function tls13Handshake(rec, ts, rand) {
+  const bytes = (n) => Buffer.from(Array.from({ length: n }, () => (rand() * 256) | 0));
+  const clientRandom = bytes(32);
+  const secrets = { ch: bytes(32), sh: bytes(32), c0: bytes(32), s0: bytes(32) };
+  const keyShare = (share) => extension(51, share);
+  const hello = handshakeMessage(1, Buffer.concat([u16(0x0303), clientRandom, Buffer.from([32]), bytes(32), u16(2), u16(0x1301), Buffer.from([1, 0]), (() => {
+    const ext = Buffer.concat([extension(0, Buffer.concat([u16(8), Buffer.from([0]), u16(5), Buffer.from('bench')])), extension(10, Buffer.from([0, 2, 0, 0x1d])), extension(13, Buffer.from([0, 2, 4, 3])), extension(43, Buffer.from([2, 3, 4])), ALPN_HTTP11, keyShare(Buffer.concat([u16(36), u16(0x1d), u16(32), bytes(32)]))]);
+    return Buffer.concat([u16(ext.length), ext]);
+  })()]));
+  const serverHello = handshakeMessage(2, Buffer.concat([u16(0x0303), bytes(32), Buffer.from([0]), u16(0x1301), Buffer.from([0]), (() => {
+    const ext = Buffer.concat([extension(43, u16(0x0304)), keyShare(Buffer.concat([u16(0x1d), u16(32), bytes(32)]))]);
+    return Buffer.concat([u16(ext.length), ext]);
+  })()]));
+  const plain = (type, body) => Buffer.concat([Buffer.from([type, 3, 3]), u16(body.length), body]);
+  const server = tls13Sender(secrets.sh);
+  const client = tls13Sender(secrets.ch);
+  const flight = Buffer.concat([handshakeMessage(8, Buffer.concat([u16(ALPN_HTTP11.length), ALPN_HTTP11])), handshakeMessage(11, Buffer.from([0, 0, 0, 0])), handshakeMessage(15, Buffer.concat([u16(0x0403), u16(64), bytes(64)])), handshakeMessage(20, bytes(32))]);
+  const packets = [...rec.open(ts)];
+  const helloRecord = plain(22, hello);
+  helloRecord[2] = 1; // legacy_record_version 0x0301 in a first ClientHello (§5.1)
+  packets.push(...rec.data('client', helloRecord, ts));
+  packets.push(...rec.data('server', Buffer.concat([plain(22, serverHello), server(22, flight)]), ts));
+  packets.push(...rec.data('client', client(22, handshakeMessage(20, bytes(32))), ts));
+  const hex = (b) => b.toString('hex');
+  const lines = [
+    `CLIENT_HANDSHAKE_TRAFFIC_SECRET ${hex(clientRandom)} ${hex(secrets.ch)}`,
+    `SERVER_HANDSHAKE_TRAFFIC_SECRET ${hex(clientRandom)} ${hex(secrets.sh)}`,
+    `CLIENT_TRAFFIC_SECRET_0 ${hex(clientRandom)} ${hex(secrets.c0)}`,
+    `SERVER_TRAFFIC_SECRET_0 ${hex(clientRandom)} ${hex(secrets.s0)}`,
+  ];
+  return { packets, send: { client: tls13Sender(secrets.c0), server: tls13Sender(secrets.s0) }, lines };
+}
+
+/**
+ * The bulk capture inside TLS 1.3 (TLS_AES_128_GCM_SHA256): the same writes as writeBulk with
+ * the same seed, each sealed in records of at most 16 KiB as a TLS stack writes them, on four
+ * connections to port 8443, and the key log that decrypts them at `keylog`.
+ */
+export async function writeBulkTls(path, keylog, frames, seed = 1) {
+  const rand = prng(seed);
+  const keyRand = prng(seed + 1000);
+  const out = sink(path);
+  const CONNS = 4;
+  const conns = [];
+  const lines = [];
+  let ts = 1_700_000_000;
+  for (let c = 0; c < CONNS; c++) {
+    const rec = new TcpConversationRecorder({ client: { ip: `192.0.2.${10 + c}`, port: 40000 + c }, server: { ip: '198.51.100.1', port: TLS_SERVER_PORT } });
+    const tls = tls13Handshake(rec, ts, keyRand);
+    lines.push(...tls.lines);
+    await out.put(tls.packets);
+    await out.put(rec.data('client', tls.send.client(23, enc(`GET /feed HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`)), ts));
+    await out.put(rec.data('server', tls.send.server(23, enc(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(KEY)}\r\n\r\n`)), ts));
+    conns.push({ rec, send: tls.send });
+  }
+  writeFileSync(keylog, `${lines.join('\n')}\n`, { mode: 0o600 });
+  for (const write of bulkWrites(frames, rand, CONNS)) {
+    ts += 0.0001;
+    const c = conns[write.conn];
+    await out.put(c.rec.data(write.from, c.send[write.from](23, write.bytes), ts));
+  }
+  for (const c of conns) {
+    const close = closeFrames(rand);
+    await out.put(c.rec.data('client', c.send.client(23, close.client), ts));
+    await out.put(c.rec.data('server', c.send.server(23, close.server), ts));
+    await out.put(c.rec.close('server', ts));
+    await out.put(c.rec.close('client', ts));
   }
   return { frames: frames + 2 * CONNS, packets: await out.end() };
 }

@@ -2,17 +2,18 @@
 //   BENCH_SCALE=0.1  a tenth of the issue's sizes, for a quick run (default 1: ~370 MB bulk)
 //   BENCH_RUNS=3     median of 3 runs per measurement (default 1: the full run takes minutes)
 //   BENCH_DIR=dir    keep the captures there and reuse them on the next run of the same scale
-//   BENCH_ONLY=bulk,compressed,many,scaling   a subset
+//   BENCH_ONLY=bulk,compressed,many,scaling,tls   a subset (tls: the bulk capture inside TLS 1.3,
+//                    wsdump --keylog against tshark -o tls.keylog_file: with the same key log)
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { SERVER_PORT, writeBulk, writeCompressed, writeManyConnections } from './captures.mjs';
+import { SERVER_PORT, TLS_SERVER_PORT, writeBulk, writeBulkTls, writeCompressed, writeManyConnections } from './captures.mjs';
 import { fmt, hasCommand, hasGnuTime, medianOf, run } from './measure.mjs';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'bulk,compressed,many,scaling').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'bulk,compressed,many,scaling,tls').split(','));
 const WSDUMP = new URL('../bin/wsdump.js', import.meta.url).pathname;
 const tshark = hasCommand('tshark');
 
@@ -37,18 +38,19 @@ const decodeAs = ['-d', `tcp.port==${SERVER_PORT},http`];
 /**
  * `withoutPayload`: also `wsdump --json --payload 0`, which leaves out the hex of payloads (not
  * the text of messages): how much of --json's time is the payload bytes it prints.
+ * `wsdumpArgs` and `tsharkArgs` go before the capture (the TLS run's key log and ports).
  */
-async function measureCapture(label, cap, { withoutPayload = false } = {}) {
+async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs = [], tsharkArgs = decodeAs } = {}) {
   const mb = statSync(cap.path).size / 1e6;
   const tools = [
-    ['wsdump --json', process.execPath, [WSDUMP, '--json', cap.path]],
-    ...(withoutPayload ? [['wsdump --json --payload 0', process.execPath, [WSDUMP, '--json', '--payload', '0', cap.path]]] : []),
-    ['wsdump (table)', process.execPath, [WSDUMP, cap.path]],
-    ['wsdump --summary', process.execPath, [WSDUMP, '--summary', cap.path]],
+    ['wsdump --json', process.execPath, [WSDUMP, ...wsdumpArgs, '--json', cap.path]],
+    ...(withoutPayload ? [['wsdump --json --payload 0', process.execPath, [WSDUMP, ...wsdumpArgs, '--json', '--payload', '0', cap.path]]] : []),
+    ['wsdump (table)', process.execPath, [WSDUMP, ...wsdumpArgs, cap.path]],
+    ['wsdump --summary', process.execPath, [WSDUMP, ...wsdumpArgs, '--summary', cap.path]],
     ...(tshark
       ? [
-          ['tshark -T json -e websocket.*', 'tshark', ['-r', cap.path, ...decodeAs, ...TSHARK_JSON]],
-          ['tshark (one-line summary)', 'tshark', ['-r', cap.path, ...decodeAs, '-Y', 'websocket']],
+          ['tshark -T json -e websocket.*', 'tshark', ['-r', cap.path, ...tsharkArgs, ...TSHARK_JSON]],
+          ['tshark (one-line summary)', 'tshark', ['-r', cap.path, ...tsharkArgs, '-Y', 'websocket']],
         ]
       : []),
   ];
@@ -147,6 +149,15 @@ try {
       const big = await capture('bulk-x2', (p) => writeBulk(p, Math.round(600_000 * SCALE)));
       await measureScaling(cap, big);
     }
+  }
+  if (ONLY.has('tls')) {
+    // The bulk writes again (same seed), sealed in TLS 1.3 records: decryption's cost, and tshark's with the same key log.
+    const keylog = join(dir, `bulk-tls-${SCALE}.keys`);
+    const cap = await capture('bulk-tls', (p) => writeBulkTls(p, keylog, Math.round(300_000 * SCALE)));
+    await measureCapture('Bulk capture in TLS 1.3 (wsdump --keylog, tshark -o tls.keylog_file:)', cap, {
+      wsdumpArgs: ['--keylog', keylog],
+      tsharkArgs: ['-o', `tls.keylog_file:${keylog}`, '-d', `tcp.port==${TLS_SERVER_PORT},tls`],
+    });
   }
   if (ONLY.has('compressed')) {
     const cap = await capture('compressed', (p) => writeCompressed(p, Math.round(100_000 * SCALE)));
