@@ -40,7 +40,7 @@ const decodeAs = ['-d', `tcp.port==${SERVER_PORT},http`];
  * the text of messages): how much of --json's time is the payload bytes it prints.
  * `wsdumpArgs` and `tsharkArgs` go before the capture (the TLS run's key log and ports).
  */
-async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs = [], tsharkArgs = decodeAs } = {}) {
+async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs = [], tsharkArgs = decodeAs, targets = { json: '0.25x', table: '0.5x' } } = {}) {
   const mb = statSync(cap.path).size / 1e6;
   const tools = [
     ['wsdump --json', process.execPath, [WSDUMP, ...wsdumpArgs, '--json', cap.path]],
@@ -86,8 +86,8 @@ async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs =
       return `- ${ours} / ${theirs}: **${fmt.x(wall.median)}** wall time${range}, ${Number.isNaN(cpu.median) ? '' : `${fmt.x(cpu.median)} CPU time, `}target ≤ ${target}`;
     };
     console.log('');
-    console.log(`${line('wsdump --json', 'tshark -T json -e websocket.*', '0.25x')}; peak RSS ${fmt.mb(json.rssMB)} vs ${fmt.mb(tj.rssMB)}`);
-    console.log(line('wsdump (table)', 'tshark (one-line summary)', '0.5x'));
+    console.log(`${line('wsdump --json', 'tshark -T json -e websocket.*', targets.json)}; peak RSS ${fmt.mb(json.rssMB)} vs ${fmt.mb(tj.rssMB)}`);
+    console.log(line('wsdump (table)', 'tshark (one-line summary)', targets.table));
   }
 }
 
@@ -157,6 +157,8 @@ try {
     await measureCapture('Bulk capture in TLS 1.3 (wsdump --keylog, tshark -o tls.keylog_file:)', cap, {
       wsdumpArgs: ['--keylog', keylog],
       tsharkArgs: ['-o', `tls.keylog_file:${keylog}`, '-d', `tcp.port==${TLS_SERVER_PORT},tls`],
+      // Issue 21: with the same key log, at most half of tshark's time.
+      targets: { json: '0.5x', table: '0.5x' },
     });
   }
   if (ONLY.has('compressed')) {

@@ -16,8 +16,7 @@ export class TlsDissector {
   private readonly session: TlsSession;
   private readonly tcpBytes = { client: 0, server: 0 };
   private readonly missing = { client: 0, server: 0 };
-  private readonly recordShown = { client: false, server: false };
-  /** Until a direction's first frame: its last record, copied (the record layer reuses its buffers). */
+  /** Until a direction's first frame: its last record (the session copies it while recordsWanted). */
   private readonly lastRecord: { client: DissectEvent | null; server: DissectEvent | null } = { client: null, server: null };
   private readonly alertCounts = { error: 0, warning: 0, info: 0 };
   /** ALPN chose HTTP/2 (RFC 7540 §3.3): not HTTP/1.1, so not handed to the dissector. */
@@ -96,38 +95,39 @@ export class TlsDissector {
   }
 
   private plaintext(o: TlsPlaintext, events: DissectEvent[]): void {
-    if (!this.recordShown[o.direction]) this.lastRecord[o.direction] = this.recordEvent(o);
+    if (o.record !== null) this.lastRecord[o.direction] = this.recordEvent(o, o.record);
     const inner = this.inner.data(o.direction, o.bytes, o.at);
     for (const event of inner) {
       // The record around the first frame of each direction, for the explain view: the last
       // one of that direction (a client's frames sent before the 101 come out with the answer).
-      if (event.type === 'frame' && !this.recordShown[event.frame.direction]) {
-        const record = this.lastRecord[event.frame.direction];
+      const d = event.type === 'frame' ? event.frame.direction : null;
+      if (d !== null && this.session.recordsWanted[d]) {
+        const record = this.lastRecord[d];
         if (record !== null) events.push(record);
-        this.recordShown[event.frame.direction] = true;
+        this.lastRecord[d] = null;
+        this.session.recordsWanted[d] = false;
       }
       events.push(event);
     }
   }
 
-  private recordEvent(o: TlsPlaintext): DissectEvent {
-    const { header, layout, secret, plaintextLength } = o.record;
+  private recordEvent(o: TlsPlaintext, record: NonNullable<TlsPlaintext['record']>): DissectEvent {
+    const { header, layout, secret, plaintextLength } = record;
     return {
       type: 'tls-record',
       conn: this.conn,
       direction: o.direction,
       at: o.at,
-      // Copies: the record and its layout are views of buffers that are reused.
-      header: Uint8Array.from(header),
+      header,
       innerType: 23,
       secret,
       version: this.session.versionName ?? '?',
       cipher: this.session.cipher ?? '?',
       protection: layout.explicitNonce === null && layout.nonce.length === 16 ? 'cbc' : 'aead',
       seq: layout.seq,
-      nonce: Uint8Array.from(layout.nonce),
-      explicitNonce: layout.explicitNonce === null ? null : Uint8Array.from(layout.explicitNonce),
-      tag: Uint8Array.from(layout.tag),
+      nonce: layout.nonce,
+      explicitNonce: layout.explicitNonce,
+      tag: layout.tag,
       ciphertextLength: layout.ciphertextLength,
       plaintextLength,
       padding: layout.padding,

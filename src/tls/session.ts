@@ -29,7 +29,8 @@ export interface TlsPlaintext {
   bytes: Buffer;
   /** Where the record ended: the packet its plaintext is shown at. */
   at: StreamPosition;
-  record: { header: Uint8Array; layout: RecordLayout; secret: string; plaintextLength: number };
+  /** The record around it (copies), while TlsSession.recordsWanted says so. */
+  record: { header: Uint8Array; layout: RecordLayout; secret: string; plaintextLength: number } | null;
 }
 
 /** What the session hands on: plaintext, bytes of plaintext that are lost, or events. */
@@ -149,6 +150,13 @@ export class TlsSession {
   get decrypting(): boolean {
     return this.client.decrypted + this.server.decrypted > 0;
   }
+
+  /**
+   * Whether the data outputs of a direction carry their record's details (header, nonce, tag):
+   * copied out of buffers the record layer reuses, so only while someone wants them (the
+   * dissector, until it has shown a direction's first record).
+   */
+  readonly recordsWanted = { client: true, server: true };
 
   /** The negotiated suite's name, once a ServerHello was seen. */
   get cipher(): string | null {
@@ -307,11 +315,17 @@ export class TlsSession {
           this.alert(out, 'tls.data-after-close', `The ${side.direction} sent application data after its own close_notify (RFC 8446 §6.1; RFC 5246 §7.2.1): a receiver ignores it.`, { direction: side.direction, ...packetOf(record.end) });
         }
         side.plaintextBytes += result.content.length;
-        out.push({ kind: 'data', direction: side.direction, bytes: result.content, at: record.end, record: { header: record.header, layout: result.layout, secret: key.name, plaintextLength: result.content.length } });
+        out.push({ kind: 'data', direction: side.direction, bytes: result.content, at: record.end, record: sideOf(this.recordsWanted, side.direction) ? this.keep(record, result, key) : null });
         break;
     }
     this.applySwitch(side);
     this.afterFirstEncrypted(side, record, out);
+  }
+
+  private keep(record: ReadRecord, result: DecryptedRecord, key: Key): TlsPlaintext['record'] {
+    const l = result.layout;
+    const layout: RecordLayout = { ...l, nonce: Uint8Array.from(l.nonce), explicitNonce: l.explicitNonce === null ? null : Uint8Array.from(l.explicitNonce), tag: Uint8Array.from(l.tag) };
+    return { header: Uint8Array.from(record.header), layout, secret: key.name, plaintextLength: result.content.length };
   }
 
   /**
