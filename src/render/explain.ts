@@ -19,7 +19,7 @@ import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { escapeText, hexPreview } from './escape.js';
 import { palette } from './table.js';
-import { explainTls, explainTlsRecord } from './tls-text.js';
+import { explainTls, explainTlsRecord, keylogWouldHelp } from './tls-text.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
 export interface ExplainOptions {
@@ -355,6 +355,8 @@ export class ExplainRenderer {
   private readonly deflate = new Set<number>();
   /** Connections whose handshake was seen (else the extensions are unknown). */
   private readonly handshakes = new Set<number>();
+  /** The --keylog hint is given once per run. */
+  private keylogHinted = false;
 
   constructor(options: ExplainOptions) {
     this.c = palette(new Chalk({ level: options.colorLevel }));
@@ -382,9 +384,12 @@ export class ExplainRenderer {
         if (event.deflate !== null) this.deflate.add(event.conn);
         this.handshakes.add(event.conn);
         return this.handshake(event);
-      case 'tls':
+      case 'tls': {
         this.note(event.at.ts);
-        return [...explainTls(event, this.title(`#${event.conn} ${this.endpoints.get(event.conn) ?? ''} ${event.version ?? 'TLS'}`.replace(/ {2,}/g, ' ')), c), ''].join('\n') + this.alerts(event.alerts) + '\n';
+        const hint = !this.keylogHinted;
+        if (keylogWouldHelp(event)) this.keylogHinted = true;
+        return [...explainTls(event, this.title(`#${event.conn} ${this.endpoints.get(event.conn) ?? ''} ${event.version ?? 'TLS'}`.replace(/ {2,}/g, ' ')), c, hint), ''].join('\n') + this.alerts(event.alerts) + '\n';
+      }
       case 'tls-record':
         return [...explainTlsRecord(event, this.title(`#${event.conn} ${event.direction === 'client' ? 'C→S' : 'S→C'} the TLS record around the next frame, packet ${event.at.packet ?? '?'}`), c), ''].join('\n') + '\n';
       case 'other':

@@ -47,8 +47,11 @@ function lengths(cipher: string | null): { key: number; hash: number } {
   return { key: cipher !== null && /AES_256|CHACHA20/.test(cipher) ? 32 : 16, hash: cipher !== null && /SHA384$/.test(cipher) ? 48 : 32 };
 }
 
-/** The explain view's block for a TLS connection: what was negotiated and which secret opens which direction. */
-export function explainTls(e: TlsEvent, title: string, c: Colors): string[] {
+/**
+ * The explain view's block for a TLS connection: what was negotiated and which secret opens
+ * which direction. `hint`: say that --keylog would help, when it would (the view says it once).
+ */
+export function explainTls(e: TlsEvent, title: string, c: Colors, hint: boolean): string[] {
   const lines = [title];
   const tls13 = e.version === 'TLS 1.3';
   lines.push(`   This connection is TLS (${tls13 ? 'RFC 8446' : e.version === 'TLS 1.2' ? 'RFC 5246' : 'RFC 8446, RFC 5246'}): its bytes are records, and what`);
@@ -66,7 +69,7 @@ export function explainTls(e: TlsEvent, title: string, c: Colors): string[] {
   if (e.alpn !== null) lines.push(`   ALPN agreed: ${escapeText(e.alpn, 40)}${tls13 ? ' (in EncryptedExtensions: read decrypted)' : ''}`);
   if (!e.decrypted) {
     lines.push(`   ${c.warning('▲')} not decrypted: ${escapeText(e.reason ?? '', 200)}`);
-    if (keylogWouldHelp(e)) lines.push(`   ${c.info('ℹ')} ${KEYLOG_HINT}`);
+    if (hint && keylogWouldHelp(e)) lines.push(`   ${c.info('ℹ')} ${KEYLOG_HINT}`);
     return lines;
   }
   lines.push('   Keys: from the key log lines for that random (secrets never shown)');
