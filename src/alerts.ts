@@ -61,6 +61,13 @@ export const ALERT_CATALOGUE = {
   'handshake.extension-legacy': { severity: 'info', section: `${RFC7692} §1`, rule: 'The pre-standard x-webkit-deflate-frame extension was offered.' },
   'handshake.early-data': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'A peer sent data before the opening handshake completed.' },
   'handshake.not-seen': { severity: 'info', section: `${RFC6455} §4`, rule: 'The handshake is not in the capture: decoding mid-stream, negotiated extensions are unknown.' },
+  // --- HTTP/1.1 messages on the connection (RFC 9112 §6-§9) -------------------------------
+  'http.content-length-invalid': { severity: 'error', section: 'RFC 9112 §6.3', rule: 'Content-Length must be one decimal number (repeated values must agree); otherwise where the body ends cannot be known.' },
+  'http.length-and-chunked': { severity: 'error', section: 'RFC 9112 §6.1', rule: 'A message must not carry both Transfer-Encoding and Content-Length; Transfer-Encoding decides (a request smuggling risk).' },
+  'http.transfer-coding-invalid': { severity: 'error', section: 'RFC 9112 §6.3', rule: 'A request with Transfer-Encoding must end it with chunked; otherwise its body length cannot be determined.' },
+  'http.chunk-invalid': { severity: 'error', section: 'RFC 9112 §7.1', rule: 'A chunk size line, chunk terminator or trailer section is malformed: the body framing is lost.' },
+  'http.body-incomplete': { severity: 'warning', section: 'RFC 9112 §8', rule: 'The stream ended, or bytes were missing, before the end of a message body.' },
+  'http.response-without-request': { severity: 'warning', section: 'RFC 9112 §9.3', rule: 'A response arrived when no request was waiting for one.' },
   // --- Framing (RFC 6455 §5) -------------------------------------------------------------
   'frame.rsv-unnegotiated': { severity: 'error', section: `${RFC6455} §5.2`, rule: 'RSV1-3 must be 0 unless a negotiated extension defines them.' },
   'frame.opcode-reserved': { severity: 'error', section: `${RFC6455} §5.2`, rule: 'Opcodes 0x3-0x7 and 0xB-0xF are reserved.' },

@@ -25,6 +25,8 @@ export { computeAccept, isValidKey } from './http/accept.js';
 export { HttpHeadParser, headerValues, tokenList, type HeadResult, type HttpHeader, type HttpRequest, type HttpResponse } from './http/http-parser.js';
 export { parseExtensions, validateDeflateOffer, validateDeflateResponse, type DeflateParams, type ExtensionOffer } from './http/extensions.js';
 export { checkRequest, checkResponse, type HandshakeVerdict, type RequestCheck } from './http/handshake.js';
+export { HttpConnection, type HttpConnectionOptions, type HttpEvent, type HttpExchange, type HeldPiece } from './http/http-connection.js';
+export { contentLength, requestBody, responseBody, type BodyFraming, type BodyKind } from './http/body-framing.js';
 
 // Packets and TCP (no I/O).
 export { PacketDecoder, decodePacket } from './net/decode.js';

@@ -1,12 +1,14 @@
 import { makeAlert, sideOf, type Alert, type Direction } from '../alerts.js';
 import { checkRequest, checkResponse, type HandshakeVerdict, type RequestCheck } from '../http/handshake.js';
-import { HttpHeadParser, type HttpRequest, type HttpResponse } from '../http/http-parser.js';
+import { HttpConnection, type HttpEvent, type HttpExchange, type HeldPiece } from '../http/http-connection.js';
+import { isAsciiCaseless, type HttpRequest, type HttpResponse } from '../http/http-parser.js';
 import { Opcode } from '../websocket/constants.js';
 import { assumedPermessageDeflate } from '../websocket/permessage-deflate.js';
 import { WebSocketSession, type SessionEvent } from '../websocket/session.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
 import type { ConnectionEndEvent, DirectionTotals, DissectEvent, HandshakeEvent } from './events.js';
 import { extensionsFor } from './extensions.js';
+import { notHttpNote } from './sniff.js';
 
 export interface ConnectionDissectorOptions {
   limits?: Partial<Limits>;
@@ -22,21 +24,30 @@ export interface ConnectionDissectorOptions {
    * (bytes missing from the capture), decode the rest mid-stream instead of giving up.
    */
   fallbackToMidstream?: boolean;
+  /** The server's port, for the hint a stream that is not HTTP may get (--decode-as PORT). */
+  serverPort?: number;
 }
 
 type Phase =
-  | 'request' // waiting for the client's HTTP request
-  | 'response' // upgrade request seen, waiting for the server's answer
-  | 'http' // a plain HTTP request seen: waiting for its status line, to say what it was
+  | 'http' // HTTP/1.1 requests and responses, until an upgrade
   | 'websocket'
   | 'done'; // not WebSocket (or lost): bytes are only counted
 
-interface Pending {
-  bytes: Uint8Array;
-  pos: StreamPosition;
+/** The WebSocket upgrade request waiting for its answer. */
+interface Attempt {
+  exchange: HttpExchange;
+  head: HttpRequest;
+  check: RequestCheck;
+  parseAlerts: Alert[];
+  at: StreamPosition;
+  /** The checks of its answer, once it has come. */
+  verdict?: HandshakeVerdict;
 }
 
 const DEFAULT_MAX_EARLY = 1024 * 1024;
+
+/** How telling each kind is: a connection keeps the most telling kind it has shown. */
+const KIND_RANK: Record<ConnectionEndEvent['kind'], number> = { unknown: 0, tls: 1, 'not-http': 1, http: 2, refused: 3, websocket: 4 };
 
 function newTotals(): DirectionTotals {
   return { bytes: 0, frames: 0, messages: 0, missing: 0, byOpcode: {} };
@@ -46,23 +57,36 @@ function requestLine(req: HttpRequest): string {
   return `${req.method} ${req.target} ${req.version}`;
 }
 
+function statusText(res: HttpResponse): string {
+  return `${res.status} ${res.reason}`.trimEnd();
+}
+
+/** A request that is (meant as) a WebSocket upgrade: Upgrade: websocket, or a broken attempt with a key. */
+function isAttempt(check: RequestCheck): boolean {
+  return check.isUpgrade || check.key !== null;
+}
+
+/** The client's bytes wait for the answer after an upgrade request (any Upgrade field, CONNECT) or a WebSocket key. */
+function mayUpgrade(request: HttpRequest): boolean {
+  if (request.method === 'CONNECT') return true;
+  for (const header of request.headers) {
+    if (isAsciiCaseless(header.name, 'upgrade') || isAsciiCaseless(header.name, 'sec-websocket-key')) return true;
+  }
+  return false;
+}
+
 /**
- * One TCP connection: the HTTP/1.1 upgrade phase, then the WebSocket phase (RFC 6455 §4, §5).
- * Fed the two ordered byte streams in capture (or arrival) order, it emits the typed events of
- * src/engine/events.ts. It never throws on traffic: problems become alert events.
+ * One TCP connection: HTTP/1.1 exchanges (src/http/http-connection.ts) until an upgrade, then
+ * the WebSocket phase (RFC 6455 §4, §5). Fed the two ordered byte streams in capture (or
+ * arrival) order, it emits the typed events of src/engine/events.ts. It never throws on
+ * traffic: problems become alert events.
  */
 export class ConnectionDissector {
   private phase: Phase;
   private kind: ConnectionEndEvent['kind'] = 'unknown';
-  private readonly requestParser = new HttpHeadParser('request', { direction: 'client' });
-  private readonly responseParser = new HttpHeadParser('response', { direction: 'server' });
-  private request: { head: HttpRequest; check: RequestCheck; parseAlerts: Alert[]; at: StreamPosition } | null = null;
-  /** The request line of a plain (non-upgrade) HTTP request. */
-  private plainRequest: string | null = null;
+  private http: HttpConnection | null = null;
+  private attempt: Attempt | null = null;
   private session: WebSocketSession | null = null;
-  /** Client bytes sent after the request but before the server's answer (§4.1 says wait). */
-  private early: Pending[] = [];
-  private earlyBytes = 0;
   private readonly totals: Record<Direction, DirectionTotals> = { client: newTotals(), server: newTotals() };
   /** The entries of each side's `totals.byOpcode`, by opcode (0-15). */
   private readonly byOpcode: Record<Direction, (DirectionTotals['byOpcode'][string] | undefined)[]> = { client: [], server: [] };
@@ -71,6 +95,7 @@ export class ConnectionDissector {
   private readonly limits: Partial<Limits>;
   private readonly maxEarly: number;
   private readonly fallback: boolean;
+  private readonly serverPort: number | undefined;
   private ended = false;
   private firstTs: number | undefined;
   private lastTs: number | undefined;
@@ -82,17 +107,21 @@ export class ConnectionDissector {
     this.limits = options.limits ?? {};
     this.maxEarly = options.maxEarlyBytes ?? DEFAULT_MAX_EARLY;
     this.fallback = options.fallbackToMidstream ?? false;
-    this.phase = options.midstream ? 'websocket' : 'request';
+    this.serverPort = options.serverPort;
     if (options.midstream) {
+      this.phase = 'websocket';
       this.kind = 'websocket';
       this.session = this.midstreamSession();
+    } else {
+      this.phase = 'http';
+      this.http = new HttpConnection({ maxHeldBytes: this.maxEarly, mayUpgrade });
     }
   }
 
   /** Events to emit before any traffic (the mid-stream notice). */
   start(at: StreamPosition = {}): DissectEvent[] {
     this.noteTime(at);
-    if (this.session === null || this.phase !== 'websocket' || this.request !== null) return [];
+    if (this.session === null || this.phase !== 'websocket') return [];
     return [this.alertEvent(makeAlert('handshake.not-seen', 'No opening handshake in the capture: decoding as WebSocket from here; negotiated extensions (permessage-deflate) are unknown, RSV bits are not judged.', { ...(at.packet !== undefined ? { packet: at.packet } : {}) }))];
   }
 
@@ -102,12 +131,8 @@ export class ConnectionDissector {
     switch (this.phase) {
       case 'websocket':
         return this.fromSession(this.session!.push(direction, bytes, pos));
-      case 'request':
-        return direction === 'client' ? this.onRequestBytes(bytes, pos) : this.notHttp(pos, 'the server spoke first');
-      case 'response':
-        return direction === 'server' ? this.onResponseBytes(bytes, pos) : this.onEarlyBytes(bytes, pos);
       case 'http':
-        return direction === 'server' ? this.onPlainResponseBytes(bytes, pos) : [];
+        return this.fromHttp(this.http!.push(direction, bytes, pos), pos);
       case 'done':
         return [];
     }
@@ -117,23 +142,13 @@ export class ConnectionDissector {
     sideOf(this.totals, direction).missing += size;
     const events: DissectEvent[] = [this.alertEvent(makeAlert('tcp.gap', `${size} byte(s) of the ${direction}'s stream were not captured.`, { direction, ...(pos.packet !== undefined ? { packet: pos.packet } : {}), detail: { size } }))];
     if (this.phase === 'websocket') return [...events, ...this.fromSession(this.session!.gap(direction, size, pos))];
-    if (this.phase === 'request' || this.phase === 'response') {
-      // The HTTP head cannot be parsed across missing bytes.
-      if (this.fallback) {
-        this.phase = 'websocket';
-        this.kind = 'websocket';
-        this.session = this.midstreamSession();
-        events.push(this.alertEvent(makeAlert('handshake.not-seen', 'The handshake was cut by bytes missing from the capture: decoding as WebSocket from here (--decode-as); negotiated extensions are unknown, frames are resynchronised.', { direction, ...(pos.packet !== undefined ? { packet: pos.packet } : {}) })));
-        return [...events, ...this.fromSession(this.session.gap(direction, size, pos))];
-      }
-      this.phase = 'done';
-      events.push({ type: 'other', conn: this.conn, kind: 'not-http', requestLine: this.request ? requestLine(this.request.head) : null, status: null, note: 'the handshake was cut by bytes missing from the capture (snap length?); --decode-as PORT decodes the frames after it', at: pos });
-    }
+    if (this.phase === 'http') events.push(...this.fromHttp(this.http!.gap(direction, size, pos), pos, { direction, size }));
     return events;
   }
 
   /** One direction's stream ended (FIN or RST). */
   end(direction: Direction, pos: StreamPosition = {}): DissectEvent[] {
+    if (this.phase === 'http') return this.fromHttp(this.http!.end(direction, pos), pos);
     if (this.phase !== 'websocket') return [];
     return this.fromSession(this.session!.end(direction, pos));
   }
@@ -143,15 +158,8 @@ export class ConnectionDissector {
     if (this.ended) return [];
     this.ended = true;
     const events: DissectEvent[] = this.session !== null ? this.fromSession(this.session.finish(pos)) : [];
-    if (this.phase === 'request' && this.totals.client.bytes > 0) {
-      events.push(...this.notHttp(pos, 'the client stream ended before a complete HTTP request'));
-    } else if (this.phase === 'response') {
-      // The upgrade was asked for but never answered within the capture.
-      events.push(...this.handshakeEvents(null, []));
-      this.phase = 'done';
-    } else if (this.phase === 'http') {
-      events.push(...this.plainHttp(pos, null, 'not answered'));
-    }
+    if (this.phase === 'http') events.push(...this.fromHttp(this.http!.finish(pos), pos));
+    this.phase = this.phase === 'websocket' ? 'websocket' : 'done';
     this.noteTime(pos);
     events.push({
       type: 'end',
@@ -166,83 +174,163 @@ export class ConnectionDissector {
     return events;
   }
 
-  private onRequestBytes(bytes: Uint8Array, pos: StreamPosition): DissectEvent[] {
-    const result = this.requestParser.push(bytes);
-    if (result.state === 'need-more') return [];
-    if (result.state === 'error') return this.notHttp(pos, 'the client stream is not HTTP');
-    const head = result.head;
-    if (head.kind !== 'request') return this.notHttp(pos, 'the client stream is not an HTTP request');
+  private setKind(kind: ConnectionEndEvent['kind']): void {
+    if (KIND_RANK[kind] > KIND_RANK[this.kind]) this.kind = kind;
+  }
+
+  /** The HTTP layer's events as dissection events; `gap` when they answer missing bytes. */
+  private fromHttp(httpEvents: HttpEvent[], pos: StreamPosition, gap?: { direction: Direction; size: number }): DissectEvent[] {
+    const out: DissectEvent[] = [];
+    for (const e of httpEvents) {
+      switch (e.type) {
+        case 'request':
+          this.onRequest(e.exchange, e.alerts, e.at, out);
+          break;
+        case 'early':
+          if (this.attempt?.exchange === e.exchange) {
+            out.push(this.alertEvent(makeAlert('handshake.early-data', 'The client sent data before the server answered the upgrade request.', { direction: 'client', ...(e.at.packet !== undefined ? { packet: e.at.packet } : {}) })));
+          }
+          break;
+        case 'response':
+          this.onResponse(e.exchange, e.alerts, e.at, out);
+          break;
+        case 'switch':
+          this.onSwitch(e.exchange, e.rest, e.held, e.at, out);
+          break;
+        case 'alert':
+          out.push(this.alertEvent(e.alert));
+          break;
+        case 'unanswered':
+          this.onUnanswered(e.exchange, pos, out);
+          break;
+        case 'lost':
+          this.onLost(e, pos, gap, out);
+          break;
+        default:
+          // interim, body, message-end: what the HTTP issue builds on; nothing to show yet.
+          break;
+      }
+    }
+    return out;
+  }
+
+  private onRequest(exchange: HttpExchange, parseAlerts: Alert[], at: StreamPosition, out: DissectEvent[]): void {
+    const head = exchange.request!;
     const check = checkRequest(head);
-    // A request with a key but no Upgrade header is a broken WebSocket attempt, not plain HTTP.
-    if (!check.isUpgrade && check.key === null) {
-      // Plain HTTP on the same port: not ours to dissect, but say what it was once answered.
-      this.phase = 'http';
-      this.kind = 'http';
-      this.plainRequest = requestLine(head);
-      return [];
+    if (isAttempt(check)) {
+      // Alerts about the request are reported with the handshake, once the answer is known.
+      this.attempt = { exchange, head, check, parseAlerts, at };
+      return;
     }
-    this.request = { head, check, parseAlerts: result.alerts, at: pos };
-    this.phase = 'response';
-    const events: DissectEvent[] = [];
-    // Alerts about the request are reported with the handshake, once the answer is known.
-    if (result.rest.length > 0) events.push(...this.onEarlyBytes(result.rest, pos));
-    return events;
+    // Plain HTTP on the same port: said once answered. Its syntax problems are said now.
+    this.setKind('http');
+    for (const alert of parseAlerts) out.push(this.alertEvent(alert));
   }
 
-  /** The status line of the answer to a plain HTTP request; then the connection is only counted. */
-  private onPlainResponseBytes(bytes: Uint8Array, pos: StreamPosition): DissectEvent[] {
-    const result = this.responseParser.push(bytes);
-    if (result.state === 'need-more') return [];
-    const status = result.state === 'done' && result.head.kind === 'response' ? result.head : null;
-    return this.plainHttp(pos, status === null ? null : status.status, status === null ? 'the answer is not HTTP' : `answered ${status.status} ${status.reason}`.trimEnd());
-  }
-
-  private plainHttp(pos: StreamPosition, status: number | null, answer: string): DissectEvent[] {
-    this.phase = 'done';
-    return [{ type: 'other', conn: this.conn, kind: 'http', requestLine: this.plainRequest, status, note: `an HTTP request without Upgrade: websocket, ${answer}`, at: pos }];
-  }
-
-  private onEarlyBytes(bytes: Uint8Array, pos: StreamPosition): DissectEvent[] {
-    const events: DissectEvent[] = [];
-    if (this.early.length === 0) {
-      events.push(this.alertEvent(makeAlert('handshake.early-data', 'The client sent data before the server answered the upgrade request.', { direction: 'client', ...(pos.packet !== undefined ? { packet: pos.packet } : {}) })));
+  private onResponse(exchange: HttpExchange, parseAlerts: Alert[], at: StreamPosition, out: DissectEvent[]): void {
+    const head = exchange.response!;
+    const attempt = this.attempt;
+    if (attempt !== null && attempt.exchange === exchange) {
+      const verdict = checkResponse(head, attempt.check);
+      attempt.verdict = verdict;
+      out.push(...this.handshakeEvents({ head, verdict, at }, parseAlerts));
+      if (verdict.upgraded) return; // the switch event follows
+      this.attempt = null;
+      this.setKind('refused');
+      out.push({ type: 'other', conn: this.conn, kind: 'refused', requestLine: requestLine(attempt.head), status: head.status, note: `upgrade refused: ${statusText(head)}`, at });
+      return;
     }
-    const room = this.maxEarly - this.earlyBytes;
-    if (room > 0) {
-      const kept = bytes.length > room ? bytes.subarray(0, room) : bytes;
-      // Copy: the caller may reuse its buffer before the answer arrives.
-      this.early.push({ bytes: Uint8Array.from(kept), pos });
-      this.earlyBytes += kept.length;
-    }
-    return events;
+    for (const alert of parseAlerts) out.push(this.alertEvent(alert));
+    if (head.status === 101) return; // a switch to another protocol: said by onSwitch
+    const request = exchange.request;
+    const note = request === null ? `a response with no request, ${statusText(head)}` : `an HTTP request without Upgrade: websocket, answered ${statusText(head)}`;
+    this.setKind('http');
+    out.push({ type: 'other', conn: this.conn, kind: 'http', requestLine: request === null ? null : requestLine(request), status: head.status, note, at });
   }
 
-  private onResponseBytes(bytes: Uint8Array, pos: StreamPosition): DissectEvent[] {
-    const result = this.responseParser.push(bytes);
-    if (result.state === 'need-more') return [];
-    const request = this.request!;
-    if (result.state === 'error' || result.head.kind !== 'response') {
+  private onSwitch(exchange: HttpExchange, rest: Uint8Array, held: HeldPiece[], at: StreamPosition, out: DissectEvent[]): void {
+    const attempt = this.attempt;
+    this.attempt = null;
+    this.http = null;
+    const head = exchange.response!;
+    if (attempt === null || attempt.exchange !== exchange || attempt.verdict === undefined || head.status !== 101) {
+      // Another protocol (h2c, a CONNECT tunnel …): not ours to decode.
       this.phase = 'done';
-      this.kind = 'not-http';
-      const alerts = result.state === 'error' ? result.alerts : [];
-      return [...this.handshakeEvents(null, alerts), { type: 'other', conn: this.conn, kind: 'not-http', requestLine: requestLine(request.head), status: null, note: 'the answer to the upgrade request is not HTTP', at: pos }];
-    }
-    const head = result.head;
-    const verdict = checkResponse(head, request.check);
-    const events = this.handshakeEvents({ head, verdict, at: pos }, result.alerts);
-    if (!verdict.upgraded) {
-      this.phase = 'done';
-      this.kind = 'refused';
-      events.push({ type: 'other', conn: this.conn, kind: 'refused', requestLine: requestLine(request.head), status: head.status, note: `upgrade refused: ${head.status} ${head.reason}`.trimEnd(), at: pos });
-      return events;
+      this.setKind('http');
+      const request = exchange.request;
+      const upgrade = request?.headers.find((h) => h.name.toLowerCase() === 'upgrade')?.value;
+      const what = request?.method === 'CONNECT' ? 'a CONNECT tunnel was opened' : `the connection switched protocols${upgrade ? ` to ${upgrade}` : ''}`;
+      out.push({ type: 'other', conn: this.conn, kind: 'http', requestLine: request === null ? null : requestLine(request), status: head.status, note: `${what} (${statusText(head)}); what follows is not decoded`, at });
+      return;
     }
     this.phase = 'websocket';
-    this.kind = 'websocket';
-    this.session = new WebSocketSession({ limits: this.limits, extensions: extensionsFor(verdict) });
-    for (const pending of this.early) events.push(...this.fromSession(this.session.push('client', pending.bytes, pending.pos)));
-    this.early = [];
-    if (result.rest.length > 0) events.push(...this.fromSession(this.session.push('server', result.rest, pos)));
-    return events;
+    this.setKind('websocket');
+    this.session = new WebSocketSession({ limits: this.limits, extensions: extensionsFor(attempt.verdict) });
+    for (const piece of held) {
+      out.push(...this.fromSession('bytes' in piece ? this.session.push('client', piece.bytes, piece.at) : this.session.gap('client', piece.gap, piece.at)));
+    }
+    if (rest.length > 0) out.push(...this.fromSession(this.session.push('server', rest, at)));
+  }
+
+  private onUnanswered(exchange: HttpExchange, pos: StreamPosition, out: DissectEvent[]): void {
+    if (this.attempt !== null && this.attempt.exchange === exchange) {
+      // The upgrade was asked for but never answered within the capture.
+      out.push(...this.handshakeEvents(null, []));
+      this.attempt = null;
+      return;
+    }
+    const request = exchange.request;
+    out.push({ type: 'other', conn: this.conn, kind: 'http', requestLine: request === null ? null : requestLine(request), status: null, note: 'an HTTP request without Upgrade: websocket, not answered', at: pos });
+  }
+
+  private onLost(e: Extract<HttpEvent, { type: 'lost' }>, pos: StreamPosition, gap: { direction: Direction; size: number } | undefined, out: DissectEvent[]): void {
+    const http = this.http!;
+    const attempt = this.attempt;
+    const waiting = http.waiting[0];
+    this.phase = 'done';
+    if (e.reason === 'gap') {
+      if (this.fallback && gap !== undefined) {
+        // The HTTP heads cannot be parsed across missing bytes; the user said this is WebSocket.
+        this.phase = 'websocket';
+        this.setKind('websocket');
+        this.session = this.midstreamSession();
+        out.push(this.alertEvent(makeAlert('handshake.not-seen', 'The handshake was cut by bytes missing from the capture: decoding as WebSocket from here (--decode-as); negotiated extensions are unknown, frames are resynchronised.', { direction: gap.direction, ...(pos.packet !== undefined ? { packet: pos.packet } : {}) })));
+        out.push(...this.fromSession(this.session.gap(gap.direction, gap.size, pos)));
+        return;
+      }
+      const cutHandshake = attempt !== null || http.exchangeCount === 0;
+      const note = cutHandshake
+        ? 'the handshake was cut by bytes missing from the capture (snap length?); --decode-as PORT decodes the frames after it'
+        : 'bytes missing from the capture: the rest of the HTTP traffic on this connection cannot be followed';
+      out.push({ type: 'other', conn: this.conn, kind: 'not-http', requestLine: attempt ? requestLine(attempt.head) : null, status: null, note, at: pos });
+      return;
+    }
+    if (e.reason === 'server-first') {
+      out.push(...this.notHttp(pos, notHttpNote(e.head, 'server', this.serverPort)));
+      return;
+    }
+    if (e.reason === 'cut') {
+      if (http.exchangeCount === 0) out.push(...this.notHttp(pos, 'the client stream ended before a complete HTTP request'));
+      return;
+    }
+    if (e.reason === 'framing') {
+      out.push({ type: 'other', conn: this.conn, kind: 'not-http', requestLine: null, status: null, note: `where an HTTP ${e.direction === 'client' ? 'request' : 'response'} body ends cannot be known (see the alert): the rest of the connection is not decoded`, at: pos });
+      return;
+    }
+    // Not HTTP.
+    if (e.direction === 'client') {
+      if (http.exchangeCount === 0) out.push(...this.notHttp(pos, notHttpNote(e.head, 'client', this.serverPort)));
+      else out.push({ type: 'other', conn: this.conn, kind: 'not-http', requestLine: null, status: null, note: `after ${http.exchangeCount} HTTP request(s), the client stream is no longer HTTP`, at: pos });
+      return;
+    }
+    if (attempt !== null && waiting === attempt.exchange) {
+      this.setKind('not-http');
+      out.push(...this.handshakeEvents(null, e.alerts), { type: 'other', conn: this.conn, kind: 'not-http', requestLine: requestLine(attempt.head), status: null, note: 'the answer to the upgrade request is not HTTP', at: pos });
+      this.attempt = null;
+      return;
+    }
+    const request = waiting?.request ?? null;
+    out.push({ type: 'other', conn: this.conn, kind: 'http', requestLine: request === null ? null : requestLine(request), status: null, note: 'an HTTP request without Upgrade: websocket, the answer is not HTTP', at: pos });
   }
 
   /** A session for streams joined without their handshake (see assumedPermessageDeflate). */
@@ -252,7 +340,7 @@ export class ConnectionDissector {
 
   /** The handshake event: the request's alerts, then the response's, in one place. */
   private handshakeEvents(answer: { head: HttpResponse; verdict: HandshakeVerdict; at: StreamPosition } | null, responseAlerts: Alert[]): DissectEvent[] {
-    const request = this.request!;
+    const request = this.attempt!;
     const verdict = answer?.verdict;
     const alerts = [...request.parseAlerts, ...request.check.alerts, ...responseAlerts, ...(verdict?.alerts ?? [])];
     this.countAlerts(alerts);
@@ -278,9 +366,8 @@ export class ConnectionDissector {
   }
 
   private notHttp(pos: StreamPosition, note: string): DissectEvent[] {
-    if (this.phase === 'done') return [];
     this.phase = 'done';
-    this.kind = 'not-http';
+    this.setKind('not-http');
     return [{ type: 'other', conn: this.conn, kind: 'not-http', requestLine: null, status: null, note, at: pos }];
   }
 

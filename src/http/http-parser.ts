@@ -1,10 +1,11 @@
 /**
- * Incremental HTTP/1.1 head parser (RFC 9112 §2-§5) for the opening handshake.
+ * Incremental HTTP/1.1 head parser (RFC 9112 §2-§5): one start line plus header block.
  *
- * It reads exactly one start line plus header block and stops at the blank line, because the
- * bytes that follow belong to the WebSocket framing (RFC 6455 §4.1: after a 101 the connection
- * carries frames). Bytes may arrive in any pieces; the result never depends on how the stream
- * was split. Problems are alerts; the parser never throws on traffic.
+ * It stops at the blank line, because what follows is not its business: a body whose framing
+ * the head decides (src/http/http-connection.ts), or after a 101 the WebSocket frames (RFC 6455
+ * §4.1). `reset()` readies it for the next head of a keep-alive stream. Bytes may arrive in any
+ * pieces; the result never depends on how the stream was split. Problems are alerts; the
+ * parser never throws on traffic.
  */
 import { makeAlert, type Alert, type Direction } from '../alerts.js';
 
@@ -122,14 +123,16 @@ export class HttpHeadParser {
    */
   private line = Buffer.allocUnsafe(256);
   private lineLength = 0;
-  /** Head bytes consumed so far, i.e. the stream offset of the next byte. */
+  /** Bytes of this head consumed so far. */
   private consumed = 0;
+  /** Stream offset of this head's first byte (see reset), added to the offsets alerts carry. */
+  private base = 0;
   private lineStart = 0;
   private pendingCr = false;
   private methodSeen = false;
   private startLine: RegExpExecArray | null = null;
-  private readonly headers: HttpHeader[] = [];
-  private readonly alerts: Alert[] = [];
+  private headers: HttpHeader[] = [];
+  private alerts: Alert[] = [];
   private bareLfReported = false;
   private malformedLines = 0;
   private head: HttpRequest | HttpResponse | null = null;
@@ -138,6 +141,34 @@ export class HttpHeadParser {
     this.kind = kind;
     this.maxHeadBytes = options.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES;
     this.direction = options.direction ?? (kind === 'request' ? 'client' : 'server');
+  }
+
+  /**
+   * Ready for the next head of the stream (keep-alive: RFC 9112 §9.3), whose first byte is at
+   * stream offset `base`. The head returned before keeps its headers and alerts.
+   */
+  reset(base: number): void {
+    // The lists went out with the head (or the error): the next head gets its own.
+    if (this.phase === 'done' || this.phase === 'error') {
+      this.headers = [];
+      this.alerts = [];
+    }
+    this.phase = 'first-line';
+    this.lineLength = 0;
+    this.consumed = 0;
+    this.base = base;
+    this.lineStart = 0;
+    this.pendingCr = false;
+    this.methodSeen = false;
+    this.startLine = null;
+    this.bareLfReported = false;
+    this.malformedLines = 0;
+    this.head = null;
+  }
+
+  /** Bytes of the current head consumed so far (0 before its first byte). */
+  get started(): number {
+    return this.consumed;
   }
 
   /**
@@ -165,7 +196,7 @@ export class HttpHeadParser {
         if (problem !== null) {
           return this.fail(makeAlert('handshake.malformed', `Not HTTP: ${problem}; the stream is not parsed as HTTP.`, {
             direction: this.direction,
-            offset: this.consumed - 1,
+            offset: this.base + this.consumed - 1,
             detail: { byte: byte },
           }));
         }
@@ -201,7 +232,7 @@ export class HttpHeadParser {
   private tooLarge(): HeadResult {
     return this.fail(makeAlert('handshake.header-too-large', `The HTTP ${this.kind} head is longer than ${this.maxHeadBytes} bytes without reaching its blank line; the stream is not parsed as HTTP.`, {
       direction: this.direction,
-      offset: 0,
+      offset: this.base,
       detail: { limit: this.maxHeadBytes },
     }));
   }
@@ -265,7 +296,7 @@ export class HttpHeadParser {
       this.bareLfReported = true;
       this.alerts.push(makeAlert('handshake.malformed', 'A line of the HTTP head ends with a bare LF instead of CRLF (RFC 9112 §2.2).', {
         direction: this.direction,
-        offset: offset + length,
+        offset: this.base + offset + length,
       }));
     }
     // Header bytes are latin1 (RFC 9110 §5.5: obs-text): decoding never fails, whatever the bytes.
@@ -299,7 +330,7 @@ export class HttpHeadParser {
       this.startLine = lenient;
       this.alerts.push(makeAlert('handshake.malformed', `The ${what} ${quoteLine(text)} is not valid syntax (RFC 9112 §${isRequest ? 3 : 4}: single spaces, HTTP/x.y).`, {
         direction: this.direction,
-        offset,
+        offset: this.base + offset,
         detail: { line: text },
       }));
       return true;
@@ -307,7 +338,7 @@ export class HttpHeadParser {
     this.phase = 'error';
     this.alerts.push(makeAlert('handshake.malformed', `The ${what} ${quoteLine(text)} is not HTTP/1.x; the stream is not parsed as HTTP.`, {
       direction: this.direction,
-      offset,
+      offset: this.base + offset,
       detail: { line: text },
     }));
     return false;
@@ -325,7 +356,7 @@ export class HttpHeadParser {
       // RFC 9112 §5.2: obs-fold must be rejected, or replaced by SP; we flag and join.
       this.alerts.push(makeAlert('handshake.obs-fold', `The value of ${previous.name} is continued on the next line (obsolete line folding); it is joined with a space.`, {
         direction: this.direction,
-        offset,
+        offset: this.base + offset,
         detail: { header: previous.name },
       }));
       const continuation = trimOws(text);
@@ -357,11 +388,11 @@ export class HttpHeadParser {
       this.phase = 'error';
       this.alerts.push(makeAlert('handshake.malformed', `More than ${MAX_MALFORMED_LINES} malformed header lines: this is not an HTTP head; the stream is not parsed as HTTP.`, {
         direction: this.direction,
-        offset,
+        offset: this.base + offset,
       }));
       return false;
     }
-    this.alerts.push(makeAlert('handshake.malformed', message, { direction: this.direction, offset, detail: { line: text } }));
+    this.alerts.push(makeAlert('handshake.malformed', message, { direction: this.direction, offset: this.base + offset, detail: { line: text } }));
     return true;
   }
 

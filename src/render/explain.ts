@@ -18,7 +18,7 @@ import { closeCodeName, isControlOpcode, isReservedOpcode, WEBSOCKET_GUID } from
 import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { escapeText, hexPreview } from './escape.js';
-import { palette } from './table.js';
+import { otherLabel, palette } from './table.js';
 import { explainTls, explainTlsRecord, keylogWouldHelp } from './tls-text.js';
 import { visibleLength, wrapBlock } from './wrap.js';
 
@@ -394,7 +394,7 @@ export class ExplainRenderer {
         return [...explainTlsRecord(event, this.title(`#${event.conn} ${event.direction === 'client' ? 'C→S' : 'S→C'} the TLS record around the next frame, packet ${event.at.packet ?? '?'}`), c), ''].join('\n') + '\n';
       case 'other':
         this.note(event.at.ts);
-        return `${c.heading(`#${event.conn}`)} ${this.endpoints.get(event.conn) ?? ''} ${c.dim('not WebSocket:')} ${escapeText(event.note, 200)}${event.requestLine ? ` (${escapeText(event.requestLine, 60)})` : ''}\n\n`;
+        return `${c.heading(`#${event.conn}`)} ${this.endpoints.get(event.conn) ?? ''} ${c.dim(otherLabel(event))} ${escapeText(event.note, 200)}${event.requestLine ? ` (${escapeText(event.requestLine, 60)})` : ''}\n\n`;
       case 'frame':
         this.note(event.frame.start.ts);
         return this.frame(event.conn, event.frame);

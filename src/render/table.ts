@@ -1,6 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Alert, Direction } from '../alerts.js';
-import type { DissectEvent, Endpoint, FrameEvent, HandshakeEvent } from '../engine/events.js';
+import type { DissectEvent, Endpoint, FrameEvent, HandshakeEvent, OtherTrafficEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
@@ -126,6 +126,14 @@ function isAscii(bytes: Uint8Array, n: number): boolean {
   return true;
 }
 
+/**
+ * What an `other` line is about. A connection may carry plain HTTP exchanges, or a refused
+ * upgrade, before it upgrades (keep-alive): only a stream that is not HTTP is "not WebSocket".
+ */
+export function otherLabel(event: OtherTrafficEvent): string {
+  return event.kind === 'http' ? 'HTTP:' : event.kind === 'refused' ? 'WebSocket:' : 'not WebSocket:';
+}
+
 function endpoint(e: Endpoint): string {
   return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
 }
@@ -206,7 +214,7 @@ export class TableRenderer {
         return this.handshake(event);
       case 'other':
         this.noteTime(event.at.ts);
-        return `${this.c.heading(`#${event.conn}`)} ${this.endpoints.get(event.conn) ?? ''} ${this.c.dim('not WebSocket:')} ${escapeText(event.note)}${event.requestLine ? ` ${this.c.dim('(')}${escapeText(event.requestLine, 80)}${this.c.dim(')')}` : ''}\n`;
+        return `${this.c.heading(`#${event.conn}`)} ${this.endpoints.get(event.conn) ?? ''} ${this.c.dim(otherLabel(event))} ${escapeText(event.note)}${event.requestLine ? ` ${this.c.dim('(')}${escapeText(event.requestLine, 80)}${this.c.dim(')')}` : ''}\n`;
       case 'frame':
         this.noteTime(event.frame.start.ts);
         if (this.view === 'messages') return this.alerts(event.frame.alerts);

@@ -38,6 +38,11 @@ describe('CaptureDissector on captures that miss bytes', () => {
     // every client frame is masked and every server frame is not.
     for (const f of json.filter((e) => e.type === 'frame')) expect(f.masked).toBe(f.from === 'client');
   });
+
+  it('says what a connection that is not HTTP looks like, with the port for --decode-as', async () => {
+    const { json } = await dissectFile('fixtures/real/midstream.pcap');
+    expect(json.find((e) => e.type === 'other')).toMatchObject({ kind: 'not-http', note: `the client stream is not HTTP: its bytes look like WebSocket frames, so the capture probably started after the handshake; --decode-as ${serverPort('midstream')} decodes them` });
+  });
 });
 
 describe('CaptureDissector notices', () => {

@@ -81,7 +81,8 @@ describe('ConnectionDissector', () => {
     const [hs] = byType(events, 'handshake');
     expect(hs).toMatchObject({ upgraded: false, supportedVersions: ['13', '8'] });
     expect(hs!.alerts.map((a) => a.code)).toEqual(['handshake.refused']);
-    expect(byType(events, 'other')).toMatchObject([{ kind: 'refused', status: 426 }]);
+    // What the client sends after a refusal is read as HTTP again: these frame bytes are not.
+    expect(byType(events, 'other')).toMatchObject([{ kind: 'refused', status: 426 }, { kind: 'not-http', note: 'after 1 HTTP request(s), the client stream is no longer HTTP' }]);
     expect(byType(events, 'frame')).toEqual([]);
     expect(byType(events, 'end')[0]!.kind).toBe('refused');
   });
@@ -144,5 +145,47 @@ describe('ConnectionDissector', () => {
     expect(alertCodes(events)).toEqual(['handshake.not-seen', 'tcp.gap', 'frame.resync']);
     expect(byType(events, 'message').map((e) => e.message.text)).toEqual(['Hello', 'Hello']);
     expect(byType(events, 'end')[0]!.totals.server.missing).toBe(2);
+  });
+});
+
+describe('ConnectionDissector: every request on a keep-alive connection', () => {
+  const get = (path: string) => enc(`GET ${path} HTTP/1.1\r\nHost: server.example.com\r\n\r\n`);
+  const ok = (body: string) => enc(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+
+  it('decodes an upgrade that follows a GET answered 200 on the same connection', () => {
+    const events = dissect([['client', get('/page')], ['server', ok('<html>')], ['client', request()], ['server', cat(response(), serverHello)], ['client', maskedHello]]);
+    expect(byType(events, 'other')).toEqual([expect.objectContaining({ kind: 'http', requestLine: 'GET /page HTTP/1.1', status: 200 })]);
+    expect(byType(events, 'handshake')).toMatchObject([{ upgraded: true, acceptValid: true, request: { at: { packet: 3 } } }]);
+    expect(byType(events, 'message').map((e) => e.message.text)).toEqual(['Hello', 'Hello']);
+    expect(byType(events, 'end')[0]!.kind).toBe('websocket');
+  });
+
+  it('decodes the retry after a 401, and an upgrade answered 100 Continue before its 101', () => {
+    const refused = enc('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="x"\r\nContent-Length: 0\r\n\r\n');
+    const events = dissect([['client', request()], ['server', refused], ['client', request('Authorization: Basic dXNlcjpwYXNz\r\n')], ['server', cat(response(), serverHello)]]);
+    expect(byType(events, 'handshake').map((h) => [h.response?.status, h.upgraded])).toEqual([[401, false], [101, true]]);
+    expect(byType(events, 'message').map((e) => e.message.text)).toEqual(['Hello']);
+    expect(byType(events, 'end')[0]!.kind).toBe('websocket');
+    const interim = dissect([['client', request()], ['server', cat(enc('HTTP/1.1 100 Continue\r\n\r\n'), response(), serverHello)]]);
+    expect(byType(interim, 'handshake')).toMatchObject([{ upgraded: true, response: { status: 101 }, alerts: [] }]);
+    expect(byType(interim, 'message').map((e) => e.message.text)).toEqual(['Hello']);
+  });
+
+  it('lists every request of a keep-alive connection, pipelined ones included', () => {
+    const events = dissect([['client', cat(get('/a'), get('/b'))], ['server', cat(ok('first'), ok('second'))], ['client', get('/c')]]);
+    expect(byType(events, 'other').map((o) => [o.requestLine, o.status])).toEqual([
+      ['GET /a HTTP/1.1', 200],
+      ['GET /b HTTP/1.1', 200],
+      ['GET /c HTTP/1.1', null],
+    ]);
+    expect(byType(events, 'end')[0]!.kind).toBe('http');
+  });
+
+  it('says what a stream that is not HTTP looks like: TLS, or frames of a capture that started late', () => {
+    const note = (steps: [Direction, Uint8Array][]) => byType(dissect(steps, { serverPort: 8443 }), 'other')[0]!.note;
+    expect(note([['client', Uint8Array.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03])]])).toMatch(/TLS \(a ClientHello\)/);
+    expect(note([['client', maskedHello]])).toMatch(/look like WebSocket frames.*--decode-as 8443/);
+    expect(note([['server', serverHello]])).toMatch(/server spoke first: .*--decode-as 8443/);
+    expect(note([['client', enc('SSH-2.0-OpenSSH\r\n')]])).toBe('the client stream is not HTTP');
   });
 });

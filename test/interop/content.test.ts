@@ -14,6 +14,10 @@ interface ExpectedConnection {
   server: { port: number };
   handshake?: { captured: boolean; path: string; subprotocol: string | null; refused?: boolean; status?: number };
   http?: { path: string; status: number };
+  /** Every request of an http connection, in order (a keep-alive connection carries several). */
+  requests?: { method: string; path: string; status: number }[];
+  /** The plain requests a connection carried before its upgrade. */
+  requestsBefore?: { method: string; path: string; status: number }[];
   messages?: { client: ExpectedMessage[]; server: ExpectedMessage[] };
 }
 
@@ -39,10 +43,14 @@ describe('messages match what the real peers sent', () => {
       expect(conn, `connection from port ${expected.client.port}`).toBeDefined();
       const events = json.filter((e) => e.conn === conn);
       const handshake = events.find((e) => e.type === 'handshake');
+      const requests = events.filter((e) => e.type === 'other' && e.kind === 'http').map((e) => [e.requestLine, e.status]);
+      const asSent = (list: { method: string; path: string; status: number }[]) => list.map((r) => [`${r.method} ${r.path} HTTP/1.1`, r.status]);
       if (expected.kind === 'http') {
         expect(events.find((e) => e.type === 'other')).toMatchObject({ kind: 'http', requestLine: `GET ${expected.http!.path} HTTP/1.1` });
+        if (expected.requests !== undefined) expect(requests).toEqual(asSent(expected.requests));
         continue;
       }
+      expect(requests, 'plain requests before the upgrade').toEqual(asSent(expected.requestsBefore ?? []));
       if (expected.handshake?.captured) {
         expect(handshake).toMatchObject({ path: expected.handshake.path, subprotocol: expected.handshake.subprotocol, status: expected.handshake.status ?? 101, upgraded: !expected.handshake.refused });
         if (!expected.handshake.refused) expect(handshake!.acceptValid).toBe(true);
