@@ -228,7 +228,8 @@ async function readKeyLogs(paths: string[], io: CliIo): Promise<import('../tls/k
       throw new UsageError(`cannot read the key log ${path}: ${why}`);
     }
     const stats = keyLog.add(text);
-    if (stats.used === 0 && (stats.malformed > 0 || stats.unused === 0) && text.length > 0) {
+    // Empty, or comments only (OpenSSL writes a header line before any secret), is a key log with no key yet.
+    if (stats.used === 0 && stats.unused === 0 && stats.malformed > 0) {
       throw new UsageError(`${path} is not a TLS key log: no line of the form "LABEL <client random> <secret>" (SSLKEYLOGFILE format)`);
     }
     if (stats.malformed > 0) warn(io, `wsdump: note: ${path}: ${stats.malformed} line(s) are not key log lines and were skipped\n`);

@@ -109,6 +109,13 @@ class Cursor {
     return out;
   }
 
+  /** The rest as big-endian 16-bit values (cipher suites, versions). */
+  u16s(): number[] {
+    const out: number[] = [];
+    while (!this.done) out.push(this.u16());
+    return out;
+  }
+
   vector8(): Cursor {
     return new Cursor(this.take(this.u8()));
   }
@@ -167,17 +174,10 @@ export function parseClientHello(body: Uint8Array): ClientHello | null {
     const version = c.u16();
     const random = Buffer.from(c.take(32));
     const sessionId = Buffer.from(c.vector8().rest());
-    const suitesVector = c.vector16();
-    const cipherSuites: number[] = [];
-    while (!suitesVector.done) cipherSuites.push(suitesVector.u16());
+    const cipherSuites = c.vector16().u16s();
     c.vector8(); // compression methods
     const ext = extensions(c);
-    const versions: number[] = [];
-    const sv = ext.get(Ext.SupportedVersions);
-    if (sv !== undefined) {
-      const list = sv.vector8();
-      while (!list.done) versions.push(list.u16());
-    }
+    const versions = ext.get(Ext.SupportedVersions)?.vector8().u16s() ?? [];
     const ticket = ext.get(Ext.SessionTicket)?.rest();
     const sni = ext.get(Ext.ServerName);
     const alpn = ext.get(Ext.Alpn);

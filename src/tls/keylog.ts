@@ -41,6 +41,13 @@ const LABELS: ReadonlySet<string> = new Set(KEYLOG_LABELS);
 export class KeyLog {
   private readonly byRandom = new Map<string, Map<KeyLogLabel, Buffer>>();
   private readonly bySessionId = new Map<string, Buffer>();
+  /** Texts added (files, Decryption Secrets Blocks), whatever they held. */
+  private texts = 0;
+
+  /** How many key log texts were given: none means no key log at all. */
+  get sources(): number {
+    return this.texts;
+  }
 
   /** Sessions (client randoms and session IDs) with at least one secret. */
   get size(): number {
@@ -50,6 +57,7 @@ export class KeyLog {
   /** Reads key log text (a file, or a pcapng Decryption Secrets Block). Later lines win. */
   add(text: string | Uint8Array): KeyLogStats {
     const stats: KeyLogStats = { used: 0, unused: 0, malformed: 0 };
+    this.texts++;
     const content = typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset, text.length).toString('latin1');
     for (const raw of content.split('\n')) {
       const line = raw.trim();

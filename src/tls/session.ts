@@ -505,7 +505,9 @@ export class TlsSession {
 
   private noKeyReason(hello: ClientHello): string {
     const random = hello.random.toString('hex');
-    return this.context.keyLog.size === 0 ? 'no key log (--keylog FILE)' : `no key for this session in the key log (client random ${random.slice(0, 16)}…)`;
+    const keyLog = this.context.keyLog;
+    if (keyLog.sources === 0) return 'no key log (--keylog FILE)';
+    return keyLog.size === 0 ? 'the key log holds no secret' : `no key for this session in the key log (client random ${random.slice(0, 16)}…)`;
   }
 
   private setUp13(ch: ClientHello, sh: ServerHello): void {

@@ -25,6 +25,7 @@ describe('the SSLKEYLOGFILE format (RFC 9850)', () => {
     expect(log.secrets(random(2))!.get('SERVER_TRAFFIC_SECRET_0')).toEqual(Buffer.alloc(48, 0xcc));
     expect(log.secrets(random(3))).toBeUndefined();
     expect(log.size).toBe(2);
+    expect(log.sources).toBe(1);
   });
 
   it('reads bytes (a pcapng Decryption Secrets Block) as it reads text, later lines winning', () => {
