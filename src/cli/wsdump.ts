@@ -131,7 +131,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
     }
   }
   const name = path === '-' ? '<stdin>' : path;
-  const keyLog = options.keylog !== undefined ? await readKeyLogs(options.keylog, io) : undefined;
+  const keyLog = options.keylog !== undefined ? await readKeyLogs(options.keylog, io, path === '-') : undefined;
   const capture = await openCapture(source, { name });
   const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}), ...(keyLog ? { keyLog } : {}) });
   const out = new Output(io.stdout);
@@ -213,11 +213,28 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
 
 /**
  * --keylog files, read before the capture so a wrong path is a one-line error. Their content is
- * secret: it is parsed, never echoed, and a file with no key log line in it is refused.
+ * secret: it is parsed, never echoed, and a file with no key log line in it is refused. With
+ * live input (`live`), a connection whose secrets are not in them yet has the files read again
+ * if they have grown: browsers append to SSLKEYLOGFILE as sessions start.
  */
-async function readKeyLogs(paths: string[], io: CliIo): Promise<import('../tls/keylog.js').KeyLog> {
+async function readKeyLogs(paths: string[], io: CliIo, live: boolean): Promise<import('../tls/keylog.js').KeyLog> {
   const { KeyLog } = await import('../tls/keylog.js');
   const keyLog = new KeyLog();
+  const sizes = new Map<string, number>();
+  if (live) {
+    keyLog.onMiss = () => {
+      for (const path of paths) {
+        try {
+          const size = statSync(path).size;
+          if (size === sizes.get(path)) continue;
+          sizes.set(path, size);
+          keyLog.add(readFileSync(path));
+        } catch {
+          // Gone or unreadable now: what was read at start still counts.
+        }
+      }
+    };
+  }
   for (const path of paths) {
     let text: Buffer;
     try {
@@ -227,6 +244,7 @@ async function readKeyLogs(paths: string[], io: CliIo): Promise<import('../tls/k
       const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : ((error as Error).message ?? String(error));
       throw new UsageError(`cannot read the key log ${path}: ${why}`);
     }
+    sizes.set(path, text.length);
     const stats = keyLog.add(text);
     // Empty, or comments only (OpenSSL writes a header line before any secret), is a key log with no key yet.
     if (stats.used === 0 && stats.unused === 0 && stats.malformed > 0) {

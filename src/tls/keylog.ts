@@ -95,9 +95,22 @@ export class KeyLog {
     return stats;
   }
 
+  /**
+   * Called when a connection's client random is not in the key log, before giving up: a live
+   * capture's key log grows as sessions start (a browser appends to SSLKEYLOGFILE), and the
+   * caller may add what was appended since. (The CLI sets it for input read from stdin.)
+   */
+  onMiss: (() => void) | null = null;
+
   /** The secrets logged for the connection with this client random. */
   secrets(clientRandom: Uint8Array): ReadonlyMap<KeyLogLabel, Buffer> | undefined {
-    return this.byRandom.get(Buffer.from(clientRandom.buffer, clientRandom.byteOffset, clientRandom.length).toString('hex'));
+    const key = Buffer.from(clientRandom.buffer, clientRandom.byteOffset, clientRandom.length).toString('hex');
+    let found = this.byRandom.get(key);
+    if (found === undefined && this.onMiss !== null) {
+      this.onMiss();
+      found = this.byRandom.get(key);
+    }
+    return found;
   }
 
   /** A TLS 1.2 master secret logged by session ID (`RSA Session-ID:… Master-Key:…`). */

@@ -5,6 +5,7 @@
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/wsdump.js';
@@ -109,6 +110,21 @@ describe('wsdump --keylog', () => {
       expect({ code, err }).toEqual({ code: 0, err: '' });
       expect(out).toMatch(/not decrypted: the key log holds no secret\n/);
     }
+  });
+
+  it('live (-): reads the key log again when a session is not in it yet, as browsers append to it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsdump-keylog-'));
+    const path = join(dir, 'live.keys');
+    writeFileSync(path, '# SSL/TLS secrets log file\n');
+    const stdin = new PassThrough();
+    const io = fakeIo({ stdin });
+    const exit = main(argv('--json', '--keylog', path, '-'), io);
+    // The session's secrets are logged after wsdump started, before its handshake is read.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    writeFileSync(path, readFileSync(KEYS13), { flag: 'a' });
+    stdin.end(readFileSync(TLS13));
+    expect(await exit).toBe(0);
+    expect(ndjson(io.stdout.text).find((e) => e.type === 'tls')).toMatchObject({ decrypted: true });
   });
 
   it('notes lines it skipped, without echoing them', async () => {

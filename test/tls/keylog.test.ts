@@ -41,4 +41,17 @@ describe('the SSLKEYLOGFILE format (RFC 9850)', () => {
     expect(log.masterBySessionId(Buffer.alloc(32, 7))).toEqual(Buffer.alloc(48, 0xee));
     expect(log.masterBySessionId(new Uint8Array(0))).toBeUndefined();
   });
+
+  it('asks its owner once per miss, then looks again (a live key log that grew)', () => {
+    const log = new KeyLog();
+    let asked = 0;
+    log.onMiss = () => {
+      asked++;
+      if (asked === 2) log.add(`CLIENT_RANDOM ${hex(5, 32)} ${hex(0xaa, 48)}`);
+    };
+    expect(log.secrets(random(5))).toBeUndefined();
+    expect(log.secrets(random(5))?.get('CLIENT_RANDOM')).toEqual(Buffer.alloc(48, 0xaa));
+    expect(log.secrets(random(5))).toBeDefined();
+    expect(asked).toBe(2);
+  });
 });
