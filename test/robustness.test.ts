@@ -9,16 +9,18 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CaptureFormatError } from '../src/capture/index.js';
 import { dissect } from '../src/engine/dissect.js';
+import type { KeyLog } from '../src/tls/keylog.js';
+import { fixtureKeyLog } from './helpers/dissect.js';
 import { runs } from './helpers/fuzz.js';
 
 const FILES = ['fixtures/real/ws-basic.pcap', 'fixtures/real/deflate.pcap', 'fixtures/real/dumpcap-pcapng.pcapng', 'fixtures/crafted/frame-length-msb.pcap', 'fixtures/shared/suricata-websocket-control-frag.pcap'];
 
-async function run(bytes: Uint8Array): Promise<{ frames: number; error: unknown }> {
+async function run(bytes: Uint8Array, keyLog?: KeyLog): Promise<{ frames: number; error: unknown }> {
   const stream = new PassThrough();
   stream.end(bytes);
   let frames = 0;
   try {
-    for await (const event of dissect(stream)) if (event.type === 'frame') frames++;
+    for await (const event of dissect(stream, keyLog ? { keyLog } : {})) if (event.type === 'frame') frames++;
     return { frames, error: null };
   } catch (error) {
     return { frames, error };
@@ -48,6 +50,22 @@ describe('truncated captures', () => {
       previous = result.frames;
     }
     expect(previous).toBeLessThanOrEqual(whole.frames);
+  });
+
+  it('a wss:// capture cut at every packet boundary decrypts the frames before the cut', async () => {
+    const path = 'fixtures/tls/tls12-cbc.pcap';
+    const keyLog = fixtureKeyLog(path)!;
+    const file = new Uint8Array(readFileSync(path));
+    const whole = await run(file, keyLog);
+    expect(whole.frames).toBeGreaterThan(10);
+    let previous = 0;
+    for (const cut of pcapRecordBoundaries(file)) {
+      const result = await run(file.subarray(0, cut), keyLog);
+      expect(result.error).toBeNull();
+      expect(result.frames).toBeGreaterThanOrEqual(previous);
+      previous = result.frames;
+    }
+    expect(previous).toBe(whole.frames);
   });
 
   it('never throws anything but CaptureFormatError, wherever the file is cut or damaged', async () => {
