@@ -303,9 +303,4 @@ export class HandshakeReader {
     }
     return out;
   }
-
-  /** True when a message has begun and not ended: the keys must not change under it (§5.1). */
-  get midMessage(): boolean {
-    return this.type >= 0 || this.headerHave > 0;
-  }
 }

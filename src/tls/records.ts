@@ -140,11 +140,6 @@ export class RecordReader {
     return null;
   }
 
-  /** Bytes of a record begun and not finished (the stream ended or was cut inside it). */
-  get partial(): number {
-    return this.headerHave + (this.body === null ? 0 : this.bodyHave);
-  }
-
   private fail(header: Uint8Array, at: StreamPosition, offset: number): RecordFramingError {
     this.failed = true;
     const hex = Buffer.from(header).toString('hex');

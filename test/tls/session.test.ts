@@ -16,6 +16,7 @@ import { TlsContext } from '../../src/tls/context.js';
 import { TlsDissector } from '../../src/tls/dissector.js';
 import type { KeyLog } from '../../src/tls/keylog.js';
 import { plausibleHeader, RecordReader, type ReadRecord } from '../../src/tls/records.js';
+import { looksLikeTls } from '../../src/tls/sniff.js';
 import type { StreamPosition } from '../../src/websocket/types.js';
 import { fixtureKeyLog } from '../helpers/dissect.js';
 import { runs } from '../helpers/fuzz.js';
@@ -133,6 +134,19 @@ describe('damaged and random bytes', () => {
       }),
       { numRuns: runs(60) },
     );
+  });
+});
+
+describe('which connections are TLS', () => {
+  it('a first segment that starts like a record header, and not HTTP, a WebSocket frame or nothing', () => {
+    expect(looksLikeTls(Uint8Array.of(0x16, 0x03, 0x01, 0x02, 0x00, 0x01))).toBe(true);
+    expect(looksLikeTls(Uint8Array.of(0x17, 0x03, 0x03))).toBe(true);
+    expect(looksLikeTls(Uint8Array.of(0x16))).toBe(true);
+    expect(looksLikeTls(Buffer.from('GET / HTTP/1.1\r\n'))).toBe(false);
+    expect(looksLikeTls(Uint8Array.of(0x81, 0x85, 0x37, 0xfa))).toBe(false);
+    expect(looksLikeTls(Uint8Array.of(0x16, 0x03, 0x05, 0x00, 0x10))).toBe(false);
+    expect(looksLikeTls(Uint8Array.of(0x16, 0x03, 0x03, 0xff, 0xff))).toBe(false);
+    expect(looksLikeTls(new Uint8Array(0))).toBe(false);
   });
 });
 
