@@ -4,7 +4,7 @@ import { PacketDecoder } from '../net/decode.js';
 import { TcpReassembler, type FlowEvent } from '../net/tcp-reassembler.js';
 import type { TlsContext } from '../tls/context.js';
 import type { KeyLog } from '../tls/keylog.js';
-import { looksLikeTls } from '../tls/sniff.js';
+import { looksLikeTls, looksLikeTlsMidstream } from '../tls/sniff.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
 import { ConnectionDissector } from './connection-dissector.js';
 import type { DissectEvent } from './events.js';
@@ -43,6 +43,10 @@ interface Flow {
   dissector: ConnectionLayer;
   /** Its first bytes were looked at for TLS. */
   sniffed: boolean;
+  /** The capture has its SYN: its first bytes are the first the client sent. */
+  sawSyn: boolean;
+  /** --decode-as names its port: WebSocket, not TLS guessed from the middle. */
+  decodeAs: boolean;
   /** True when the reassembler's client/server guess is the wrong way round (decided by --decode-as). */
   swapped: boolean;
   ended: Set<Direction>;
@@ -205,9 +209,11 @@ export class CaptureDissector {
    * false when that layer must be loaded first (see `waiting`).
    */
   private sniff(flow: Flow, conn: number, bytes: Uint8Array): boolean {
-    if (looksLikeTls(bytes)) {
+    // Without the SYN the first bytes may be inside a record, of either side.
+    const midstream = !flow.sawSyn && !(looksLikeTls(bytes) && bytes[0] === 22 && bytes[5] === 1);
+    if (looksLikeTls(bytes) || (midstream && !flow.decodeAs && looksLikeTlsMidstream(bytes))) {
       if (tlsLayer === null) return false;
-      flow.dissector = new tlsLayer.TlsDissector(conn, flow.dissector as ConnectionDissector, this.tlsContext(tlsLayer));
+      flow.dissector = new tlsLayer.TlsDissector(conn, flow.dissector as ConnectionDissector, this.tlsContext(tlsLayer), { midstream });
     }
     flow.sniffed = true;
     return true;
@@ -224,7 +230,7 @@ export class CaptureDissector {
     const decodeAs = this.decodeAs.has(server.port);
     const midstream = !e.sawSyn && decodeAs;
     const dissector = new ConnectionDissector(e.conn, { ...(this.options.limits ? { limits: this.options.limits } : {}), midstream, fallbackToMidstream: decodeAs, serverPort: server.port });
-    this.flows.set(e.conn, { dissector, sniffed: false, swapped, ended: new Set() });
+    this.flows.set(e.conn, { dissector, sniffed: false, sawSyn: e.sawSyn, decodeAs, swapped, ended: new Set() });
     const at = { packet: e.packet, ts: e.ts };
     return [{ type: 'connection', conn: e.conn, client, server, sawSyn: e.sawSyn, at }, ...dissector.start(at)];
   }

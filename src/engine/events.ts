@@ -90,8 +90,8 @@ export interface ConnectionEndEvent {
   /** 'websocket', 'http', 'refused', 'not-http', 'tls' (TLS not decrypted), or 'unknown' when nothing decisive was seen. */
   kind: 'websocket' | 'http' | 'refused' | 'not-http' | 'tls' | 'unknown';
   totals: Record<Direction, DirectionTotals>;
-  /** TLS connections: records and decrypted bytes per direction (`totals` counts the TCP payload). */
-  tls?: Record<Direction, { records: number; plaintextBytes: number }>;
+  /** TLS connections: records (null when not read) and decrypted bytes per direction (`totals` counts the TCP payload). */
+  tls?: Record<Direction, { records: number | null; plaintextBytes: number }>;
   alerts: { error: number; warning: number; info: number };
   /** The close codes each side sent, in order. */
   closeCodes: Record<Direction, (number | null)[]>;

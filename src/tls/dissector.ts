@@ -23,12 +23,17 @@ export class TlsDissector {
   private http2 = false;
   private readonly out: TlsOutput[] = [];
 
+  /**
+   * `midstream`: the capture began inside the connection (no SYN, no ClientHello first): it is
+   * named as TLS and its records are not read (without the ClientHello no key can be found).
+   */
   constructor(
     readonly conn: number,
     private readonly inner: ConnectionDissector,
     context: TlsContext,
+    options: { midstream?: boolean } = {},
   ) {
-    this.session = new TlsSession(conn, context);
+    this.session = new TlsSession(conn, context, options.midstream ?? false);
   }
 
   start(at: StreamPosition = {}): DissectEvent[] {

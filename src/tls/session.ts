@@ -144,6 +144,8 @@ export class TlsSession {
   constructor(
     private readonly conn: number,
     private readonly context: TlsContext,
+    /** Seen from the middle: named at the first bytes, its records not read (they may start anywhere). */
+    private readonly fromTheMiddle = false,
   ) {}
 
   /** Plaintext was (or will be) handed on: the streams above are the decrypted ones. */
@@ -172,11 +174,17 @@ export class TlsSession {
     return this.side(direction).plaintextBytes;
   }
 
-  stats(): Record<Direction, { records: number; plaintextBytes: number }> {
-    return { client: { records: this.client.records, plaintextBytes: this.client.plaintextBytes }, server: { records: this.server.records, plaintextBytes: this.server.plaintextBytes } };
+  /** Records and plaintext per direction; records are unknown (null) when they were not read (seen from the middle). */
+  stats(): Record<Direction, { records: number | null; plaintextBytes: number }> {
+    const records = (side: Side) => (this.fromTheMiddle ? null : side.records);
+    return { client: { records: records(this.client), plaintextBytes: this.client.plaintextBytes }, server: { records: records(this.server), plaintextBytes: this.server.plaintextBytes } };
   }
 
   push(direction: Direction, bytes: Uint8Array, pos: StreamPosition, out: TlsOutput[]): void {
+    if (this.fromTheMiddle) {
+      if (!this.sawRecord) this.beginsInTheMiddle(pos, out);
+      return;
+    }
     const side = this.side(direction);
     if (side.reader.failed) return;
     const error = side.reader.push(bytes, pos, (record) => this.onRecord(side, record, out));
@@ -219,11 +227,7 @@ export class TlsSession {
     if (!this.sawRecord) {
       this.sawRecord = true;
       // A connection seen from its start opens with the ClientHello (§4.1.2).
-      if (!(side.direction === 'client' && record.type === ContentType.Handshake && record.fragment[0] === HandshakeType.ClientHello)) {
-        this.midstream = true;
-        this.reason = 'the handshake is not in the capture (the connection began before it)';
-        this.announce(record.end, out);
-      }
+      if (!(side.direction === 'client' && record.type === ContentType.Handshake && record.fragment[0] === HandshakeType.ClientHello)) this.beginsInTheMiddle(record.end, out);
     }
     if (this.midstream || side.stopped) return;
     if (record.type === ContentType.ChangeCipherSpec) {
@@ -247,6 +251,13 @@ export class TlsSession {
       return;
     }
     this.decryptRecord(side, record, out);
+  }
+
+  private beginsInTheMiddle(at: StreamPosition, out: TlsOutput[]): void {
+    this.sawRecord = true;
+    this.midstream = true;
+    this.reason = 'the handshake is not in the capture (the connection began before it)';
+    this.announce(at, out);
   }
 
   /** A client record kept until the keys it needs are known (see MAX_HELD_BYTES). */

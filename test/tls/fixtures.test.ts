@@ -4,7 +4,8 @@
  * event says what the peers themselves said they negotiated. Without the key log, or with a
  * wrong one, the connections are named and nothing is made up.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dissectFile, fixtureKeyLog } from '../helpers/dissect.js';
@@ -133,6 +134,19 @@ describe('without the right key log', () => {
       ['client', 'number'],
     ]);
     expect(json.filter((e) => e.type === 'frame')).toEqual([]);
+  });
+
+  it('a capture that starts inside a record (no SYN, no ClientHello) is still named TLS, with nothing else made up', async () => {
+    const file = readFileSync(join(DIR, 'tls13-aes128gcm.pcap'));
+    // Packet 13 carries the end of a 16 KiB record of the client's 40000-byte message: keep it and what follows.
+    const records: Buffer[] = [];
+    for (let at = 24; at + 16 <= file.length; at += 16 + file.readUInt32LE(at + 8)) records.push(file.subarray(at, at + 16 + file.readUInt32LE(at + 8)));
+    const late = join(mkdtempSync(join(tmpdir(), 'wsdump-tls-')), 'late.pcap');
+    writeFileSync(late, Buffer.concat([file.subarray(0, 24), ...records.slice(12)]));
+    const { json } = await dissectFile(late, { keyLog: fixtureKeyLog(join(DIR, 'tls13-aes128gcm.pcap'))! });
+    expect(json.filter((e) => e.type === 'tls')).toEqual([expect.objectContaining({ version: null, decrypted: false, reason: 'the handshake is not in the capture (the connection began before it)', packet: 1 })]);
+    expect(json.filter((e) => e.type === 'alert' || e.type === 'other' || e.type === 'frame')).toEqual([]);
+    expect(json.find((e) => e.type === 'end')).toMatchObject({ kind: 'tls' });
   });
 
   it('with a key log for other sessions: no key for this one', async () => {

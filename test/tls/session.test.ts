@@ -16,7 +16,7 @@ import { TlsContext } from '../../src/tls/context.js';
 import { TlsDissector } from '../../src/tls/dissector.js';
 import type { KeyLog } from '../../src/tls/keylog.js';
 import { plausibleHeader, RecordReader, type ReadRecord } from '../../src/tls/records.js';
-import { looksLikeTls } from '../../src/tls/sniff.js';
+import { looksLikeTls, looksLikeTlsMidstream } from '../../src/tls/sniff.js';
 import type { StreamPosition } from '../../src/websocket/types.js';
 import { fixtureKeyLog } from '../helpers/dissect.js';
 import { runs } from '../helpers/fuzz.js';
@@ -147,6 +147,17 @@ describe('which connections are TLS', () => {
     expect(looksLikeTls(Uint8Array.of(0x16, 0x03, 0x05, 0x00, 0x10))).toBe(false);
     expect(looksLikeTls(Uint8Array.of(0x16, 0x03, 0x03, 0xff, 0xff))).toBe(false);
     expect(looksLikeTls(new Uint8Array(0))).toBe(false);
+  });
+
+  it('from the middle: an application data record that ends where the bytes do or where another begins', () => {
+    const tail = [0x9a, 0x17, 0x03, 0x01, 0x55];
+    const rec = (n: number) => [0x17, 0x03, 0x03, n >> 8, n & 0xff, ...Array(n).fill(0x42)];
+    expect(looksLikeTlsMidstream(Uint8Array.from([...tail, ...rec(20)]))).toBe(true);
+    expect(looksLikeTlsMidstream(Uint8Array.from([...tail, ...rec(20), 0x17, 0x03, 0x03]))).toBe(true);
+    expect(looksLikeTlsMidstream(Uint8Array.from([...tail, ...rec(20), 0x41]))).toBe(false);
+    expect(looksLikeTlsMidstream(Buffer.from('HTTP/1.1 200 OK\r\n\r\nhello'))).toBe(false);
+    expect(looksLikeTlsMidstream(Uint8Array.of(0x82, 0x05, 0x17, 0x03, 0x03, 0x00, 0x00))).toBe(true);
+    expect(looksLikeTlsMidstream(Uint8Array.of(0x82, 0x06, 0x17, 0x03, 0x03, 0x00, 0x00, 0x00))).toBe(false);
   });
 });
 
