@@ -90,6 +90,8 @@ export const ALERT_CATALOGUE = {
   'close.code-invalid': { severity: 'error', section: `${RFC6455} §7.4`, rule: 'Close codes below 1000, 1004-1006, 1015, 1016-2999 and 5000+ must not appear on the wire.' },
   'close.reason-utf8-invalid': { severity: 'error', section: `${RFC6455} §5.5.1`, rule: 'A close reason must be valid UTF-8.' },
   'close.unanswered': { severity: 'warning', section: `${RFC6455} §5.5.1`, rule: 'A Close was never answered by a Close from the other side.' },
+  'close.missing': { severity: 'warning', section: `${RFC6455} §7.1.5`, rule: 'TCP ended with no Close frame either way: the applications see 1006 Abnormal Closure.' },
+  'close.client-tcp-first': { severity: 'info', section: `${RFC6455} §7.1.1`, rule: 'After the closing handshake began, the client closed TCP first; the server should, so that it holds TIME_WAIT.' },
   'ping.unanswered': { severity: 'warning', section: `${RFC6455} §5.5.2`, rule: 'A Ping was never answered by a Pong.' },
   'pong.mismatch': { severity: 'warning', section: `${RFC6455} §5.5.3`, rule: 'A Pong answering a Ping must echo its payload.' },
   'mask.key-zero': { severity: 'warning', section: `${RFC6455} §10.3`, rule: 'A masking key of 00000000 masks nothing: keys must be unpredictable.' },

@@ -193,7 +193,8 @@ export class CaptureDissector {
       } else if (e.type === 'gap') {
         out.push(...flow.dissector.gap(direction, e.size, pos));
       } else {
-        out.push(...flow.dissector.end(direction, pos));
+        const by = e.by === undefined ? undefined : flow.swapped ? flip(e.by) : e.by;
+        out.push(...flow.dissector.end(direction, pos, { reason: e.reason, by }));
         flow.ended.add(direction);
         if (flow.ended.size === 2) {
           out.push(...flow.dissector.finish(pos));

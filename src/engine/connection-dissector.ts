@@ -8,6 +8,7 @@ import { WebSocketSession, type SessionEvent } from '../websocket/session.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
 import type { ConnectionEndEvent, DirectionTotals, DissectEvent, HandshakeEvent } from './events.js';
 import { extensionsFor } from './extensions.js';
+import { ConnectionHealth, type TcpEndReason } from './health.js';
 import { notHttpNote } from './sniff.js';
 
 export interface ConnectionDissectorOptions {
@@ -99,6 +100,7 @@ export class ConnectionDissector {
   private ended = false;
   private firstTs: number | undefined;
   private lastTs: number | undefined;
+  private readonly health = new ConnectionHealth();
 
   constructor(
     readonly conn: number,
@@ -122,6 +124,7 @@ export class ConnectionDissector {
   start(at: StreamPosition = {}): DissectEvent[] {
     this.noteTime(at);
     if (this.session === null || this.phase !== 'websocket') return [];
+    this.health.websocket(at.ts, false);
     return [this.alertEvent(makeAlert('handshake.not-seen', 'No opening handshake in the capture: decoding as WebSocket from here; negotiated extensions (permessage-deflate) are unknown, RSV bits are not judged.', { ...(at.packet !== undefined ? { packet: at.packet } : {}) }))];
   }
 
@@ -130,6 +133,7 @@ export class ConnectionDissector {
     this.noteTime(pos);
     switch (this.phase) {
       case 'websocket':
+        this.health.bytes(direction, pos.ts);
         return this.fromSession(this.session!.push(direction, bytes, pos));
       case 'http':
         return this.fromHttp(this.http!.push(direction, bytes, pos), pos);
@@ -146,8 +150,12 @@ export class ConnectionDissector {
     return events;
   }
 
-  /** One direction's stream ended (FIN or RST). */
-  end(direction: Direction, pos: StreamPosition = {}): DissectEvent[] {
+  /**
+   * One direction's stream ended: by a FIN of its sender (the default), by a RST that `by` sent,
+   * or with the capture. Only the byte source knows which (the reassembler, the proxy's sockets).
+   */
+  end(direction: Direction, pos: StreamPosition = {}, how: { reason: TcpEndReason; by?: Direction | undefined } = { reason: 'fin', by: direction }): DissectEvent[] {
+    this.health.tcpEnd(direction, how.reason, how.by, pos);
     if (this.phase === 'http') return this.fromHttp(this.http!.end(direction, pos), pos);
     if (this.phase !== 'websocket') return [];
     return this.fromSession(this.session!.end(direction, pos));
@@ -157,10 +165,13 @@ export class ConnectionDissector {
   finish(pos: StreamPosition = {}): DissectEvent[] {
     if (this.ended) return [];
     this.ended = true;
-    const events: DissectEvent[] = this.session !== null ? this.fromSession(this.session.finish(pos)) : [];
+    const events: DissectEvent[] = this.session !== null ? this.fromSession(this.session.finish(pos, this.health.ended(pos.ts ?? this.lastTs))) : [];
     if (this.phase === 'http') events.push(...this.fromHttp(this.http!.finish(pos), pos));
     this.phase = this.phase === 'websocket' ? 'websocket' : 'done';
     this.noteTime(pos);
+    const websocket = this.kind === 'websocket' && this.session !== null;
+    const health = websocket ? this.health.finish(pos.ts) : null;
+    for (const alert of health?.alerts ?? []) events.push(this.alertEvent(alert));
     events.push({
       type: 'end',
       conn: this.conn,
@@ -169,6 +180,10 @@ export class ConnectionDissector {
       alerts: { ...this.alertCounts },
       closeCodes: this.closeCodes,
       duration: this.firstTs !== undefined && this.lastTs !== undefined ? this.lastTs - this.firstTs : null,
+      heartbeat: websocket ? this.session!.heartbeatStats() : null,
+      appHeartbeat: null,
+      close: health?.close ?? null,
+      timing: health?.timing ?? null,
       at: pos,
     });
     return events;
@@ -220,6 +235,7 @@ export class ConnectionDissector {
     if (isAttempt(check)) {
       // Alerts about the request are reported with the handshake, once the answer is known.
       this.attempt = { exchange, head, check, parseAlerts, at };
+      this.health.request(at.ts);
       return;
     }
     // Plain HTTP on the same port: said once answered. Its syntax problems are said now.
@@ -265,6 +281,7 @@ export class ConnectionDissector {
     }
     this.phase = 'websocket';
     this.setKind('websocket');
+    this.health.websocket(at.ts, true);
     this.session = new WebSocketSession({ limits: this.limits, extensions: extensionsFor(attempt.verdict) });
     for (const piece of held) {
       out.push(...this.fromSession('bytes' in piece ? this.session.push('client', piece.bytes, piece.at) : this.session.gap('client', piece.gap, piece.at)));
@@ -294,6 +311,7 @@ export class ConnectionDissector {
         this.phase = 'websocket';
         this.setKind('websocket');
         this.session = this.midstreamSession();
+        this.health.websocket(pos.ts, false);
         out.push(this.alertEvent(makeAlert('handshake.not-seen', 'The handshake was cut by bytes missing from the capture: decoding as WebSocket from here (--decode-as); negotiated extensions are unknown, frames are resynchronised.', { direction: gap.direction, ...(pos.packet !== undefined ? { packet: pos.packet } : {}) })));
         out.push(...this.fromSession(this.session.gap(gap.direction, gap.size, pos)));
         return;
@@ -386,11 +404,15 @@ export class ConnectionDissector {
         }
         op.frames++;
         op.bytes += e.frame.payloadLength;
-        this.countAlerts(e.frame.alerts);
+        if (e.frame.alerts.length > 0) {
+          this.countAlerts(e.frame.alerts);
+          this.health.frameAlerts(e.frame);
+        }
         out.push({ type: 'frame', conn: this.conn, frame: e.frame });
       } else if (e.type === 'message') {
         sideOf(this.totals, e.message.direction).messages++;
         this.countAlerts(e.message.alerts);
+        this.health.message(e.message);
         if (e.message.opcode === Opcode.Close && e.message.close) this.closeCodes[e.message.direction].push(e.message.close.code);
         out.push({ type: 'message', conn: this.conn, message: e.message });
       } else {

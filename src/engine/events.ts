@@ -5,7 +5,9 @@
 import type { Alert, Direction } from '../alerts.js';
 import type { DeflateParams, ExtensionOffer } from '../http/extensions.js';
 import type { HttpHeader } from '../http/http-parser.js';
+import type { HeartbeatStats } from '../websocket/heartbeat.js';
 import type { Frame, Message, StreamPosition } from '../websocket/types.js';
+import type { CloseSummary, TimingSummary } from './health.js';
 
 export type { Endpoint } from '../net/tcp-reassembler.js';
 import type { Endpoint } from '../net/tcp-reassembler.js';
@@ -97,6 +99,14 @@ export interface ConnectionEndEvent {
   closeCodes: Record<Direction, (number | null)[]>;
   /** Seconds from the connection's first to its last packet, when timestamps are known. */
   duration: number | null;
+  /** WebSocket heartbeats (§5.5.2-§5.5.3), by the side that sent the Pings; null when not WebSocket. */
+  heartbeat: Record<Direction, HeartbeatStats | null> | null;
+  /** Heartbeats of the protocol above WebSocket (Engine.IO, STOMP, MQTT …); null when none was seen. */
+  appHeartbeat: null;
+  /** The closing handshake and how TCP ended; null when not WebSocket. */
+  close: CloseSummary | null;
+  /** Upgrade, first messages, silences; null when not WebSocket. */
+  timing: TimingSummary | null;
   at: StreamPosition;
 }
 

@@ -35,7 +35,12 @@ export type FlowEvent =
   | { type: 'open'; conn: number; client: Endpoint; server: Endpoint; sawSyn: boolean; packet: number; ts: number }
   | { type: 'data'; conn: number; direction: Direction; bytes: Uint8Array; packet: number; ts: number }
   | { type: 'gap'; conn: number; direction: Direction; size: number; packet: number; ts: number }
-  | { type: 'end'; conn: number; direction: Direction; reason: EndReason; packet: number; ts: number }
+  /**
+   * One direction's stream is over. `by` is the side whose segment ended it: the direction's own
+   * sender for a FIN, the sender of the RST for a reset (both directions end with it); absent
+   * for 'capture-end' and 'abandoned'.
+   */
+  | { type: 'end'; conn: number; direction: Direction; reason: EndReason; by?: Direction; packet: number; ts: number }
   | { type: 'alert'; conn: number; alert: Alert };
 
 /** The fields of a decoded segment the reassembler reads. */
@@ -206,7 +211,7 @@ export class TcpReassembler {
     }
     if (flags.rst) {
       // RST aborts both directions at once (RFC 9293 §3.10.7.3).
-      this.close(conn, 'rst', packet, ts);
+      this.close(conn, 'rst', packet, ts, direction);
       return out;
     }
     if (flags.syn) {
@@ -470,7 +475,7 @@ export class TcpReassembler {
       half.queue = [];
       half.queuedBytes = 0;
       half.finQueued = false;
-      this.out.push({ type: 'end', conn: conn.id, direction, reason: 'fin', packet: piece.packet, ts: piece.ts });
+      this.out.push({ type: 'end', conn: conn.id, direction, reason: 'fin', by: direction, packet: piece.packet, ts: piece.ts });
     }
   }
 
@@ -517,14 +522,14 @@ export class TcpReassembler {
     while (over()) this.flushHole(conn, direction, packet, ts);
   }
 
-  /** Ends both directions that are still open: holes become gaps, queued bytes are delivered first. */
-  private close(conn: Connection, reason: EndReason, packet: number, ts: number): void {
+  /** Ends both directions that are still open: holes become gaps, queued bytes are delivered first. `by` sent the RST. */
+  private close(conn: Connection, reason: EndReason, packet: number, ts: number, by?: Direction): void {
     for (const direction of DIRECTIONS) {
       const half = sideOf(conn.halves, direction);
       while (!half.ended && half.queue.length > 0) this.flushHole(conn, direction, packet, ts);
       if (half.ended) continue;
       half.ended = true;
-      this.out.push({ type: 'end', conn: conn.id, direction, reason, packet, ts });
+      this.out.push(by !== undefined ? { type: 'end', conn: conn.id, direction, reason, by, packet, ts } : { type: 'end', conn: conn.id, direction, reason, packet, ts });
     }
     this.forget(conn, reason === 'rst');
   }

@@ -168,7 +168,7 @@ export class ConnectionTap {
     for (const direction of DIRECTIONS) {
       if (this.ended.has(direction)) continue;
       this.ended.add(direction);
-      this.dissect(() => this.dissector.end(direction, at));
+      this.dissect(() => this.dissector.end(direction, at, { reason: 'rst', by: from }));
     }
     this.finish(at);
   }

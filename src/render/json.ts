@@ -201,12 +201,27 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
         truncated: m.truncated,
         ...(m.text !== undefined ? { text: m.text } : { payload: hex(m.data, maxHex), sha256: sha256(m.data) }),
         ...(m.close !== undefined ? { closeCode: m.close.code, closeName: m.close.codeName, closeReason: m.close.reason } : {}),
+        ...(m.answers !== undefined ? { answers: m.answers === null ? null : { packet: m.answers.packet, rttMs: m.answers.rttMs } } : {}),
         alerts: m.alerts.map((a) => alertJson(a, event.conn)),
       };
     }
     case 'alert':
       return { type: 'alert', ...alertJson(event.alert, event.conn) };
     case 'end':
-      return { type: 'end', conn: event.conn, kind: event.kind, totals: event.totals, alerts: event.alerts, closeCodes: event.closeCodes, duration: event.duration, ...position(event.at), ...(event.tls !== undefined ? { tls: event.tls } : {}) };
+      return {
+        type: 'end',
+        conn: event.conn,
+        kind: event.kind,
+        totals: event.totals,
+        alerts: event.alerts,
+        closeCodes: event.closeCodes,
+        duration: event.duration,
+        heartbeat: event.heartbeat,
+        appHeartbeat: event.appHeartbeat,
+        close: event.close,
+        timing: event.timing,
+        ...position(event.at),
+        ...(event.tls !== undefined ? { tls: event.tls } : {}),
+      };
   }
 }

@@ -303,6 +303,7 @@ export class NdjsonEncoder extends ByteWriter {
       this.put(CLOSE_REASON);
       this.text(jsonText(m.close.reason));
     }
+    if (m.answers !== undefined) this.text(m.answers === null ? ',"answers":null' : `,"answers":{"packet":${m.answers.packet},"rttMs":${m.answers.rttMs}}`);
     this.alertsEnd(m.alerts, event.conn);
   }
 

@@ -56,8 +56,8 @@ export class TlsDissector {
     return events;
   }
 
-  end(direction: Direction, pos: StreamPosition = {}): DissectEvent[] {
-    return this.session.decrypting && !this.http2 ? this.inner.end(direction, pos) : [];
+  end(direction: Direction, pos: StreamPosition = {}, how?: Parameters<ConnectionDissector['end']>[2]): DissectEvent[] {
+    return this.session.decrypting && !this.http2 ? this.inner.end(direction, pos, how) : [];
   }
 
   finish(pos: StreamPosition = {}): DissectEvent[] {

@@ -3,6 +3,7 @@ import { Opcode } from './constants.js';
 import type { Extension, ExtensionDecoder } from './extension.js';
 import { RSV1 } from './extension.js';
 import { FrameParser } from './frame-parser.js';
+import { HeartbeatTracker, type HeartbeatStats } from './heartbeat.js';
 import { MessageAssembler } from './message-assembler.js';
 import { checkFrameHeader, MaskingKeyTracker } from './rules.js';
 import { DEFAULT_LIMITS, type Frame, type Limits, type Message, type StreamPosition } from './types.js';
@@ -25,15 +26,6 @@ export interface WebSocketSessionOptions {
   synced?: boolean;
 }
 
-interface PendingPing {
-  payload: string;
-  offset: number;
-  packet?: number;
-}
-
-/** Pings kept per direction while waiting for a Pong: enough for any sane peer, bounded for hostile ones. */
-const MAX_PENDING_PINGS = 64;
-
 function other(direction: Direction): Direction {
   return direction === 'client' ? 'server' : 'client';
 }
@@ -41,7 +33,6 @@ function other(direction: Direction): Direction {
 class HalfSession {
   readonly parser: FrameParser;
   readonly assembler: MessageAssembler;
-  readonly pings: PendingPing[] = [];
   /** Where this side's first Close frame was (not the frame: its views would keep a read chunk alive). */
   closedAt: { offset: number; packet?: number } | null = null;
 
@@ -61,6 +52,8 @@ class HalfSession {
 export class WebSocketSession {
   private readonly halves: Record<Direction, HalfSession>;
   private readonly keys = new MaskingKeyTracker();
+  /** Made at the first Ping or Pong: most connections never send one. */
+  private heartbeats: HeartbeatTracker | null = null;
   private finished = false;
 
   constructor(options: WebSocketSessionOptions = {}) {
@@ -93,8 +86,12 @@ export class WebSocketSession {
     return events;
   }
 
-  /** The connection is over: end both directions, then the rules that can only be judged at the end. */
-  finish(pos?: StreamPosition): SessionEvent[] {
+  /**
+   * The connection is over: end both directions, then the rules that can only be judged at the
+   * end. `end` says when the connection ended (its first FIN or RST; default `pos`) and whether
+   * TCP did end, or only the capture: how long it lived after an unanswered Ping.
+   */
+  finish(pos?: StreamPosition, end: { ts?: number | undefined; tcpEnded: boolean } = { ts: pos?.ts, tcpEnded: true }): SessionEvent[] {
     if (this.finished) return [];
     this.finished = true;
     const events = [...this.end('client', pos), ...this.end('server', pos)];
@@ -111,18 +108,14 @@ export class WebSocketSession {
           }),
         });
       }
-      for (const ping of half.pings) {
-        events.push({
-          type: 'alert',
-          alert: makeAlert('ping.unanswered', `The ${direction}'s Ping was never answered by a Pong.`, {
-            direction,
-            offset: ping.offset,
-            ...(ping.packet !== undefined ? { packet: ping.packet } : {}),
-          }),
-        });
-      }
+      if (this.heartbeats !== null) for (const alert of this.heartbeats.finish(direction, end)) events.push({ type: 'alert', alert });
     }
     return events;
+  }
+
+  /** The Pings and Pongs of each side so far (RFC 6455 §5.5.2-§5.5.3). */
+  heartbeatStats(): Record<Direction, HeartbeatStats | null> {
+    return this.heartbeats?.stats() ?? { client: null, server: null };
   }
 
   private process(direction: Direction, frames: Frame[]): SessionEvent[] {
@@ -137,34 +130,14 @@ export class WebSocketSession {
       if (frame.opcode === Opcode.Close && half.closedAt === null) half.closedAt = { offset: frame.offset, ...(frame.start.packet !== undefined ? { packet: frame.start.packet } : {}) };
       events.push({ type: 'frame', frame });
       for (const message of messages) {
-        this.trackPingPong(direction, message);
+        if (message.opcode === Opcode.Ping) (this.heartbeats ??= new HeartbeatTracker()).ping(message);
+        else if (message.opcode === Opcode.Pong) {
+          const mismatch = (this.heartbeats ??= new HeartbeatTracker()).pong(message);
+          if (mismatch !== null) message.alerts.push(mismatch);
+        }
         events.push({ type: 'message', message });
       }
     }
     return events;
-  }
-
-  /** §5.5.2, §5.5.3: a Pong answers the Pings before it and echoes the payload of the one it answers. */
-  private trackPingPong(direction: Direction, message: Message): void {
-    if (message.opcode === Opcode.Ping) {
-      const pings = sideOf(this.halves, direction).pings;
-      pings.push({ payload: Buffer.from(message.data).toString('hex'), offset: message.frameOffsets[0]!, ...(message.start.packet !== undefined ? { packet: message.start.packet } : {}) });
-      if (pings.length > MAX_PENDING_PINGS) pings.shift();
-      return;
-    }
-    if (message.opcode !== Opcode.Pong) return;
-    const pending = sideOf(this.halves, other(direction)).pings;
-    if (pending.length === 0) return; // §5.5.3: an unsolicited Pong is allowed (a heartbeat)
-    const payload = Buffer.from(message.data).toString('hex');
-    const answered = pending.findIndex((p) => p.payload === payload);
-    if (answered < 0 && !message.truncated) {
-      message.alerts.push(makeAlert('pong.mismatch', `Pong payload (${message.length} bytes) matches none of the ${pending.length} unanswered Ping(s).`, {
-        direction,
-        offset: message.frameOffsets[0]!,
-        ...(message.start.packet !== undefined ? { packet: message.start.packet } : {}),
-      }));
-    }
-    // §5.5.3 lets a peer answer only the most recent Ping: everything up to the match is answered.
-    pending.splice(0, answered < 0 ? pending.length : answered + 1);
   }
 }

@@ -1,4 +1,5 @@
 import type { Alert, Direction } from '../alerts.js';
+import type { PongAnswer } from './heartbeat.js';
 
 /** §5.2: which of the three encodings carried the payload length. */
 export type LengthEncoding = 7 | 16 | 64;
@@ -76,6 +77,8 @@ export interface Message {
   text?: string;
   /** For close messages. */
   close?: CloseInfo;
+  /** For Pong messages: the Ping it answers (§5.5.3), or null when it answers none (unsolicited). */
+  answers?: PongAnswer | null;
   start: StreamPosition;
   end: StreamPosition;
   alerts: Alert[];
