@@ -35,6 +35,8 @@ export interface ViewOptions {
   summary?: boolean;
   /** The teaching view (src/render/explain.ts). */
   explain?: boolean;
+  /** Per connection, a picture of its life (src/render/timeline.ts). */
+  timeline?: boolean;
   color?: boolean;
   width?: number;
   payload?: number;
@@ -102,7 +104,8 @@ export function addViewOptions(command: Command, fromHelp = 'only frames sent by
     .option('-j, --json', 'NDJSON: one event per line (schema in docs/json.md)')
     .option('-e, --explain', 'teaching view: each frame as the RFC 6455 header diagram with its bits, the handshake header by header')
     .option('-m, --messages', 'one row per reassembled message instead of per frame')
-    .option('-s, --summary', 'only per-connection totals')
+    .option('-s, --summary', 'only per-connection totals, heartbeats, closing handshake and timing')
+    .option('--timeline', 'per connection, a picture of its life in time: messages, pings and pongs, silences, the close')
     .option('--conn <n,...>', 'only these connections', parseConnList)
     .addOption(new Option('--from <side>', fromHelp).choices(['client', 'server']).argParser(parseDirection))
     .option('--opcode <names>', 'only these opcodes: text,binary,close,ping,pong,continuation', parseOpcodes)
@@ -146,8 +149,8 @@ export function parseProgram<T extends ViewOptions>(program: Command, argv: stri
 
 /** At most one of the views may be chosen: the one-line complaint, or null. */
 export function conflictingViews(options: ViewOptions): string | null {
-  const chosen = (['json', 'explain', 'messages', 'summary'] as const).filter((v) => options[v]);
-  return chosen.length > 1 ? `choose one of --json, --explain, --messages, --summary (got ${chosen.map((v) => `--${v}`).join(', ')})` : null;
+  const chosen = (['json', 'explain', 'messages', 'summary', 'timeline'] as const).filter((v) => options[v]);
+  return chosen.length > 1 ? `choose one of --json, --explain, --messages, --summary, --timeline (got ${chosen.map((v) => `--${v}`).join(', ')})` : null;
 }
 
 export function limitsFrom(options: ViewOptions): Limits {
@@ -217,10 +220,10 @@ export async function makeView(options: ViewOptions, io: CliIo): Promise<(event:
     const line = ndjsonLines({ maxHexBytes: jsonHexBytes(options) });
     return (event) => (filter.accepts(event) ? line(event) : '');
   }
-  const { makeExplain, makeTable } = await import('./renderers.js');
-  if (options.explain) {
-    const explain = makeExplain(options, io);
-    return (event) => (filter.accepts(event) ? explain.render(event) : '');
+  const { makeExplain, makeTable, makeTimeline } = await import('./renderers.js');
+  if (options.explain || options.timeline) {
+    const view = options.explain ? makeExplain(options, io) : makeTimeline(options, io);
+    return (event) => (filter.accepts(event) ? view.render(event) : '');
   }
   const table = makeTable(options, io);
   return (event) => (filter.accepts(event) ? table.render(event) : '');

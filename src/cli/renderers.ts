@@ -7,6 +7,7 @@ import { supportsColor } from 'chalk';
 import { EXPLAIN_WIDTH, ExplainRenderer, renderAccept } from '../render/explain.js';
 import { RowWriter } from '../render/row.js';
 import { TableRenderer } from '../render/table.js';
+import { TimelineRenderer } from '../render/timeline.js';
 import { wrapBlock } from '../render/wrap.js';
 import type { CliIo, ViewOptions } from './common.js';
 
@@ -46,4 +47,9 @@ export function makeTable(options: ViewOptions, io: CliIo): TableRenderer {
     ...(options.payload !== undefined ? { payloadChars: options.payload } : {}),
     ...(options.full ? { full: true } : {}),
   });
+}
+
+/** The --timeline view: 80 columns unless --width says otherwise (or the terminal is narrower). */
+export function makeTimeline(options: ViewOptions, io: CliIo): TimelineRenderer {
+  return new TimelineRenderer({ colorLevel: colorLevel(options.color, io), width: explainWidth(options, io) });
 }

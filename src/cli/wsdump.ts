@@ -40,6 +40,8 @@ const EXAMPLES = `
 Examples:
   $ wsdump fixtures/real/ws-basic.pcap            annotated table of every frame
   $ wsdump --messages capture.pcapng              one row per reassembled message
+  $ wsdump --summary capture.pcap                 totals, heartbeats, the close, timing
+  $ wsdump --timeline capture.pcap                each connection's life: where it died
   $ wsdump --json capture.pcap | jq 'select(.type=="alert")'
   $ wsdump --decode-as 8080 midstream.pcap        no handshake in the capture
   $ wsdump --keylog keys.txt wss.pcap             decrypt wss:// with the secrets logged by
@@ -154,11 +156,11 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
       progress?.clear();
       encoder.write(event);
     };
-  } else if (options.explain) {
-    const { makeExplain } = await import('./renderers.js');
-    const explain = makeExplain(options, io);
+  } else if (options.explain || options.timeline) {
+    const { makeExplain, makeTimeline } = await import('./renderers.js');
+    const view = options.explain ? makeExplain(options, io) : makeTimeline(options, io);
     writer = new ByteWriter(sink);
-    write = (event) => text(explain.render(event));
+    write = (event) => text(view.render(event));
   } else {
     // The table (frames, --messages, --summary).
     const { makeTable, RowWriter } = await import('./renderers.js');

@@ -6,6 +6,7 @@ import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { ascii } from './byte-writer.js';
 import { escapeText, hexPreview, hexString } from './escape.js';
+import { closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
 import { RowWriter, tableRow, type CellGroup } from './row.js';
 import { KEYLOG_HINT, keylogWouldHelp, tlsHeadline, tlsSummaryNote } from './tls-text.js';
 import { visibleLength, wrapBlock } from './wrap.js';
@@ -132,6 +133,14 @@ function isAscii(bytes: Uint8Array, n: number): boolean {
  */
 export function otherLabel(event: OtherTrafficEvent): string {
   return event.kind === 'http' ? 'HTTP:' : event.kind === 'refused' ? 'WebSocket:' : 'not WebSocket:';
+}
+
+/** The table's mark on a Pong: the Ping it answers and the round trip, or that it answers none. */
+function pongText(m: Message): string {
+  const a = m.answers;
+  if (a === null || a === undefined) return 'pong answering no ping: a one-way heartbeat (RFC 6455 §5.5.3)';
+  const ping = a.packet !== null ? `the ping of packet ${a.packet}` : 'a ping';
+  return `pong answers ${ping}${a.rttMs !== null ? `: round trip ${formatMs(a.rttMs)}` : ''}`;
 }
 
 function endpoint(e: Endpoint): string {
@@ -313,7 +322,16 @@ export class TableRenderer {
       const code = m.close.code === null ? 'no code' : `${m.close.code} ${m.close.codeName}`;
       return `${code}${m.close.reason ? ` "${escapeText(m.close.reason, this.previewChars)}"` : ''}`;
     }
+    if (m.answers !== undefined) {
+      // The mark first, so a narrow column keeps it.
+      const mark = m.answers === null ? '(unsolicited)' : m.answers.rttMs !== null ? `(RTT ${formatMs(m.answers.rttMs)})` : '(answer)';
+      return `${this.c.dim(mark)} ${m.length === 0 ? this.c.dim('(empty)') : this.payloadText(m)}`;
+    }
     if (m.length === 0) return this.c.dim('(empty)');
+    return this.payloadText(m);
+  }
+
+  private payloadText(m: Message): string {
     if (m.text !== undefined) return `"${escapeText(m.text, this.previewChars)}"`;
     // Ping and Pong payloads are bytes, often readable ones.
     if (m.type !== 'binary' && !m.compressed && looksLikeText(m.data)) return `"${escapeText(decodeUtf8Lossy(m.data), this.previewChars)}"`;
@@ -493,6 +511,7 @@ export class TableRenderer {
       const content = m.text !== undefined ? `"${escapeText(m.text, Math.max(20, this.options.width - 40))}"` : hexPreview(m.data, 16);
       parts.push(`${m.type} message, ${how}: ${content}`);
     }
+    if (m.answers !== undefined) parts.push(pongText(m));
     const out = parts.length > 0 ? `${c.dim('   └')} ${parts.join(' ')}\n` : '';
     return out + this.alerts(m.alerts);
   }
@@ -544,8 +563,12 @@ export class TableRenderer {
         const ops = Object.entries(t.byOpcode).map(([op, v]) => `${op} ${v.frames}/${v.bytes} B`).join(', ');
         lines.push(`   ${this.dir(d)} ${t.frames} frames, ${t.messages} messages, ${t.bytes} bytes${t.missing ? `, ${t.missing} missing` : ''}${ops ? `  (${ops})` : ''}`);
       }
-      const close = (d: Direction) => (e.closeCodes[d].length > 0 ? e.closeCodes[d].map((x) => x ?? 'no code').join('/') : '-');
-      lines.push(`   close: C→S ${close('client')}, S→C ${close('server')}`);
+      for (const line of heartbeatLines(e.heartbeat)) lines.push(`   heartbeat: ${line}`);
+      if (e.close !== null) lines.push(`   close: ${closeLine(e.close)}`);
+      if (e.timing !== null) {
+        const timing = timingLine(e.timing);
+        if (timing) lines.push(`   timing: ${timing}`);
+      }
     }
     const alerts = [e.alerts.error && c.error(`✖ ${e.alerts.error} error(s)`), e.alerts.warning && c.warning(`▲ ${e.alerts.warning} warning(s)`), e.alerts.info && c.info(`ℹ ${e.alerts.info} info`)].filter(Boolean).join(', ');
     if (alerts) lines.push(`   alerts: ${alerts}`);

@@ -21,6 +21,7 @@ describe('terminal safety', () => {
     ['full payloads', ['--full']],
     ['summary', ['--summary']],
     ['explain', ['--explain']],
+    ['timeline', ['--timeline']],
   ])('escapes control sequences and invisible characters from payloads, reasons, headers and paths (%s view)', async (_name, extra) => {
     for (const capture of [ESCAPES, INVISIBLE]) {
       for (const color of ['--no-color', '--color']) {
