@@ -37,6 +37,7 @@ export interface WsproxyOptions extends ViewOptions {
   connectTimeout: number;
   maxBuffered: number;
   idleTimeout: number;
+  pingTimeout: number;
 }
 
 /** Exit codes, documented in the README and --help. */
@@ -59,6 +60,7 @@ Examples:
   $ wsproxy -l 9443 -t wss://example.org --tls-cert cert.pem --tls-key key.pem --keylog keys.txt
         (and tcpdump -w wire.pcap; then: wsdump --keylog keys.txt wire.pcap)
   $ wsproxy -l 0.0.0.0:9000 -t 10.0.0.5:80 --json | jq 'select(.type=="alert")'
+  $ wsproxy -l 9000 -t 8080 --timeline --ping-timeout 2  each connection's life as it ends
 
 Bytes are forwarded untouched and first; dissection never slows or alters them. Output is
 live; if the terminal cannot keep up, events are dropped (and counted), never the traffic.
@@ -113,7 +115,8 @@ export function createWsproxyProgram(): Command {
     .option('--max-connections <n>', 'clients served at once; more are closed at once', parsePositive, 256)
     .option('--connect-timeout <seconds>', 'how long to wait for the target (and for a TLS client\'s handshake)', parseSeconds, 10)
     .addOption(new Option('--max-buffered <size>', 'bytes queued towards a peer that is not reading before the relay stops reading the other side (per direction of each connection)').argParser(parseBuffered).default(64 * 1024, '64k'))
-    .addOption(new Option('--idle-timeout <seconds>', 'close a connection (both sides, with a notice) after this long without a byte either way').argParser(parseSeconds).default(0, '0 = never'));
+    .addOption(new Option('--idle-timeout <seconds>', 'close a connection (both sides, with a notice) after this long without a byte either way').argParser(parseSeconds).default(0, '0 = never'))
+    .addOption(new Option('--ping-timeout <seconds>', 'a line, live, when a WebSocket Ping has had no Pong for this long').argParser(parseSeconds).default(5, '5; 0 = never'));
   return addLimitOptions(program).addHelpText('after', EXAMPLES).showHelpAfterError('(run wsproxy --help for usage)');
 }
 
@@ -272,6 +275,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
       connectTimeout: options.connectTimeout * 1000,
       maxBufferedBytes: options.maxBuffered,
       idleTimeout: options.idleTimeout * 1000,
+      pingTimeout: options.pingTimeout * 1000,
       onEvent: (event: DissectEvent) => output.write(view(event)),
       onCallbackError: (error) => warn(io, `wsproxy: internal error while showing an event (please report it): ${error instanceof Error ? error.message : String(error)}\n`),
     });

@@ -51,6 +51,11 @@ export interface ProxyOptions {
   /** Milliseconds without a byte either way after which a connection is closed on both sides and reported. 0 (default): never. */
   idleTimeout?: number;
   /**
+   * Milliseconds a WebSocket Ping may go without its Pong before a `proxy.ping-unanswered` notice
+   * says so, live. Default 5000; 0: never.
+   */
+  pingTimeout?: number;
+  /**
    * Bytes forwarded but not yet dissected, all connections together, before the relay stops
    * reading until the dissection has caught up to half of it. Default 2 MiB (a larger backlog
    * bought no throughput and left more memory behind after a bulk transfer).
@@ -174,6 +179,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const connectTimeout = options.connectTimeout ?? 10_000;
   const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
   const idleTimeout = options.idleTimeout ?? 0;
+  const pingTimeout = options.pingTimeout ?? 5000;
   if (!(maxBuffered >= 1)) throw new ProxyError(`maxBufferedBytes must be at least 1 (got ${maxBuffered})`);
   if (!(idleTimeout >= 0)) throw new ProxyError(`idleTimeout must be 0 (off) or a number of milliseconds (got ${idleTimeout})`);
   const ca = options.ca?.length ? [...rootCertificates, ...options.ca.map(String)] : undefined;
@@ -315,7 +321,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         return;
       }
       const [clientIp, serverIp] = sameFamily(raw.remoteAddress ?? '0.0.0.0', upstream.remoteAddress ?? '0.0.0.0');
-      const tap = new ConnectionTap(conn, { ip: clientIp, port: raw.remotePort ?? 0 }, { ip: serverIp, port: upstream.remotePort ?? 0 }, { ...(options.limits ? { limits: options.limits } : {}), recording, emit });
+      const tap = new ConnectionTap(conn, { ip: clientIp, port: raw.remotePort ?? 0 }, { ip: serverIp, port: upstream.remotePort ?? 0 }, {
+        ...(options.limits ? { limits: options.limits } : {}),
+        recording,
+        emit,
+        pingTimeout,
+        onPingTimeout: (message) => report('proxy.ping-unanswered', message),
+      });
       queue.open(tap, captureClock());
       relay = new ConnectionRelay(conn, client, upstreamSide, tap, {
         queue,

@@ -15,6 +15,7 @@ import { TcpConversationRecorder, type RecordedPacket } from '../capture/tcp-rec
 import { ConnectionDissector } from '../engine/connection-dissector.js';
 import type { DissectEvent, Endpoint } from '../engine/events.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
+import { PingWatch } from './ping-watch.js';
 
 /**
  * Seconds since the epoch at microsecond resolution, computed the way a pcap reader computes
@@ -87,6 +88,10 @@ export interface ConnectionTapOptions {
   /** Receives every event; must not throw (the proxy wraps it). */
   emit: (event: DissectEvent) => void;
   clock?: () => number;
+  /** Milliseconds a Ping may wait for its Pong before `onPingTimeout` is told; 0 or absent: never. */
+  pingTimeout?: number;
+  /** One line about a Ping unanswered past `pingTimeout`. */
+  onPingTimeout?: (message: string) => void;
 }
 
 const DIRECTIONS: readonly Direction[] = ['client', 'server'];
@@ -98,6 +103,7 @@ export class ConnectionTap {
   private readonly ended = new Set<Direction>();
   private failed = false;
   private finished = false;
+  private readonly pings: PingWatch | null;
 
   constructor(
     readonly conn: number,
@@ -107,6 +113,8 @@ export class ConnectionTap {
   ) {
     this.dissector = new ConnectionDissector(conn, options.limits ? { limits: options.limits } : {});
     this.clock = options.clock ?? captureClock;
+    const timeout = options.pingTimeout ?? 0;
+    this.pings = timeout > 0 && options.onPingTimeout ? new PingWatch(conn, timeout, options.onPingTimeout) : null;
   }
 
   /**
@@ -180,6 +188,7 @@ export class ConnectionTap {
 
   private finish(at: StreamPosition): void {
     this.finished = true;
+    this.pings?.stop();
     this.dissect(() => this.dissector.finish(at));
   }
 
@@ -213,6 +222,7 @@ export class ConnectionTap {
   }
 
   private safeEmit(event: DissectEvent): void {
+    this.pings?.observe(event);
     this.options.emit(event);
   }
 }
