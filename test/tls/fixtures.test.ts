@@ -4,7 +4,7 @@
  * event says what the peers themselves said they negotiated. Without the key log, or with a
  * wrong one, the connections are named and nothing is made up.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -141,9 +141,10 @@ describe('without the right key log', () => {
     // Packet 13 carries the end of a 16 KiB record of the client's 40000-byte message: keep it and what follows.
     const records: Buffer[] = [];
     for (let at = 24; at + 16 <= file.length; at += 16 + file.readUInt32LE(at + 8)) records.push(file.subarray(at, at + 16 + file.readUInt32LE(at + 8)));
-    const late = join(mkdtempSync(join(tmpdir(), 'wsdump-tls-')), 'late.pcap');
+    const dir = mkdtempSync(join(tmpdir(), 'wsdump-tls-'));
+    const late = join(dir, 'late.pcap');
     writeFileSync(late, Buffer.concat([file.subarray(0, 24), ...records.slice(12)]));
-    const { json } = await dissectFile(late, { keyLog: fixtureKeyLog(join(DIR, 'tls13-aes128gcm.pcap'))! });
+    const { json } = await dissectFile(late, { keyLog: fixtureKeyLog(join(DIR, 'tls13-aes128gcm.pcap'))! }).finally(() => rmSync(dir, { recursive: true, force: true }));
     expect(json.filter((e) => e.type === 'tls')).toEqual([expect.objectContaining({ version: null, decrypted: false, reason: 'the handshake is not in the capture (the connection began before it)', packet: 1 })]);
     expect(json.filter((e) => e.type === 'alert' || e.type === 'other' || e.type === 'frame')).toEqual([]);
     expect(json.find((e) => e.type === 'end')).toMatchObject({ kind: 'tls' });
