@@ -216,12 +216,19 @@ export class FrameParser {
   private lostAt = 0;
   private lostMissing = 0;
   private pendingResync: PendingResync | null = null;
+  /**
+   * For a stream joined mid-way: where its first chunk (the first captured segment) ends,
+   * until the first frame is found. See scan().
+   */
+  private firstSegmentEnd: number | null = null;
+  private joined: boolean;
 
   constructor(options: FrameParserOptions) {
     this.direction = options.direction;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.allowedRsv = (options.allowedRsv ?? 0) & 7;
-    if (options.synced === false) this.loseFraming(0, 0);
+    this.joined = options.synced === false;
+    if (this.joined) this.loseFraming(0, 0);
   }
 
   /** Bytes of the stream handed to the parser so far (pushed plus gaps): the offset of the next byte. */
@@ -243,8 +250,13 @@ export class FrameParser {
   push(chunk: Uint8Array, pos?: StreamPosition): Frame[] {
     if (this.ended) return [];
     this.out = [];
+    if (this.joined) {
+      this.joined = false;
+      this.firstSegmentEnd = this.q.end + chunk.length;
+    }
     this.q.append(chunk, pos ?? {});
     this.run(false);
+    this.firstSegmentEnd = null;
     return this.out;
   }
 
@@ -669,8 +681,12 @@ export class FrameParser {
         accept = next !== IMPLAUSIBLE;
       } else if (e === this.q.end) {
         // The candidate ends exactly where the bytes end: wait for the next byte, unless the
-        // stream (or the captured part of it) ends right there.
-        if (!final) return false;
+        // stream (or the captured part of it) ends right there, or unless this is the first
+        // captured segment of a stream joined mid-way, starting with the header and ending
+        // with the frame. Senders write whole frames, so that is as good a confirmation as the
+        // next header, and waiting for it would show this frame after later packets of the
+        // other direction.
+        if (!final && !(p === 0 && e === this.firstSegmentEnd)) return false;
         accept = true;
       } else {
         if (!final) return false;

@@ -37,7 +37,12 @@ describe('CaptureDissector on captures that miss bytes', () => {
     // The reassembler guessed the client from the ports; --decode-as names the server, so
     // every client frame is masked and every server frame is not.
     for (const f of json.filter((e) => e.type === 'frame')) expect(f.masked).toBe(f.from === 'client');
+    // In capture order: each direction's first frame is taken when its segment holds exactly
+    // one frame, not held back until that direction's next frame arrives.
+    const packets = json.filter((e) => e.type === 'frame').map((f) => f.packet as number);
+    expect(packets).toEqual([2, 3, 5, 6, 8, 9, 10]);
   });
+
 
   it('says what a connection that is not HTTP looks like, with the port for --decode-as', async () => {
     const { json } = await dissectFile('fixtures/real/midstream.pcap');

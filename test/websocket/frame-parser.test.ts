@@ -756,3 +756,26 @@ describe('FrameParser: gaps and resynchronisation', () => {
     ]);
   });
 });
+
+describe('FrameParser: a stream joined mid-way', () => {
+  const text = encodeFrame({ opcode: 0x1, payload: new TextEncoder().encode('first in the capture') });
+  const ping = encodeFrame({ opcode: 0x9, payload: new TextEncoder().encode('p') });
+
+  it('takes a first segment that is exactly one plausible frame at once, without waiting for the next header', () => {
+    const parser = new FrameParser({ direction: 'server', synced: false });
+    expect(parser.push(text).map((f) => f.opcodeName)).toEqual(['text']);
+    expect(parser.lost).toBe(false);
+    expect(parser.push(ping).map((f) => f.opcodeName)).toEqual(['ping']);
+  });
+
+  it('still confirms by the next header a frame that ends inside a later segment, or mid-segment', () => {
+    const split = new FrameParser({ direction: 'server', synced: false });
+    expect(split.push(text.subarray(0, 5))).toEqual([]);
+    expect(split.push(text.subarray(5))).toEqual([]);
+    expect(split.push(ping).map((f) => f.opcodeName)).toEqual(['text', 'ping']);
+    // A first segment starting mid-frame: its bytes are skipped until a confirmed header.
+    const late = new FrameParser({ direction: 'server', synced: false });
+    expect(late.push(concat(text.subarray(3), ping)).map((f) => f.opcodeName)).toEqual([]);
+    expect(late.push(ping).map((f) => f.opcodeName)).toEqual(['ping', 'ping']);
+  });
+});
