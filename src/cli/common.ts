@@ -221,12 +221,40 @@ export async function makeView(options: ViewOptions, io: CliIo): Promise<(event:
     return (event) => (filter.accepts(event) ? line(event) : '');
   }
   const { makeExplain, makeTable, makeTimeline } = await import('./renderers.js');
-  if (options.explain || options.timeline) {
-    const view = options.explain ? makeExplain(options, io) : makeTimeline(options, io);
+  if (options.timeline) {
+    // Its times are per connection, from the connection's start.
+    const view = makeTimeline(options, io);
     return (event) => (filter.accepts(event) ? view.render(event) : '');
   }
-  const table = makeTable(options, io);
-  return (event) => (filter.accepts(event) ? table.render(event) : '');
+  const renderer = options.explain ? makeExplain(options, io) : makeTable(options, io);
+  // Times count from the first event, whatever the filters show (live, there is no first packet).
+  let started = false;
+  return (event) => {
+    if (!started) {
+      const ts = eventTime(event);
+      if (ts !== undefined) {
+        started = true;
+        renderer.setTimeOrigin(ts);
+      }
+    }
+    return filter.accepts(event) ? renderer.render(event) : '';
+  };
+}
+
+/** When an event happened, when it says. */
+function eventTime(event: DissectEvent): number | undefined {
+  switch (event.type) {
+    case 'handshake':
+      return event.request.at.ts;
+    case 'frame':
+      return event.frame.start.ts;
+    case 'message':
+      return event.message.start.ts;
+    case 'alert':
+      return undefined;
+    default:
+      return event.at.ts;
+  }
 }
 
 /** Did this event carry an error-severity alert? (for --strict) */

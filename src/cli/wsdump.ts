@@ -144,6 +144,8 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   const sink = (bytes: Buffer) => out.addBytes(bytes);
   let writer: ByteWriter;
   let write: (event: DissectEvent) => void;
+  /** Where the Time column starts: the capture's first packet, whatever is shown. */
+  let setTimeOrigin: (ts: number) => void = () => {};
   const text = (rendered: string) => {
     if (rendered === '') return;
     progress?.clear();
@@ -158,13 +160,17 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
     };
   } else if (options.explain || options.timeline) {
     const { makeExplain, makeTimeline } = await import('./renderers.js');
-    const view = options.explain ? makeExplain(options, io) : makeTimeline(options, io);
+    const explain = options.explain ? makeExplain(options, io) : null;
+    // (The timeline's times are per connection.)
+    if (explain !== null) setTimeOrigin = (ts) => explain.setTimeOrigin(ts);
+    const view = explain ?? makeTimeline(options, io);
     writer = new ByteWriter(sink);
     write = (event) => text(view.render(event));
   } else {
     // The table (frames, --messages, --summary).
     const { makeTable, RowWriter } = await import('./renderers.js');
     const table = makeTable(options, io);
+    setTimeOrigin = (ts) => table.setTimeOrigin(ts);
     const rows = new RowWriter(sink);
     writer = rows;
     write = (event) => {
@@ -198,7 +204,15 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   };
   // Output is written once per batch (one chunk of input), so live input
   // (tcpdump -U -w - | wsdump -) is shown as it comes.
+  let first = true;
   for await (const batch of capture.batches) {
+    if (first) {
+      const packet = batch.find((item) => item.kind === 'packet');
+      if (packet !== undefined) {
+        first = false;
+        setTimeOrigin(packet.ts);
+      }
+    }
     for (const item of batch) collect(dissector.item(item));
     // A TLS connection appeared: its layer loads now, then what waited for it is decoded.
     if (dissector.waiting) collect(await dissector.resume());

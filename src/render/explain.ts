@@ -411,6 +411,14 @@ export class ExplainRenderer {
     }
   }
 
+  /**
+   * Times are relative to this moment: the capture's first packet (or the proxy's first
+   * event), whatever the filters show. Without it, the first event shown sets it.
+   */
+  setTimeOrigin(ts: number): void {
+    this.t0 ??= ts;
+  }
+
   private note(ts: number | undefined): void {
     if (this.t0 === null && ts !== undefined) this.t0 = ts;
   }

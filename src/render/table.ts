@@ -241,6 +241,15 @@ export class TableRenderer {
     }
   }
 
+  /**
+   * The Time column counts from this moment: the capture's first packet (or the proxy's first
+   * event), whatever the filters show, as tshark's frame.time_relative does. Without it, the
+   * first event shown sets it.
+   */
+  setTimeOrigin(ts: number): void {
+    this.t0 ??= ts;
+  }
+
   private noteTime(ts: number | undefined): void {
     if (this.t0 === null && ts !== undefined) this.t0 = ts;
   }
