@@ -624,7 +624,10 @@ export class ExplainRenderer {
     const c = this.c;
     let out = '';
     if (!m.close && (m.fragments > 1 || m.compressed)) {
-      const how = [m.fragments > 1 ? `reassembled from ${m.fragments} fragments (§5.4)` : '', m.compressed ? `inflated ${m.wireLength} → ${m.length} bytes (permessage-deflate, RFC 7692)` : `${m.length} bytes`].filter(Boolean).join(', ');
+      const how = [
+        m.fragments > 1 ? `reassembled from ${m.fragments} fragments (§5.4)` : '',
+        m.inflated ? `inflated ${m.wireLength} → ${m.length} bytes (permessage-deflate, RFC 7692)` : m.compressed ? `${m.length} bytes compressed with permessage-deflate, not inflated (see the alert)` : `${m.length} bytes`,
+      ].filter(Boolean).join(', ');
       const content = m.text !== undefined ? `"${escapeText(m.text, this.width - 12)}"` : hexPreview(m.data, 16);
       out += `${c.dim('   └')} ${m.type} message ${how}:\n     ${content}\n`;
     }

@@ -198,6 +198,7 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
         wireLength: m.wireLength,
         length: m.length,
         compressed: m.compressed,
+        ...(m.compressed ? { inflated: m.inflated } : {}),
         truncated: m.truncated,
         ...(m.text !== undefined ? { text: m.text } : { payload: hex(m.data, maxHex), sha256: sha256(m.data) }),
         ...(m.close !== undefined ? { closeCode: m.close.code, closeName: m.close.codeName, closeReason: m.close.reason } : {}),

@@ -31,8 +31,13 @@ const NO_ALERTS_END = ascii(',"alerts":[]}\n');
 const LINE_END = ascii('}\n');
 const WIRE_LENGTH = ascii(',"wireLength":');
 const LENGTH = ascii(',"length":');
-/** `,"compressed":…,"truncated":…,` then `"text":` (bit 2 clear) or `"payload":` (compressed is bit 1). */
-const MESSAGE_FLAGS = Array.from({ length: 8 }, (_, bits) => ascii(`,"compressed":${(bits & 2) !== 0},"truncated":${(bits & 1) !== 0},${(bits & 4) === 0 ? '"text":' : '"payload":'}`));
+/**
+ * `,"compressed":…,` (`"inflated":…,` for compressed messages) `"truncated":…,` then `"text":`
+ * (bit 2 clear) or `"payload":`; compressed is bit 1, truncated bit 0, inflated bit 3.
+ */
+const MESSAGE_FLAGS = Array.from({ length: 16 }, (_, bits) =>
+  ascii(`,"compressed":${(bits & 2) !== 0},${(bits & 2) !== 0 ? `"inflated":${(bits & 8) !== 0},` : ''}"truncated":${(bits & 1) !== 0},${(bits & 4) === 0 ? '"text":' : '"payload":'}`),
+);
 const SHA256 = ascii(',"sha256":"');
 
 /** Connection numbers up to this have their line starts made once (4 * conn stays a small integer). */
@@ -284,7 +289,7 @@ export class NdjsonEncoder extends ByteWriter {
     this.num(m.wireLength);
     this.put(LENGTH);
     this.num(m.length);
-    this.put(MESSAGE_FLAGS[(+(m.text === undefined) << 2) | (+m.compressed << 1) | +m.truncated]!);
+    this.put(MESSAGE_FLAGS[(+m.inflated << 3) | (+(m.text === undefined) << 2) | (+m.compressed << 1) | +m.truncated]!);
     if (m.text !== undefined) {
       // (A cut message, or one too large for a chunk even unescaped, goes through its string.)
       if (!m.truncated && m.data.length * 6 + LINE_ROOM <= this.chunk) this.utf8Text(m.data);

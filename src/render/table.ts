@@ -313,7 +313,7 @@ export class TableRenderer {
 
   private messageRow(conn: number, m: Message): string {
     const c = this.c;
-    const length = m.compressed ? `${m.wireLength}→${m.length}` : String(m.length);
+    const length = m.inflated ? `${m.wireLength}→${m.length}` : String(m.length);
     return this.row([
       c.packet(m.end.packet !== undefined ? String(m.end.packet) : '-'),
       c.time(this.time(m.start.ts)),
@@ -516,7 +516,7 @@ export class TableRenderer {
       const code = m.close.code === null ? 'no code' : `${m.close.code} ${m.close.codeName}`;
       parts.push(`close: ${code}${m.close.reason ? ` "${escapeText(m.close.reason, 60)}"` : ''}`);
     } else if (m.fragments > 1 || m.compressed) {
-      const how = [m.fragments > 1 ? `${m.fragments} fragments` : '', m.compressed ? `inflated ${m.wireLength} → ${m.length} bytes (${(m.length === 0 ? 0 : (m.wireLength / m.length) * 100).toFixed(0)}%)` : `${m.length} bytes`].filter(Boolean).join(', ');
+      const how = [m.fragments > 1 ? `${m.fragments} fragments` : '', m.inflated ? `inflated ${m.wireLength} → ${m.length} bytes (${(m.length === 0 ? 0 : (m.wireLength / m.length) * 100).toFixed(0)}%)` : m.compressed ? `${m.length} bytes compressed, not inflated` : `${m.length} bytes`].filter(Boolean).join(', ');
       const content = m.text !== undefined ? `"${escapeText(m.text, Math.max(20, this.options.width - 40))}"` : hexPreview(m.data, 16);
       parts.push(`${m.type} message, ${how}: ${content}`);
     }

@@ -73,6 +73,11 @@ export interface Message {
   truncated: boolean;
   /** Set by an extension that transformed the payload (permessage-deflate). */
   compressed: boolean;
+  /**
+   * The content was inflated. A compressed message that could not be (its history is not in the
+   * capture, or it is corrupt) has `compressed` true, `inflated` false, and its bytes as sent.
+   */
+  inflated: boolean;
   /** For text messages (and close reasons): the decoded text when valid UTF-8. */
   text?: string;
   /** For close messages. */

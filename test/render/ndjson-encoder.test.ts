@@ -38,6 +38,7 @@ function message(fields: Partial<Message> & { data: Uint8Array }): Message {
     length: fields.data.length,
     truncated: false,
     compressed: false,
+    inflated: false,
     start: {},
     end: {},
     alerts: [],

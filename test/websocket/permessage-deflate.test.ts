@@ -1,5 +1,7 @@
 import { constants, createDeflateRaw, deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { TableRenderer } from '../../src/render/table.js';
+import { eventToJson } from '../../src/render/json.js';
 import { ConnectionDissector } from '../../src/engine/connection-dissector.js';
 import type { DissectEvent } from '../../src/engine/events.js';
 import { encodeFrame } from '../../src/websocket/frame-encoder.js';
@@ -127,5 +129,14 @@ describe('permessage-deflate without the handshake (mid-stream)', () => {
     expect(codes(events)).toEqual(['handshake.not-seen', 'deflate.context-unknown']);
     // Undecodable messages are not judged as text; once a whole message is known, later ones inflate.
     expect(texts(events)).toEqual([null, null, 'Hello', 'Hello']);
+    const messages = events.flatMap((e) => (e.type === 'message' ? [e.message] : []));
+    expect(messages.map((m) => [m.compressed, m.inflated])).toEqual([[true, false], [true, false], [true, true], [true, true]]);
+    // The views say which were not inflated instead of "inflated 5 → 5 bytes (100%)".
+    const table = new TableRenderer({ colorLevel: 0, width: 120 });
+    const lines = events.map((e) => table.render(e)).join('');
+    expect(lines.match(/└ text message, 5 bytes compressed, not inflated: f2 00 11 00 00\n/g)).toHaveLength(2);
+    expect(lines.match(/└ text message, inflated [75] → 5 bytes \(1[04]0%\): "Hello"\n/g)).toHaveLength(2);
+    const json = events.filter((e) => e.type === 'message').map((e) => eventToJson(e));
+    expect(json.map((m) => [m.compressed, m.inflated])).toEqual([[true, false], [true, false], [true, true], [true, true]]);
   });
 });
