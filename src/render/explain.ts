@@ -18,7 +18,7 @@ import { closeCodeName, isControlOpcode, isReservedOpcode, WEBSOCKET_GUID } from
 import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { escapeText, hexPreview } from './escape.js';
-import { closeLine, heartbeatLines, timingLine } from './health-text.js';
+import { closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
 import { otherLabel, palette } from './table.js';
 import { explainTls, explainTlsRecord, keylogWouldHelp } from './tls-text.js';
 import { visibleLength, wrapBlock } from './wrap.js';
@@ -630,6 +630,14 @@ export class ExplainRenderer {
       ].filter(Boolean).join(', ');
       const content = m.text !== undefined ? `"${escapeText(m.text, this.width - 12)}"` : hexPreview(m.data, 16);
       out += `${c.dim('   └')} ${m.type} message ${how}:\n     ${content}\n`;
+    }
+    if (m.answers !== undefined) {
+      const a = m.answers;
+      const what =
+        a === null
+          ? 'answers no ping: an unsolicited Pong is a one-way heartbeat (§5.5.3)'
+          : `answers the ${m.direction === 'client' ? 'server' : 'client'}'s ping${a.packet !== null && this.source === 'capture' ? ` of packet ${a.packet}` : ''}, echoing its data (§5.5.3)${a.rttMs !== null ? `: round trip ${formatMs(a.rttMs)}` : ''}`;
+      out += wrapBlock(`${c.dim('   └')} this pong ${what}\n`, this.width, 5);
     }
     const alerts = this.alerts(m.alerts);
     return out + alerts + (out !== '' || alerts !== '' ? '\n' : '');

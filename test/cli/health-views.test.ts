@@ -116,6 +116,14 @@ describe('health in the other views', () => {
     expect(two.stdout.text).toMatch(/close: server 1001 "server going away" → client 1001 in [\d.]+ ms, clean, but the client closed TCP first\n/);
   });
 
+  it('--explain says which ping a pong answers and the round trip, and the health at the end', async () => {
+    const io = fakeIo();
+    await main(argv('--explain', '--opcode', 'pong', 'fixtures/real/ws-basic.pcap'), io);
+    expect(io.stdout.text).toMatch(/└ this pong answers the client's ping of packet 22, echoing its data\s+\(§5\.5\.3\): round trip 0\.84 ms/);
+    expect(io.stdout.text).toContain('   heartbeat: server pinged once, answered in 0.21 ms, 0 unanswered');
+    expect(io.stdout.text).toMatch(/ {3}close: client 1000 "client done" → server 1000 in [\d.]+ ms, clean\n/);
+  });
+
   it('the table marks each pong with the ping it answers and the round trip', async () => {
     const io = fakeIo();
     await main(argv('--opcode', 'ping,pong', 'fixtures/real/ws-basic.pcap'), io);
