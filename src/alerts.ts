@@ -31,6 +31,9 @@ interface CatalogueEntry {
 
 const RFC6455 = 'RFC 6455';
 const RFC7692 = 'RFC 7692';
+const EIO4 = 'Engine.IO v4';
+const SIO5 = 'Socket.IO v5';
+const JSONRPC = 'JSON-RPC 2.0';
 
 export const ALERT_CATALOGUE = {
   // --- Opening handshake: request (RFC 6455 §4.1, §4.2.1) -------------------------------
@@ -118,6 +121,20 @@ export const ALERT_CATALOGUE = {
   'capture.snaplen-truncated': { severity: 'warning', section: 'pcap §4', rule: 'A packet was cut by the capture snap length: its missing bytes are a gap.' },
   'capture.link-unsupported': { severity: 'info', section: 'pcap LINKTYPE', rule: 'Packets of an unsupported link type are skipped.' },
   'capture.malformed-packet': { severity: 'warning', section: 'pcap', rule: 'A packet could not be decoded down to TCP and was skipped.' },
+  // --- Application layer (src/app; docs/json.md "app") --------------------------------------
+  'app.decoder-stopped': { severity: 'warning', section: `${RFC6455} §1.9`, rule: 'The application decoder chosen for the connection could not follow it and stopped: the rest is shown as plain messages.' },
+  'engineio.packet-invalid': { severity: 'error', section: `${EIO4} "Protocol"`, rule: 'An Engine.IO packet starts with its type, a digit 0-6 (open, close, ping, pong, message, upgrade, noop).' },
+  'engineio.open-invalid': { severity: 'error', section: `${EIO4} "Handshake"`, rule: 'The open packet carries a JSON object with sid, upgrades, pingInterval and pingTimeout.' },
+  'socketio.packet-invalid': { severity: 'error', section: `${SIO5} "Packet encoding"`, rule: 'A Socket.IO packet is a type 0-6, an attachment count for binary types, an optional namespace and ack id, then JSON.' },
+  'socketio.payload-invalid': { severity: 'error', section: `${SIO5} "Sending and receiving data"`, rule: 'An EVENT carries a non-empty array led by the event name, an ACK an array, a CONNECT an object if anything.' },
+  'socketio.attachments-missing': { severity: 'warning', section: `${SIO5} "Packet encoding"`, rule: 'A binary event or ack is followed by as many binary packets as it announces, before any other packet.' },
+  'socketio.binary-unexpected': { severity: 'error', section: `${SIO5} "Packet encoding"`, rule: 'A binary packet arrived while no binary event or ack was waiting for attachments.' },
+  'socketio.ack-unknown': { severity: 'warning', section: `${SIO5} "Acknowledgement"`, rule: 'An ACK answers an id the other side did not ask to be acknowledged (in this capture).' },
+  'socketio.ack-reused': { severity: 'warning', section: `${SIO5} "Acknowledgement"`, rule: 'An ack id was used again while the acknowledgement of its first use was still awaited.' },
+  'jsonrpc.json-invalid': { severity: 'error', section: `${JSONRPC} §4`, rule: 'A message on a JSON-RPC connection is JSON text.' },
+  'jsonrpc.invalid': { severity: 'error', section: `${JSONRPC} §4, §5`, rule: 'A JSON-RPC message is a Request or Response object with "jsonrpc": "2.0", or a non-empty array of them (§6).' },
+  'jsonrpc.response-unknown': { severity: 'warning', section: `${JSONRPC} §5`, rule: 'A response carries an id that no request asked for (in this capture).' },
+  'jsonrpc.id-reused': { severity: 'warning', section: `${JSONRPC} §4`, rule: 'A request id was used again while the request first sent with it was still unanswered.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type AlertCode = keyof typeof ALERT_CATALOGUE;

@@ -1,7 +1,11 @@
 import { CommanderError, InvalidArgumentError, Option, type Command } from 'commander';
 import type { Direction } from '../alerts.js';
+import type { AppLayerOptions } from '../app/layer.js';
+import { APP_NAMES } from '../app/registry.js';
+import type { AppEvent } from '../app/types.js';
 import type { DissectEvent } from '../engine/events.js';
 import { escapeText } from '../render/escape.js';
+import type { AppFilter } from './app-filter.js';
 import { ndjsonLines } from '../render/ndjson-encoder.js';
 import { Opcode } from '../websocket/constants.js';
 import { DEFAULT_LIMITS, type Limits } from '../websocket/types.js';
@@ -49,6 +53,14 @@ export interface ViewOptions {
   maxFrame?: number;
   maxMessage?: number;
   maxInflated?: number;
+  /** The application layer: a protocol forced for every connection, or `none` (src/app). */
+  app?: string;
+  /** One row per application message. */
+  events?: boolean;
+  /** Globs over event names, methods, targets, topics. */
+  event?: string[];
+  grep?: RegExp;
+  hideHeartbeats?: boolean;
 }
 
 export function parseCount(value: string): number {
@@ -73,6 +85,14 @@ export function collect(value: string, previous: string[] = []): string[] {
 export function parseDirection(value: string): Direction {
   if (value !== 'client' && value !== 'server') throw new InvalidArgumentError('expected "client" or "server".');
   return value;
+}
+
+export function parseRegex(value: string): RegExp {
+  try {
+    return new RegExp(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`not a regular expression (${(error as Error).message}).`);
+  }
 }
 
 /** Accepts 1048576, 64k, 16M, 1G (binary multiples). */
@@ -103,14 +123,19 @@ export function addViewOptions(command: Command, fromHelp = 'only frames sent by
   return command
     .option('-j, --json', 'NDJSON: one event per line (schema in docs/json.md)')
     .option('-e, --explain', 'teaching view: each frame as the RFC 6455 header diagram with its bits, the handshake header by header')
-    .option('-m, --messages', 'one row per reassembled message instead of per frame')
-    .option('-s, --summary', 'only per-connection totals, heartbeats, closing handshake and timing')
+    .option('-m, --messages', 'one row per reassembled message instead of per frame (its application message when it has one)')
+    .option('--events', 'one row per application message (Socket.IO event, JSON-RPC call …), across connections')
+    .option('-s, --summary', 'only per-connection totals, heartbeats, closing handshake and timing (and application messages by kind, name and latency)')
     .option('--timeline', 'per connection, a picture of its life in time: messages, pings and pongs, silences, the close')
     .option('--conn <n,...>', 'only these connections', parseConnList)
     .addOption(new Option('--from <side>', fromHelp).choices(['client', 'server']).argParser(parseDirection))
     .option('--opcode <names>', 'only these opcodes: text,binary,close,ping,pong,continuation', parseOpcodes)
     .option('--host <ip>', 'only connections with this address (repeatable)', collect)
     .option('--port <port>', 'only connections with this port (repeatable)', parsePort)
+    .addOption(new Option('--app <name>', 'decode every connection as this application protocol, or none (default: recognised per connection by subprotocol, path, first messages)').choices(APP_NAMES))
+    .option('--event <glob>', 'only application messages whose event name, method, target or topic matches (* and ?; repeatable)', collect)
+    .option('--grep <regex>', 'only messages whose text or application fields match this regular expression', parseRegex)
+    .option('--hide-heartbeats', 'hide WebSocket ping/pong and protocol keep-alives (Engine.IO ping/pong …); summaries count them')
     .option('--payload <n>', 'characters of payload preview (bytes of hex with --json)', parseCount)
     .option('--full', 'show whole payloads')
     .option('--width <columns>', 'table width (default: the terminal width, or 120)', parseCount)
@@ -149,8 +174,8 @@ export function parseProgram<T extends ViewOptions>(program: Command, argv: stri
 
 /** At most one of the views may be chosen: the one-line complaint, or null. */
 export function conflictingViews(options: ViewOptions): string | null {
-  const chosen = (['json', 'explain', 'messages', 'summary', 'timeline'] as const).filter((v) => options[v]);
-  return chosen.length > 1 ? `choose one of --json, --explain, --messages, --summary, --timeline (got ${chosen.map((v) => `--${v}`).join(', ')})` : null;
+  const chosen = (['json', 'explain', 'messages', 'events', 'summary', 'timeline'] as const).filter((v) => options[v]);
+  return chosen.length > 1 ? `choose one of --json, --explain, --messages, --events, --summary, --timeline (got ${chosen.map((v) => `--${v}`).join(', ')})` : null;
 }
 
 export function limitsFrom(options: ViewOptions): Limits {
@@ -168,6 +193,9 @@ export function limitsFrom(options: ViewOptions): Limits {
 export class EventFilter {
   private readonly hidden = new Set<number>();
   private readonly opcodes: Set<number> | null;
+  /** The application messages of the last message judged, and whether it was shown: they follow it. */
+  private lastApp: AppEvent[] | undefined;
+  private lastShown = true;
 
   constructor(private readonly options: ViewOptions) {
     this.opcodes = options.opcode?.length ? new Set(options.opcode.map((o) => (o.startsWith('0x') ? parseInt(o, 16) : OPCODES[o]!))) : null;
@@ -194,7 +222,11 @@ export class EventFilter {
       case 'frame':
         return (!o.from || event.frame.direction === o.from) && (this.opcodes === null || this.opcodes.has(event.frame.opcode));
       case 'message':
-        return (!o.from || event.message.direction === o.from) && (this.opcodes === null || this.opcodes.has(event.message.opcode));
+        this.lastApp = event.app;
+        return (this.lastShown = (!o.from || event.message.direction === o.from) && (this.opcodes === null || this.opcodes.has(event.message.opcode)));
+      case 'app':
+        if (this.lastApp?.includes(event)) return this.lastShown;
+        return !o.from || event.direction === o.from;
       case 'alert':
         return !o.from || event.alert.direction === undefined || event.alert.direction === o.from;
       case 'tls-record':
@@ -216,28 +248,44 @@ export function jsonHexBytes(options: ViewOptions): number {
  */
 export async function makeView(options: ViewOptions, io: CliIo): Promise<(event: DissectEvent) => string> {
   const filter = new EventFilter(options);
+  const appFilter = await makeAppFilter(options);
+  let render: (event: DissectEvent) => string;
+  /** Sees every event, shown or not. */
+  let observe: (event: DissectEvent) => void = () => {};
   if (options.json) {
-    const line = ndjsonLines({ maxHexBytes: jsonHexBytes(options) });
-    return (event) => (filter.accepts(event) ? line(event) : '');
-  }
-  const { makeExplain, makeTable, makeTimeline } = await import('./renderers.js');
-  if (options.timeline) {
-    // Its times are per connection, from the connection's start.
-    const view = makeTimeline(options, io);
-    return (event) => (filter.accepts(event) ? view.render(event) : '');
-  }
-  const renderer = options.explain ? makeExplain(options, io) : makeTable(options, io);
-  // Times count from the first event, whatever the filters show (live, there is no first packet).
-  let started = false;
-  return (event) => {
-    if (!started) {
-      const ts = eventTime(event);
-      if (ts !== undefined) {
+    render = ndjsonLines({ maxHexBytes: jsonHexBytes(options) });
+  } else {
+    const { makeExplain, makeTable, makeTimeline } = await import('./renderers.js');
+    if (options.timeline) {
+      // Its times are per connection, from the connection's start.
+      const view = makeTimeline(options, io);
+      render = (event) => view.render(event);
+    } else {
+      const renderer = options.explain ? makeExplain(options, io) : makeTable(options, io, appFilter);
+      render = (event) => renderer.render(event);
+      // Times count from the first event, whatever the filters show (live, there is no first packet).
+      let started = false;
+      observe = (event) => {
+        if (started) return;
+        const ts = eventTime(event);
+        if (ts === undefined) return;
         started = true;
         renderer.setTimeOrigin(ts);
-      }
+      };
     }
-    return filter.accepts(event) ? renderer.render(event) : '';
+  }
+  if (appFilter === null) {
+    return (event) => {
+      observe(event);
+      return filter.accepts(event) ? render(event) : '';
+    };
+  }
+  return (event) => {
+    observe(event);
+    if (!filter.accepts(event)) return '';
+    let out = '';
+    appFilter.push(event, (e) => (out += render(e)));
+    return out;
   };
 }
 
@@ -257,6 +305,22 @@ function eventTime(event: DissectEvent): number | undefined {
   }
 }
 
+/**
+ * The filters by meaning (--event, --grep, --hide-heartbeats), or null when none is asked
+ * for; loaded only then (src/cli/app-filter.ts).
+ */
+export async function makeAppFilter(options: ViewOptions): Promise<AppFilter | null> {
+  if (!(options.event?.length || options.grep !== undefined || options.hideHeartbeats)) return null;
+  const { AppFilter } = await import('./app-filter.js');
+  return new AppFilter(options);
+}
+
+/** The application layer's options as the views ask for them (--app, --explain). */
+export function appOptionsFrom(options: ViewOptions): AppLayerOptions | false {
+  if (options.app === 'none') return false;
+  return { ...(options.app !== undefined ? { app: options.app } : {}), explain: options.explain === true };
+}
+
 /** Did this event carry an error-severity alert? (for --strict) */
 export function hasError(event: DissectEvent): boolean {
   switch (event.type) {
@@ -267,6 +331,8 @@ export function hasError(event: DissectEvent): boolean {
     case 'message':
       return event.message.alerts.some((a) => a.severity === 'error');
     case 'handshake':
+      return event.alerts.some((a) => a.severity === 'error');
+    case 'app':
       return event.alerts.some((a) => a.severity === 'error');
     default:
       return false;

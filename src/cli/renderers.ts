@@ -9,6 +9,7 @@ import { RowWriter } from '../render/row.js';
 import { TableRenderer } from '../render/table.js';
 import { TimelineRenderer } from '../render/timeline.js';
 import { wrapBlock } from '../render/wrap.js';
+import type { AppFilter } from './app-filter.js';
 import type { CliIo, ViewOptions } from './common.js';
 
 export { ExplainRenderer, renderAccept, RowWriter, wrapBlock };
@@ -38,12 +39,13 @@ export function makeExplain(options: ViewOptions, io: CliIo): ExplainRenderer {
   return new ExplainRenderer({ colorLevel: colorLevel(options.color, io), width: explainWidth(options, io) });
 }
 
-/** The table view (frames, --messages or --summary) the options ask for. */
-export function makeTable(options: ViewOptions, io: CliIo): TableRenderer {
+/** The table view (frames, --messages, --events or --summary) the options ask for. */
+export function makeTable(options: ViewOptions, io: CliIo, appFilter: AppFilter | null = null): TableRenderer {
   return new TableRenderer({
     colorLevel: colorLevel(options.color, io),
     width: options.width ?? (io.stdout.isTTY && io.stdout.columns ? io.stdout.columns : 120),
-    view: options.summary ? 'summary' : options.messages ? 'messages' : 'frames',
+    view: options.summary ? 'summary' : options.messages ? 'messages' : options.events ? 'events' : 'frames',
+    ...(appFilter !== null ? { hiddenHeartbeats: (conn: number) => appFilter.hidden(conn) } : {}),
     ...(options.payload !== undefined ? { payloadChars: options.payload } : {}),
     ...(options.full ? { full: true } : {}),
   });

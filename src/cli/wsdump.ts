@@ -7,9 +7,12 @@ import { CaptureDissector } from '../engine/capture-dissector.js';
 import type { DissectEvent } from '../engine/events.js';
 import { NdjsonEncoder, ndjsonLines } from '../render/ndjson-encoder.js';
 import { ByteWriter } from '../render/byte-writer.js';
+import { canRequireModules, preloadDecoders } from '../app/load.js';
 import {
+  appOptionsFrom,
   EventFilter,
   hasError,
+  makeAppFilter,
   jsonHexBytes,
   limitsFrom,
   Output,
@@ -48,6 +51,10 @@ Examples:
                                                   SSLKEYLOGFILE, node --tls-keylog or wsproxy --keylog
   $ tcpdump -i lo -U -w - 'tcp port 8080' | wsdump -     live
   $ wsdump --strict lab.pcap                      exit 2 if any RFC violation
+  $ wsdump --events socketio.pcap                 Socket.IO events (JSON-RPC calls …), a row each
+  $ wsdump --event 'chat*' --hide-heartbeats app.pcap    only these events, no keep-alives
+  $ wsdump --grep 'order-[0-9]+' --messages app.pcap     messages whose text or fields match
+  $ wsdump --explain --app socket.io app.pcap     how each Socket.IO packet is spelled
   $ wsdump --explain --conn 1 lab.pcap            every frame bit by bit, for teaching
   $ wsdump --decode-hex 818537fa213d7f9f4d5158    frame bytes typed by hand
   $ echo '81 05 48 65 6c 6c 6f' | wsdump --decode-hex -
@@ -135,12 +142,15 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   const name = path === '-' ? '<stdin>' : path;
   const keyLog = options.keylog !== undefined ? await readKeyLogs(options.keylog, io, path === '-') : undefined;
   const capture = await openCapture(source, { name });
-  const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}), ...(keyLog ? { keyLog } : {}) });
+  const app = appOptionsFrom(options);
+  if (app !== false && !canRequireModules()) await preloadDecoders();
+  const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}), ...(keyLog ? { keyLog } : {}), app });
   const out = new Output(io.stdout);
   // Every view writes into one byte buffer (src/render/byte-writer.ts), handed to the output
   // when it fills and after each batch: NDJSON lines and plain table rows as bytes, anything
   // else as the renderer's text.
   const filter = new EventFilter(options);
+  const appFilter = await makeAppFilter(options);
   const sink = (bytes: Buffer) => out.addBytes(bytes);
   let writer: ByteWriter;
   let write: (event: DissectEvent) => void;
@@ -169,7 +179,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   } else {
     // The table (frames, --messages, --summary).
     const { makeTable, RowWriter } = await import('./renderers.js');
-    const table = makeTable(options, io);
+    const table = makeTable(options, io, appFilter);
     setTimeOrigin = (ts) => table.setTimeOrigin(ts);
     const rows = new RowWriter(sink);
     writer = rows;
@@ -178,9 +188,14 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
       else text(table.render(event));
     };
   }
-  const show = (event: DissectEvent) => {
-    if (filter.accepts(event)) write(event);
-  };
+  const show =
+    appFilter === null
+      ? (event: DissectEvent) => {
+          if (filter.accepts(event)) write(event);
+        }
+      : (event: DissectEvent) => {
+          if (filter.accepts(event)) appFilter.push(event, write);
+        };
   const flush = () => {
     writer.flush();
     return out.flush();

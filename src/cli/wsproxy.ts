@@ -8,6 +8,7 @@ import { BoundedOutput } from '../proxy/bounded-output.js';
 import { ProxyError, startProxy, type RunningProxy } from '../proxy/proxy.js';
 import { notice } from '../proxy/tap.js';
 import {
+  appOptionsFrom,
   collect,
   limitsFrom,
   makeView,
@@ -61,6 +62,7 @@ Examples:
         (and tcpdump -w wire.pcap; then: wsdump --keylog keys.txt wire.pcap)
   $ wsproxy -l 0.0.0.0:9000 -t 10.0.0.5:80 --json | jq 'select(.type=="alert")'
   $ wsproxy -l 9000 -t 8080 --timeline --ping-timeout 2  each connection's life as it ends
+  $ wsproxy -l 9000 -t 3000 --events --hide-heartbeats   Socket.IO events live, no pings
 
 Bytes are forwarded untouched and first; dissection never slows or alters them. Output is
 live; if the terminal cannot keep up, events are dropped (and counted), never the traffic.
@@ -271,6 +273,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
       // A few short lines per connection: written at once, so a capture of the same moment decrypts.
       ...(keylog !== undefined ? { onKeylog: (line: Buffer) => void writeSync(keylog, line) } : {}),
       limits: limitsFrom(options),
+      app: appOptionsFrom(options),
       maxConnections: options.maxConnections,
       connectTimeout: options.connectTimeout * 1000,
       maxBufferedBytes: options.maxBuffered,

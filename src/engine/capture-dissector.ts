@@ -6,6 +6,7 @@ import type { TlsContext } from '../tls/context.js';
 import type { KeyLog } from '../tls/keylog.js';
 import { looksLikeTls, looksLikeTlsMidstream } from '../tls/sniff.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
+import { AppLayer, type AppLayerOptions } from '../app/layer.js';
 import { ConnectionDissector } from './connection-dissector.js';
 import type { DissectEvent } from './events.js';
 
@@ -34,6 +35,11 @@ export interface CaptureDissectorOptions {
    * secrets in the capture's own Decryption Secrets Blocks are added to it.
    */
   keyLog?: KeyLog;
+  /**
+   * The application layer (src/app): which protocol decoders run, and how (default: each
+   * connection's protocol recognised on its own); false (or `{ app: 'none' }`) leaves it out.
+   */
+  app?: AppLayerOptions | false;
 }
 
 /** What a flow's bytes go to: its ConnectionDissector, or the TLS layer in front of it. */
@@ -84,8 +90,10 @@ export class CaptureDissector {
   private tls: TlsContext | null = null;
   /** Key logs from the capture's Decryption Secrets Blocks, until the TLS layer is loaded. */
   private readonly secretTexts: Uint8Array[] = [];
+  private readonly app: AppLayer | null;
 
   constructor(private readonly options: CaptureDissectorOptions = {}) {
+    this.app = options.app === false || options.app?.app === 'none' ? null : new AppLayer(options.app ?? {});
     this.reassembler = new TcpReassembler(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {});
     this.decodeAs = new Set(options.decodeAs ?? []);
   }
@@ -104,13 +112,19 @@ export class CaptureDissector {
     if (held === null) return [];
     await loadTlsLayer();
     this.held = null;
-    const events = this.flowEvents(held.flowEvents);
+    const flowed = this.flowEvents(held.flowEvents);
+    const events = this.app === null ? flowed : this.app.process(flowed);
     for (const item of held.items) for (const event of this.item(item)) events.push(event);
     return events;
   }
 
   /** Feed one item of the capture reader. */
   item(item: CaptureItem): DissectEvent[] {
+    const events = this.decode(item);
+    return this.app === null ? events : this.app.process(events);
+  }
+
+  private decode(item: CaptureItem): DissectEvent[] {
     if (this.held !== null) {
       // Copies: the reader's buffers are not ours to keep.
       this.held.items.push(item.kind === 'notice' ? item : { ...item, data: Uint8Array.from(item.data) });
@@ -142,7 +156,7 @@ export class CaptureDissector {
       events.push(...flow.dissector.finish(lastPos));
       this.flows.delete(conn);
     }
-    return events;
+    return this.app === null ? events : this.app.process(events);
   }
 
   private notice(code: string, message: string, at: StreamPosition, key = code): DissectEvent[] {

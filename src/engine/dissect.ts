@@ -1,4 +1,5 @@
 import { openCapture, type OpenCaptureOptions } from '../capture/index.js';
+import { canRequireModules, preloadDecoders } from '../app/load.js';
 import { CaptureDissector, type CaptureDissectorOptions } from './capture-dissector.js';
 import type { DissectEvent } from './events.js';
 
@@ -8,6 +9,8 @@ import type { DissectEvent } from './events.js';
  */
 export async function* dissect(source: string | NodeJS.ReadableStream, options: CaptureDissectorOptions & OpenCaptureOptions = {}): AsyncGenerator<DissectEvent> {
   const capture = await openCapture(source, options.name !== undefined ? { name: options.name } : {});
+  // Decoders are required when first needed; where Node cannot require ES modules, load them now.
+  if (options.app !== false && options.app?.app !== 'none' && !canRequireModules()) await preloadDecoders();
   const dissector = new CaptureDissector(options);
   for await (const batch of capture.batches) {
     for (const item of batch) yield* dissector.item(item);

@@ -3,6 +3,7 @@
  * (see src/render/json.ts and docs/json.md), so scripts and tests read what the table shows.
  */
 import type { Alert, Direction } from '../alerts.js';
+import type { AppEvent } from '../app/types.js';
 import type { DeflateParams, ExtensionOffer } from '../http/extensions.js';
 import type { HttpHeader } from '../http/http-parser.js';
 import type { HeartbeatStats } from '../websocket/heartbeat.js';
@@ -67,6 +68,12 @@ export interface MessageEvent {
   type: 'message';
   conn: number;
   message: Message;
+  /**
+   * The application messages it completed, set by the application layer (src/app/layer.ts),
+   * which also emits each as an `app` event right after this one. Views read it to show a
+   * message by what it means (--messages) and filters to judge it by its events.
+   */
+  app?: AppEvent[];
 }
 
 export interface AlertEvent {
@@ -186,4 +193,6 @@ export interface NoticeEvent {
   at: StreamPosition;
 }
 
-export type DissectEvent = NoticeEvent | ConnectionEvent | TlsEvent | TlsRecordEvent | HandshakeEvent | OtherTrafficEvent | FrameEvent | MessageEvent | AlertEvent | ConnectionEndEvent;
+export type { AppEvent } from '../app/types.js';
+
+export type DissectEvent = NoticeEvent | ConnectionEvent | TlsEvent | TlsRecordEvent | HandshakeEvent | OtherTrafficEvent | FrameEvent | MessageEvent | AlertEvent | ConnectionEndEvent | AppEvent;

@@ -9,6 +9,8 @@
 import { createServer, connect as netConnect, isIP, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { connect as tlsConnect, createSecureContext, rootCertificates, TLSSocket, type ConnectionOptions, type SecureContext } from 'node:tls';
+import { AppLayer, type AppLayerOptions } from '../app/layer.js';
+import { canRequireModules, preloadDecoders } from '../app/load.js';
 import type { DissectEvent } from '../engine/events.js';
 import type { Limits } from '../websocket/types.js';
 import { canonicalIp, formatHostPort, parseTarget, sameFamily, type HostPort, type ProxyTarget } from './address.js';
@@ -38,6 +40,8 @@ export interface ProxyOptions {
   /** Bytes the recording may lag behind before it stops (default 64 MiB). */
   maxRecordLag?: number;
   limits?: Partial<Limits>;
+  /** The application layer, as for wsdump (src/app): default on, each connection recognised on its own; false: off. */
+  app?: AppLayerOptions | false;
   /** Clients served at once; more are refused (closed at once) with a notice. Default 256. */
   maxConnections?: number;
   /** Milliseconds to wait for the target (TCP and TLS handshakes), and for a TLS client's handshake. Default 10000. */
@@ -206,6 +210,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     });
   };
 
+  // One layer for every connection: an Engine.IO session may span several.
+  const app = options.app === false || options.app?.app === 'none' ? null : new AppLayer(options.app ?? {});
+  if (app !== null && !canRequireModules()) await preloadDecoders();
   const emit = (event: DissectEvent) => {
     try {
       options.onEvent?.(event);
@@ -327,6 +334,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         emit,
         pingTimeout,
         onPingTimeout: (message) => report('proxy.ping-unanswered', message),
+        app,
       });
       queue.open(tap, captureClock());
       relay = new ConnectionRelay(conn, client, upstreamSide, tap, {

@@ -12,6 +12,7 @@ import type { Writable } from 'node:stream';
 import type { Direction } from '../alerts.js';
 import { PcapStreamWriter } from '../capture/pcap-file-writer.js';
 import { TcpConversationRecorder, type RecordedPacket } from '../capture/tcp-recorder.js';
+import type { AppLayer } from '../app/layer.js';
 import { ConnectionDissector } from '../engine/connection-dissector.js';
 import type { DissectEvent, Endpoint } from '../engine/events.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
@@ -87,6 +88,8 @@ export interface ConnectionTapOptions {
   recording?: CaptureRecording | null;
   /** Receives every event; must not throw (the proxy wraps it). */
   emit: (event: DissectEvent) => void;
+  /** The application layer the events pass through (shared by the proxy's connections), or none. */
+  app?: AppLayer | null;
   clock?: () => number;
   /** Milliseconds a Ping may wait for its Pong before `onPingTimeout` is told; 0 or absent: never. */
   pingTimeout?: number;
@@ -203,6 +206,7 @@ export class ConnectionTap {
     let events: DissectEvent[];
     try {
       events = step();
+      if (this.options.app) events = this.options.app.process(events);
     } catch (error) {
       this.failed = true;
       this.safeEmit(notice('proxy.tap-failed', `#${this.conn}: the dissector failed (${describe(error)}); the connection is still relayed, but no longer decoded. Please report this bug.`, this.clock()));

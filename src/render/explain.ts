@@ -17,8 +17,10 @@ import { computeAccept, isValidKey } from '../http/accept.js';
 import { closeCodeName, isControlOpcode, isReservedOpcode, WEBSOCKET_GUID } from '../websocket/constants.js';
 import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
+import { explainApp } from './app-explain.js';
 import { escapeText, hexPreview } from './escape.js';
 import { closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
+import { prettyJson } from './json-text.js';
 import { otherLabel, palette } from './table.js';
 import { explainTls, explainTlsRecord, keylogWouldHelp } from './tls-text.js';
 import { visibleLength, wrapBlock } from './wrap.js';
@@ -400,7 +402,9 @@ export class ExplainRenderer {
         this.note(event.frame.start.ts);
         return this.frame(event.conn, event.frame);
       case 'message':
-        return this.message(event.message);
+        return this.message(event.message, event.app !== undefined);
+      case 'app':
+        return explainApp(event, c.dim, this.width) + this.alerts(event.alerts) + '\n';
       case 'alert':
         return this.alerts([event.alert], `#${event.conn} `) + '\n';
       case 'end':
@@ -620,7 +624,8 @@ export class ExplainRenderer {
 
   // --- messages, alerts, ends ---------------------------------------------------------------
 
-  private message(m: Message): string {
+  /** `decoded`: an application decoder explains it next (else JSON text is shown indented here). */
+  private message(m: Message, decoded: boolean): string {
     const c = this.c;
     let out = '';
     if (!m.close && (m.fragments > 1 || m.compressed)) {
@@ -638,6 +643,11 @@ export class ExplainRenderer {
           ? 'answers no ping: an unsolicited Pong is a one-way heartbeat (§5.5.3)'
           : `answers the ${m.direction === 'client' ? 'server' : 'client'}'s ping${a.packet !== null && this.source === 'capture' ? ` of packet ${a.packet}` : ''}, echoing its data (§5.5.3)${a.rttMs !== null ? `: round trip ${formatMs(a.rttMs)}` : ''}`;
       out += wrapBlock(`${c.dim('   └')} this pong ${what}\n`, this.width, 5);
+    }
+    const json = !decoded && m.text !== undefined && !m.truncated ? prettyJson(m.text) : null;
+    if (json !== null) {
+      out += `${c.dim('   └')} JSON (no application protocol recognised), indented:\n`;
+      for (const line of json) out += `       ${escapeText(line, this.width - 8)}\n`;
     }
     const alerts = this.alerts(m.alerts);
     return out + alerts + (out !== '' || alerts !== '' ? '\n' : '');

@@ -1,4 +1,5 @@
 import type { Alert } from '../alerts.js';
+import { appEventJson } from './app-json.js';
 import { digest } from '../digest.js';
 import type { DissectEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
@@ -224,5 +225,7 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
         ...position(event.at),
         ...(event.tls !== undefined ? { tls: event.tls } : {}),
       };
+    case 'app':
+      return appEventJson(event, maxHex);
   }
 }

@@ -1,12 +1,16 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Alert, Direction } from '../alerts.js';
-import type { DissectEvent, Endpoint, FrameEvent, HandshakeEvent, OtherTrafficEvent } from '../engine/events.js';
+import { isAppAlert } from '../app/registry.js';
+import type { AppEvent } from '../app/types.js';
+import type { DissectEvent, Endpoint, FrameEvent, HandshakeEvent, MessageEvent, OtherTrafficEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
+import { AppSummary, appText, viaText } from './app-view.js';
 import { ascii } from './byte-writer.js';
 import { escapeText, hexPreview, hexString } from './escape.js';
 import { closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
+import { compactJson, spreadOverLines } from './json-text.js';
 import { RowWriter, tableRow, type CellGroup } from './row.js';
 import { KEYLOG_HINT, keylogWouldHelp, tlsHeadline, tlsSummaryNote } from './tls-text.js';
 import { visibleLength, wrapBlock } from './wrap.js';
@@ -16,12 +20,17 @@ export interface TableOptions {
   colorLevel: 0 | 1 | 2 | 3;
   /** Terminal width the rows must fit in. */
   width: number;
-  /** A row per frame (default), a row per reassembled message, or only per-connection summaries. */
-  view?: 'frames' | 'messages' | 'summary';
+  /**
+   * A row per frame (default), a row per reassembled message, a row per application message
+   * (--events), or only per-connection summaries.
+   */
+  view?: 'frames' | 'messages' | 'events' | 'summary';
   /** Characters of payload preview (default: what fits the width). */
   payloadChars?: number;
   /** Show whole payloads, under the row they belong to. */
   full?: boolean;
+  /** WebSocket and protocol heartbeats --hide-heartbeats hid on a connection, for its summary. */
+  hiddenHeartbeats?: (conn: number) => number;
 }
 
 /** One color per field, used by every human view so a field is recognisable anywhere. */
@@ -107,6 +116,15 @@ const MESSAGE_COLUMNS = [
   { head: 'Length', width: 16 },
 ] as const;
 
+/** --events: one row per application message, whatever carried it. */
+const EVENT_COLUMNS = [
+  { head: 'No.', width: 7 },
+  { head: 'Time', width: 11 },
+  { head: 'Conn', width: 5 },
+  { head: 'Dir', width: 4 },
+  { head: 'Via', width: 5 },
+] as const;
+
 const SUFFIX_16 = ascii(' (16)');
 const SUFFIX_64 = ascii(' (64)');
 /** What the Length cell shows after the number: the extended length's size, as frameCellsAround writes it. */
@@ -158,7 +176,7 @@ function extensionText(e: ExtensionOffer): string {
  */
 export class TableRenderer {
   private readonly c: ReturnType<typeof palette>;
-  private readonly view: 'frames' | 'messages' | 'summary';
+  private readonly view: 'frames' | 'messages' | 'events' | 'summary';
   private readonly columns: readonly { head: string; width: number }[];
   private readonly payloadWidth: number;
   /** Column widths of a row, the payload column last. */
@@ -181,12 +199,16 @@ export class TableRenderer {
   private keylogHinted = false;
   /** Laid-out middle cells of plain frame rows, per open connection (see middleGroup). */
   private readonly middleGroups = new Map<number, Map<number, CellGroup | null>>();
+  /** --messages: the application message shown in the last message's row (not repeated under it). */
+  private inRow: AppEvent | undefined;
+  /** --summary: application messages counted per connection. */
+  private readonly appSummary = new AppSummary();
 
   constructor(private readonly options: TableOptions) {
     this.c = palette(new Chalk({ level: options.colorLevel }));
     this.view = options.view ?? 'frames';
     this.compact = options.width < COMPACT_BELOW;
-    this.columns = this.view === 'messages' ? MESSAGE_COLUMNS : this.compact ? COMPACT_COLUMNS : COLUMNS;
+    this.columns = this.view === 'messages' ? MESSAGE_COLUMNS : this.view === 'events' ? EVENT_COLUMNS : this.compact ? COMPACT_COLUMNS : COLUMNS;
     this.payloadWidth = Math.max(MIN_PAYLOAD, options.width - fixedWidth(this.columns) - 1);
     this.previewChars = options.payloadChars ?? this.payloadWidth - 4;
     this.widths = [...this.columns.map((col) => col.width), this.payloadWidth];
@@ -200,6 +222,7 @@ export class TableRenderer {
 
   private renderWide(event: DissectEvent): string {
     if (this.view === 'summary') return this.renderSummaryView(event);
+    if (this.view === 'events') return this.renderEventsView(event);
     switch (event.type) {
       case 'notice':
         return `${this.c.info('ℹ')} ${this.c.dim(event.code)} ${escapeText(event.message, 300)}\n`;
@@ -230,8 +253,10 @@ export class TableRenderer {
         if (!this.options.full && event.frame.alerts.length === 0) return this.frameRow(event.conn, event.frame);
         return this.frameRow(event.conn, event.frame) + this.fullPayload(event.frame.data, event.frame.opcode === 0x1 && !event.frame.rsv1) + this.alerts(event.frame.alerts);
       case 'message':
-        if (this.view === 'messages') return this.messageRow(event.conn, event.message) + this.fullPayload(event.message.data, event.message.text !== undefined) + this.alerts(event.message.alerts);
+        if (this.view === 'messages') return this.messageView(event);
         return this.message(event.message);
+      case 'app':
+        return this.appLine(event);
       case 'alert':
         return this.alerts([event.alert], `#${event.conn} `);
       case 'end':
@@ -239,6 +264,18 @@ export class TableRenderer {
         this.middleGroups.delete(event.conn);
         return this.summary(event);
     }
+  }
+
+  /** --messages: a row per message, its application message (if any) as the content. */
+  private messageView(event: MessageEvent): string {
+    this.inRow = event.app?.[0];
+    return this.messageRow(event.conn, event.message, this.inRow) + this.fullPayload(event.message.data, event.message.text !== undefined) + this.alerts(event.message.alerts);
+  }
+
+  /** An application message: a line under the message it came from (in --messages, the first one is the row's content already). */
+  private appLine(event: AppEvent): string {
+    if (event === this.inRow) return this.alerts(event.alerts);
+    return `${this.c.dim('   └')} ${appText(event, this.options.width - 6)}\n${this.alerts(event.alerts)}`;
   }
 
   /**
@@ -297,7 +334,40 @@ export class TableRenderer {
   }
 
   private headRow(): string {
-    return this.row([...this.columns.map((col) => this.c.heading(col.head)), this.c.heading(this.view === 'messages' ? 'Content' : 'Payload')]);
+    const last = this.view === 'messages' ? 'Content' : this.view === 'events' ? 'Application message' : 'Payload';
+    return this.row([...this.columns.map((col) => this.c.heading(col.head)), this.c.heading(last)]);
+  }
+
+  /** --events: a row per application message, its alerts under it, and nothing else but notices. */
+  private renderEventsView(event: DissectEvent): string {
+    switch (event.type) {
+      case 'notice':
+        return `${this.c.info('ℹ')} ${this.c.dim(event.code)} ${escapeText(event.message, 300)}\n`;
+      case 'connection':
+        this.noteTime(event.at.ts);
+        return '';
+      case 'alert':
+        return isAppAlert(event.alert.code) ? this.alerts([event.alert], `#${event.conn} `) : '';
+      case 'app': {
+        let out = '';
+        if (!this.headerShown) {
+          this.headerShown = true;
+          out += this.headRow();
+        }
+        const c = this.c;
+        out += this.row([
+          c.packet(event.at.packet !== undefined ? String(event.at.packet) : '-'),
+          c.time(this.time(event.at.ts)),
+          `#${event.conn}`,
+          this.dir(event.direction),
+          c.dim(viaText(event)),
+          appText(event, this.previewChars),
+        ]);
+        return out + this.alerts(event.alerts);
+      }
+      default:
+        return '';
+    }
   }
 
   private time(ts: number | undefined): string {
@@ -311,7 +381,7 @@ export class TableRenderer {
     return direction === 'client' ? this.c.client(ARROW.client) : this.c.server(ARROW.server);
   }
 
-  private messageRow(conn: number, m: Message): string {
+  private messageRow(conn: number, m: Message, app: AppEvent | undefined): string {
     const c = this.c;
     const length = m.inflated ? `${m.wireLength}→${m.length}` : String(m.length);
     return this.row([
@@ -322,7 +392,7 @@ export class TableRenderer {
       c.opcode(m.type.length > 8 ? `0x${m.opcode.toString(16)}` : m.type),
       String(m.fragments),
       c.length(length + (m.truncated ? '+' : '')),
-      this.content(m),
+      app !== undefined ? appText(app, this.previewChars) : this.content(m),
     ]);
   }
 
@@ -341,7 +411,7 @@ export class TableRenderer {
   }
 
   private payloadText(m: Message): string {
-    if (m.text !== undefined) return `"${escapeText(m.text, this.previewChars)}"`;
+    if (m.text !== undefined) return `"${escapeText(this.oneLineJson(m.text, m.truncated), this.previewChars)}"`;
     // Ping and Pong payloads are bytes, often readable ones.
     if (m.type !== 'binary' && !m.compressed && looksLikeText(m.data)) return `"${escapeText(decodeUtf8Lossy(m.data), this.previewChars)}"`;
     return hexPreview(m.data, Math.max(1, Math.floor(this.previewChars / 3)));
@@ -504,9 +574,19 @@ export class TableRenderer {
     // A continuation or control frame does not say whether it carries text: judge by content.
     const asText = !f.rsv1 && (f.opcode === 0x1 || (f.opcode !== 0x2 && looksLikeText(sample)));
     if (!asText) return hexPreview(f.data, Math.max(1, Math.floor(width / 3))) + more;
+    // A whole text message in one frame that is JSON spread over lines: shown on one line.
+    if (f.opcode === 0x1 && f.fin && !f.truncated && (sample.includes(0x0a) || sample.includes(0x0d) || sample.includes(0x09))) {
+      return `"${escapeText(this.oneLineJson(decodeUtf8Lossy(f.data), false), width)}"`;
+    }
     // When the first width + 1 bytes are ASCII they are the first width + 1 characters, all
     // that escapeText looks at: the rest of the sample need not be decoded.
     return `"${escapeText(decodeUtf8Lossy(isAscii(sample, width + 1) ? sample.subarray(0, width + 1) : sample), width)}"${more}`;
+  }
+
+  /** JSON text spread over lines (pretty-printed) made compact, as JSON reads on one line; other text as it is. */
+  private oneLineJson(text: string, truncated: boolean): string {
+    if (truncated || !spreadOverLines(text, this.previewChars * 4)) return text;
+    return compactJson(text) ?? text;
   }
 
   private message(m: Message): string {
@@ -551,6 +631,9 @@ export class TableRenderer {
         return '';
       case 'end':
         return this.summaryBlock(event);
+      case 'app':
+        this.appSummary.add(event);
+        return '';
       default:
         return '';
     }
@@ -579,6 +662,9 @@ export class TableRenderer {
         if (timing) lines.push(`   timing: ${timing}`);
       }
     }
+    lines.push(...this.appSummary.take(e.conn));
+    const hidden = this.options.hiddenHeartbeats?.(e.conn) ?? 0;
+    if (hidden > 0) lines.push(`   ${hidden} heartbeat message(s) hidden (--hide-heartbeats)`);
     const alerts = [e.alerts.error && c.error(`✖ ${e.alerts.error} error(s)`), e.alerts.warning && c.warning(`▲ ${e.alerts.warning} warning(s)`), e.alerts.info && c.info(`ℹ ${e.alerts.info} info`)].filter(Boolean).join(', ');
     if (alerts) lines.push(`   alerts: ${alerts}`);
     return lines.join('\n') + '\n';
@@ -593,6 +679,7 @@ export class TableRenderer {
     const side = (d: Direction) => `${ARROW[d]} ${e.totals[d].frames} frames, ${e.totals[d].messages} messages, ${e.totals[d].bytes} bytes${e.totals[d].missing ? `, ${e.totals[d].missing} missing` : ''}`;
     const alerts = [e.alerts.error && c.error(`${e.alerts.error} error(s)`), e.alerts.warning && c.warning(`${e.alerts.warning} warning(s)`), e.alerts.info && c.info(`${e.alerts.info} info`)].filter(Boolean).join(', ') || c.ok('no alerts');
     const close = (d: Direction) => (e.closeCodes[d].length > 0 ? e.closeCodes[d].map((x) => x ?? 'no code').join('/') : '-');
-    return `${c.heading(`#${e.conn} summary`)}: ${side('client')}; ${side('server')}; close C→S ${close('client')}, S→C ${close('server')}; ${alerts}\n`;
+    const hidden = this.options.hiddenHeartbeats?.(e.conn) ?? 0;
+    return `${c.heading(`#${e.conn} summary`)}: ${side('client')}; ${side('server')}; close C→S ${close('client')}, S→C ${close('server')}; ${alerts}${hidden > 0 ? `; ${hidden} heartbeat message(s) hidden` : ''}\n`;
   }
 }

@@ -165,6 +165,9 @@ export class TimelineRenderer {
         if (event.kind !== 'websocket') return '';
         return this.picture(event.conn, conn, event);
       }
+      case 'app':
+        // The picture is of the WebSocket: what its messages carry is for the other views.
+        return '';
     }
   }
 

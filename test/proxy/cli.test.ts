@@ -147,7 +147,7 @@ describe('wsproxy live', () => {
     expect(await proxy.stop()).toBe(0);
     const both = fakeIo();
     expect(await main(argv('--listen', '0', '--target', String(target), '--explain', '--json'), both)).toBe(1);
-    expect(both.stderr.text).toMatch(/choose one of --json, --explain, --messages, --summary/);
+    expect(both.stderr.text).toMatch(/choose one of --json, --explain, --messages, --events, --summary/);
   });
 
   it('on Ctrl-C waits for open connections for --grace, then resets them and prints their summaries', async () => {
