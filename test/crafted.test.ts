@@ -65,6 +65,7 @@ function alertCodes(events: DissectEvent[]): Set<string> {
     else if (e.type === 'frame') e.frame.alerts.forEach((a) => codes.add(a.code));
     else if (e.type === 'message') e.message.alerts.forEach((a) => codes.add(a.code));
     else if (e.type === 'handshake') e.alerts.forEach((a) => codes.add(a.code));
+    else if (e.type === 'app') e.alerts.forEach((a) => codes.add(a.code));
     else if (e.type === 'notice') codes.add(e.code);
   }
   return codes;

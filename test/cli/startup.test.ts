@@ -53,4 +53,21 @@ describe('what wsdump loads', () => {
     const plain = run('--summary', 'fixtures/real/ws-basic.pcap');
     expect(loads(plain.loaded, TLS_LAYER)).toBe(false);
   });
+
+  it('loads an application decoder only for a connection that needs it (src/app/load.ts)', () => {
+    const decoder = (name: string) => new RegExp(`/dist/app/${name}\\.js$`);
+    const others = ['json-rpc', 'json', 'msgpack', 'cbor', 'protobuf'];
+    const plain = run('--json', 'fixtures/real/ws-basic.pcap');
+    expect(plain.status).toBe(0);
+    for (const name of ['socket-io', ...others]) expect(loads(plain.loaded, decoder(name)), name).toBe(false);
+
+    const socketIo = run('--json', 'fixtures/real/socketio-node.pcap');
+    expect(socketIo.stdout).toContain('"protocol":"socket.io"');
+    expect(loads(socketIo.loaded, decoder('socket-io'))).toBe(true);
+    for (const name of others) expect(loads(socketIo.loaded, decoder(name)), name).toBe(false);
+
+    const off = run('--json', '--app', 'none', 'fixtures/real/socketio-node.pcap');
+    expect(off.stdout).not.toContain('"type":"app"');
+    expect(loads(off.loaded, decoder('socket-io'))).toBe(false);
+  });
 });

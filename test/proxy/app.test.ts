@@ -1,0 +1,79 @@
+/**
+ * wsproxy shows the application layer live: the messages of the real Socket.IO capture
+ * (fixtures/real/socketio-node.pcap) are replayed through the proxy by a ws client and server,
+ * in the capture's order, and the live events must be those wsdump decodes from the capture.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { main, type WsproxyControl } from '../../src/cli/wsproxy.js';
+import type { HostPort } from '../../src/proxy/index.js';
+import { fakeIo, ndjson } from '../cli/io.js';
+import { dissectFile } from '../helpers/dissect.js';
+import { closeServer } from './helpers.js';
+
+const SIO = 'fixtures/real/socketio-node.pcap';
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+type Json = Record<string, any>;
+
+/** What an app event says, without where and when it was seen (packets, times, latencies). */
+function meaning(e: Json): Json {
+  const { conn: _c, packet: _p, ts: _t, replyTo: _r, latencyMs: _l, summary, ...rest } = e;
+  return { ...rest, summary: String(summary).replace(/  answers .*$/, '') };
+}
+
+async function replayThroughProxy(args: string[]): Promise<string> {
+  const { json } = await dissectFile(SIO);
+  const messages = json.filter((e) => e.type === 'message' && (e.opcode === 1 || e.opcode === 2));
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await once(wss, 'listening');
+  cleanups.push(() => closeServer(wss));
+  const io = fakeIo();
+  const controller = new AbortController();
+  let listening!: (address: HostPort) => void;
+  const address = new Promise<HostPort>((resolve) => (listening = resolve));
+  const control: WsproxyControl = { signal: controller.signal, onListening: listening };
+  const exit = main(['node', 'wsproxy', '--listen', '0', '--target', String((wss.address() as AddressInfo).port), ...args], io, control);
+  const { port } = await address;
+  const serverSide = once(wss, 'connection') as Promise<[WebSocket]>;
+  const client = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
+  await once(client, 'open');
+  const [server] = await serverSide;
+  const received = { client: 0, server: 0 };
+  server.on('message', () => received.server++);
+  client.on('message', () => received.client++);
+  for (const m of messages) {
+    const data = m.text !== undefined ? m.text : Buffer.from(m.payload, 'hex');
+    const [from, to] = m.from === 'client' ? [client, 'server' as const] : [server, 'client' as const];
+    const before = received[to];
+    from.send(data, { binary: m.text === undefined });
+    await expect.poll(() => received[to], { timeout: 5000 }).toBe(before + 1);
+  }
+  client.close(1000);
+  await once(client, 'close');
+  controller.abort();
+  expect(await exit).toBe(0);
+  return io.stdout.text;
+}
+
+describe('wsproxy decodes the application layer live', () => {
+  it('--json: the same app events as wsdump on the capture', async () => {
+    const live = ndjson(await replayThroughProxy(['--json', '--full'])).filter((e) => e.type === 'app');
+    const offline = (await dissectFile(SIO)).json.filter((e) => e.type === 'app');
+    expect(live.map(meaning)).toEqual(offline.map(meaning));
+    // Paired without packet numbers (no --write): the latency is still measured.
+    expect(live.filter((e) => e.kind === 'ack').every((e) => e.replyTo === null && e.latencyMs >= 0)).toBe(true);
+  });
+
+  it('--events --hide-heartbeats: one line per Socket.IO event as it happens', async () => {
+    const out = await replayThroughProxy(['--events', '--hide-heartbeats']);
+    expect(out).toMatch(/S→C ws\s+socket\.io event pushMsg \["你好"\]  nsp \//);
+    expect(out).toMatch(/C→S ws\s+socket\.io event upload \[<4 bytes 01020304>,"name\.bin"\]  nsp \//);
+    expect(out).not.toMatch(/engine\.io (ping|pong)/);
+  });
+});
