@@ -8,6 +8,7 @@ import type { DissectEvent } from '../engine/events.js';
 import { NdjsonEncoder, ndjsonLines } from '../render/ndjson-encoder.js';
 import { ByteWriter } from '../render/byte-writer.js';
 import { canRequireModules, preloadDecoders } from '../app/load.js';
+import { Progress } from './progress.js';
 import {
   appOptionsFrom,
   EventFilter,
@@ -90,34 +91,6 @@ function counter(onBytes: (n: number) => void): Transform {
   });
 }
 
-class Progress {
-  private read = 0;
-  private lastDraw = 0;
-  private shown = false;
-
-  constructor(
-    private readonly total: number,
-    private readonly stderr: NodeJS.WritableStream,
-  ) {}
-
-  add(n: number): void {
-    this.read += n;
-    const now = Date.now();
-    if (now - this.lastDraw < 200) return;
-    this.lastDraw = now;
-    const fraction = Math.min(1, this.read / this.total);
-    const bar = '#'.repeat(Math.round(fraction * 30)).padEnd(30, '.');
-    this.stderr.write(`\r[${bar}] ${(fraction * 100).toFixed(0).padStart(3)}% of ${(this.total / 1e6).toFixed(1)} MB`);
-    this.shown = true;
-  }
-
-  clear(): void {
-    if (!this.shown) return;
-    this.stderr.write('\r\x1b[2K');
-    this.shown = false;
-  }
-}
-
 /** Progress is drawn for files over this size, when stderr is a terminal. */
 const PROGRESS_MIN_BYTES = 20 * 1024 * 1024;
 
@@ -134,7 +107,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
       }
     })();
     if (size >= PROGRESS_MIN_BYTES) {
-      const bar = new Progress(size, io.stderr);
+      const bar = new Progress(size, io.stderr, { sharesTerminal: io.stdout.isTTY === true });
       progress = bar;
       source = createReadStream(path, { highWaterMark: FILE_CHUNK }).pipe(counter((n) => bar.add(n)));
     }
@@ -151,23 +124,21 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   // else as the renderer's text.
   const filter = new EventFilter(options);
   const appFilter = await makeAppFilter(options);
-  const sink = (bytes: Buffer) => out.addBytes(bytes);
+  const sink = (bytes: Buffer) => {
+    progress?.beforeOutput();
+    out.addBytes(bytes);
+  };
   let writer: ByteWriter;
   let write: (event: DissectEvent) => void;
   /** Where the Time column starts: the capture's first packet, whatever is shown. */
   let setTimeOrigin: (ts: number) => void = () => {};
   const text = (rendered: string) => {
-    if (rendered === '') return;
-    progress?.clear();
-    writer.text(rendered);
+    if (rendered !== '') writer.text(rendered);
   };
   if (options.json) {
     const encoder = new NdjsonEncoder({ maxHexBytes: jsonHexBytes(options) }, sink);
     writer = encoder;
-    write = (event) => {
-      progress?.clear();
-      encoder.write(event);
-    };
+    write = (event) => encoder.write(event);
   } else if (options.explain || options.timeline) {
     const { makeExplain, makeTimeline } = await import('./renderers.js');
     const explain = options.explain ? makeExplain(options, io) : null;
@@ -184,8 +155,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
     const rows = new RowWriter(sink);
     writer = rows;
     write = (event) => {
-      if (event.type === 'frame' && table.writeFrameRow(event, rows)) progress?.clear();
-      else text(table.render(event));
+      if (event.type !== 'frame' || !table.writeFrameRow(event, rows)) text(table.render(event));
     };
   }
   const show =
@@ -209,8 +179,8 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
         // Damage is said once on stderr, after what came before it; the table does not
         // repeat it, NDJSON keeps it as an event.
         damaged = true;
-        progress?.clear();
         void flush();
+        progress?.hide();
         warn(io, `wsdump: ${event.message.startsWith(name) ? '' : `${name}: `}${event.message}\n`);
         if (!options.json) continue;
       }
@@ -232,11 +202,12 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
     // A TLS connection appeared: its layer loads now, then what waited for it is decoded.
     if (dissector.waiting) collect(await dissector.resume());
     await flush();
+    progress?.afterOutput();
     if (out.isClosed) break;
   }
   collect(dissector.finish());
   await flush();
-  progress?.clear();
+  progress?.hide();
   if (out.failure) throw new UsageError(`cannot write the output: ${out.failure.message}`);
   if (options.strict && errors > 0) return EXIT.strict;
   return damaged ? EXIT.damaged : EXIT.ok;
