@@ -139,7 +139,7 @@ export function addViewOptions(command: Command, fromHelp = 'only frames sent by
     .option('--payload <n>', 'characters of payload preview (bytes of hex with --json)', parseCount)
     .option('--full', 'show whole payloads')
     .option('--width <columns>', 'table width (default: the terminal width, or 120)', parseCount)
-    .option('--color', 'force colors (default: only on a terminal, never with NO_COLOR)')
+    .option('--color', 'force colors (default: only on a terminal; NO_COLOR or FORCE_COLOR=0 turn them off, FORCE_COLOR=1-3 on)')
     .option('--no-color', 'no colors');
 }
 

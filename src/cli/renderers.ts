@@ -15,17 +15,29 @@ import type { CliIo, ViewOptions } from './common.js';
 export { ExplainRenderer, renderAccept, RowWriter, wrapBlock };
 
 /**
- * Colors only on a terminal, never with NO_COLOR (https://no-color.org: any non-empty value),
- * unless --color forces them; --no-color always wins.
+ * Colors only on a terminal, never with NO_COLOR (https://no-color.org: any non-empty value);
+ * FORCE_COLOR as chalk reads it (0 or false: none, 1-3 or true: that level, on a terminal or
+ * not); --color and --no-color win over both.
  */
 export function colorLevel(option: boolean | undefined, io: CliIo): 0 | 1 | 2 | 3 {
   if (option === false) return 0;
   const detected = supportsColor ? supportsColor.level : 0;
   if (option === true) return detected > 0 ? detected : 1;
   if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') return 0;
+  const forced = forcedColor(io.env.FORCE_COLOR);
+  if (forced !== null) return forced;
   if (!io.stdout.isTTY || io.env.TERM === 'dumb') return 0;
   // chalk detects from the process's own stdout; the stream we write to is a terminal.
   return detected > 0 ? detected : 1;
+}
+
+/** FORCE_COLOR's level as chalk's supports-color reads it, or null when it is not set (or not a level). */
+function forcedColor(value: string | undefined): 0 | 1 | 2 | 3 | null {
+  if (value === undefined) return null;
+  if (value === '' || value === 'true') return 1;
+  if (value === 'false') return 0;
+  const level = Number.parseInt(value, 10);
+  return Number.isNaN(level) ? null : (Math.max(0, Math.min(3, level)) as 0 | 1 | 2 | 3);
 }
 
 /** The teaching views fit 80 columns unless --width says otherwise (or the terminal is narrower). */

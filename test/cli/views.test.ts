@@ -54,3 +54,21 @@ describe('the Time column', () => {
     expect(timeOf(stdout, 2)).toBe('0.177780');
   });
 });
+
+describe('colors', () => {
+  it('follow FORCE_COLOR as chalk does: 0 means none, even on a terminal', async () => {
+    const ESC = /\x1b\[/;
+    const run = async (env: NodeJS.ProcessEnv, tty: boolean, ...args: string[]) => {
+      const io = fakeIo({ tty, env });
+      await main(argv(...args, TWO), io);
+      return io.stdout.text;
+    };
+    expect(await run({ FORCE_COLOR: '0' }, true)).not.toMatch(ESC);
+    expect(await run({ FORCE_COLOR: 'false' }, true)).not.toMatch(ESC);
+    expect(await run({ FORCE_COLOR: '0' }, true, '--explain')).not.toMatch(ESC);
+    expect(await run({ FORCE_COLOR: '1' }, false)).toMatch(ESC);
+    expect(await run({ FORCE_COLOR: '1', NO_COLOR: '1' }, true)).not.toMatch(ESC);
+    expect(await run({ FORCE_COLOR: '0' }, true, '--color')).toMatch(ESC);
+    expect(await run({}, true)).toMatch(ESC);
+  });
+});
