@@ -6,6 +6,7 @@ import type { AppEvent } from '../app/types.js';
 import type { DissectEvent } from '../engine/events.js';
 import { escapeText } from '../render/escape.js';
 import type { AppFilter } from './app-filter.js';
+import { COLUMN_NAMES, parseColumnNames } from '../render/columns.js';
 import { ndjsonLines } from '../render/ndjson-encoder.js';
 import { Opcode } from '../websocket/constants.js';
 import { DEFAULT_LIMITS, type Limits } from '../websocket/types.js';
@@ -50,6 +51,10 @@ export interface ViewOptions {
   opcode?: string[];
   host?: string[];
   port?: number[];
+  /** Only connections that are WebSocket (upgraded, or decoded mid-stream). */
+  wsOnly?: boolean;
+  /** The table's columns, in order (src/render/columns.ts). */
+  columns?: string[];
   maxFrame?: number;
   maxMessage?: number;
   maxInflated?: number;
@@ -80,6 +85,13 @@ export function parseConnList(value: string, previous: number[] = []): number[] 
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+}
+
+export function parseColumns(value: string): string[] {
+  const parsed = parseColumnNames(value);
+  if ('unknown' in parsed) throw new InvalidArgumentError(`unknown column "${parsed.unknown}": use ${COLUMN_NAMES.join(', ')}.`);
+  if (parsed.names.length === 0) throw new InvalidArgumentError('expected at least one column name.');
+  return parsed.names;
 }
 
 export function parseDirection(value: string): Direction {
@@ -132,11 +144,13 @@ export function addViewOptions(command: Command, fromHelp = 'only frames sent by
     .option('--opcode <names>', 'only these opcodes: text,binary,close,ping,pong,continuation', parseOpcodes)
     .option('--host <ip>', 'only connections with this address (repeatable)', collect)
     .option('--port <port>', 'only connections with this port (repeatable)', parsePort)
+    .option('--ws-only', 'only WebSocket connections: plain HTTP, refused upgrades and other traffic are not shown')
     .addOption(new Option('--app <name>', 'decode every connection as this application protocol, or none (default: recognised per connection by subprotocol, path, first messages)').choices(APP_NAMES))
     .option('--event <glob>', 'only application messages whose event name, method, target or topic matches (* and ?; repeatable)', collect)
     .option('--grep <regex>', 'only messages whose text or application fields match this regular expression', parseRegex)
     .option('--hide-heartbeats', 'hide WebSocket ping/pong and protocol keep-alives (Engine.IO ping/pong …); summaries count them')
-    .option('--payload <n>', 'characters of payload preview (bytes of hex with --json)', parseCount)
+    .option('--payload <n>', 'characters of payload preview, widening the column as needed (bytes of hex with --json)', parseCount)
+    .option('--columns <names>', `the table's columns, in order: ${COLUMN_NAMES.join(',')} (e.g. no,time,dir,opcode,length,payload)`, parseColumns)
     .option('--full', 'show whole payloads')
     .option('--width <columns>', 'table width (default: the terminal width, or 120)', parseCount)
     .option('--color', 'force colors (default: only on a terminal; NO_COLOR or FORCE_COLOR=0 turn them off, FORCE_COLOR=1-3 on)')
@@ -196,15 +210,48 @@ export class EventFilter {
   /** The application messages of the last message judged, and whether it was shown: they follow it. */
   private lastApp: AppEvent[] | undefined;
   private lastShown = true;
+  /** --ws-only: what a connection not yet known to be WebSocket has shown (its intro), held until it is. */
+  private readonly pending = new Map<number, DissectEvent[]>();
+  private released: DissectEvent[] | null = null;
+  private seenCount = 0;
+  private matchedCount = 0;
 
   constructor(private readonly options: ViewOptions) {
     this.opcodes = options.opcode?.length ? new Set(options.opcode.map((o) => (o.startsWith('0x') ? parseInt(o, 16) : OPCODES[o]!))) : null;
+  }
+
+  /** Connections seen so far. */
+  get seen(): number {
+    return this.seenCount;
+  }
+
+  /** Connections shown so far (that passed the connection filters, and --ws-only). */
+  get matched(): number {
+    return this.matchedCount;
+  }
+
+  /** Whether any filter chooses connections (--conn, --host, --port, --ws-only). */
+  get choosesConnections(): boolean {
+    const o = this.options;
+    return Boolean(o.conn?.length || o.host?.length || o.port?.length || o.wsOnly);
+  }
+
+  /**
+   * Events held back by --ws-only that are to be shown now, before the event just judged
+   * (a connection proved WebSocket: its `connection` line comes first); null mostly. Call
+   * after each accepts().
+   */
+  takeHeld(): DissectEvent[] | null {
+    const held = this.released;
+    this.released = null;
+    return held;
   }
 
   accepts(event: DissectEvent): boolean {
     if (event.type === 'notice') return true;
     const o = this.options;
     if (event.type === 'connection') {
+      this.seenCount++;
       const byConn = !o.conn?.length || o.conn.includes(event.conn);
       const byHost = !o.host?.length || o.host.includes(event.client.ip) || o.host.includes(event.server.ip);
       const byPort = !o.port?.length || o.port.includes(event.client.port) || o.port.includes(event.server.port);
@@ -212,12 +259,19 @@ export class EventFilter {
         this.hidden.add(event.conn);
         return false;
       }
+      if (o.wsOnly) {
+        this.pending.set(event.conn, [event]);
+        return false;
+      }
+      this.matchedCount++;
       return true;
     }
     if (this.hidden.has(event.conn)) {
       if (event.type === 'end') this.hidden.delete(event.conn);
       return false;
     }
+    const pending = this.pending.get(event.conn);
+    if (pending !== undefined && !this.provesWebSocket(event, pending)) return false;
     switch (event.type) {
       case 'frame':
         return (!o.from || event.frame.direction === o.from) && (this.opcodes === null || this.opcodes.has(event.frame.opcode));
@@ -235,6 +289,44 @@ export class EventFilter {
         return true;
     }
   }
+
+  /**
+   * --ws-only, for a connection not yet known to be WebSocket: true when this event shows it is
+   * (an accepted upgrade, frames, a mid-stream start), releasing what was held. Its TLS line
+   * is held with its connection line; everything else (plain HTTP, a refusal) is dropped, and
+   * so is the whole connection if it ends first.
+   */
+  private provesWebSocket(event: DissectEvent, pending: DissectEvent[]): boolean {
+    const conn = 'conn' in event ? event.conn : -1;
+    const proof =
+      (event.type === 'handshake' && event.upgraded) ||
+      event.type === 'frame' ||
+      event.type === 'message' ||
+      (event.type === 'alert' && event.alert.code === 'handshake.not-seen');
+    if (proof) {
+      this.pending.delete(conn);
+      this.matchedCount++;
+      this.released = pending;
+      return true;
+    }
+    if (event.type === 'tls') pending.push(event);
+    else if (event.type === 'end') this.pending.delete(conn);
+    return false;
+  }
+}
+
+/** The line that says no connection was shown, or null when one was (or no filter chose any). */
+export function noConnectionMatched(filter: EventFilter, options: ViewOptions): string | null {
+  if (!filter.choosesConnections || filter.matched > 0) return null;
+  const o = options;
+  const asked = [
+    o.conn?.length ? `--conn ${o.conn.join(',')}` : '',
+    ...(o.host ?? []).map((h) => `--host ${h}`),
+    ...(o.port ?? []).map((p) => `--port ${p}`),
+    o.wsOnly ? '--ws-only' : '',
+  ].filter(Boolean);
+  const seen = filter.seen === 0 ? 'no TCP connection was seen' : `${filter.seen} connection(s) were seen`;
+  return `no connection matched ${asked.join(' ')} (${seen})`;
 }
 
 /** Bytes of each payload --json shows as hex. */
@@ -242,51 +334,52 @@ export function jsonHexBytes(options: ViewOptions): number {
   return options.full ? Infinity : (options.payload ?? 256);
 }
 
+/** A view: event in, text out, with the filter it applies (for what it let through). */
+export type View = ((event: DissectEvent) => string) & { readonly filter: EventFilter };
+
 /**
  * The chosen view as a function from event to text. The terminal views are loaded only when
  * chosen (src/cli/renderers.ts).
  */
-export async function makeView(options: ViewOptions, io: CliIo): Promise<(event: DissectEvent) => string> {
+export async function makeView(options: ViewOptions, io: CliIo): Promise<View> {
   const filter = new EventFilter(options);
   const appFilter = await makeAppFilter(options);
-  let render: (event: DissectEvent) => string;
-  /** Sees every event, shown or not. */
-  let observe: (event: DissectEvent) => void = () => {};
-  if (options.json) {
-    render = ndjsonLines({ maxHexBytes: jsonHexBytes(options) });
-  } else {
-    const { makeExplain, makeTable, makeTimeline } = await import('./renderers.js');
-    if (options.timeline) {
-      // Its times are per connection, from the connection's start.
-      const view = makeTimeline(options, io);
-      render = (event) => view.render(event);
-    } else {
-      const renderer = options.explain ? makeExplain(options, io) : makeTable(options, io, appFilter);
-      render = (event) => renderer.render(event);
-      // Times count from the first event, whatever the filters show (live, there is no first packet).
-      let started = false;
-      observe = (event) => {
-        if (started) return;
-        const ts = eventTime(event);
-        if (ts === undefined) return;
-        started = true;
-        renderer.setTimeOrigin(ts);
-      };
-    }
+  const view = (render: (event: DissectEvent) => string, observe?: (event: DissectEvent) => void): View =>
+    Object.assign((event: DissectEvent) => {
+      observe?.(event);
+      return filtered(filter, appFilter, event, render);
+    }, { filter });
+  if (options.json) return view(ndjsonLines({ maxHexBytes: jsonHexBytes(options) }));
+  const { makeExplain, makeTable, makeTimeline } = await import('./renderers.js');
+  // The timeline's times are per connection, from the connection's start.
+  if (options.timeline) {
+    const timeline = makeTimeline(options, io);
+    return view((event) => timeline.render(event));
   }
-  if (appFilter === null) {
-    return (event) => {
-      observe(event);
-      return filter.accepts(event) ? render(event) : '';
-    };
-  }
-  return (event) => {
-    observe(event);
-    if (!filter.accepts(event)) return '';
-    let out = '';
-    appFilter.push(event, (e) => (out += render(e)));
-    return out;
-  };
+  const renderer = options.explain ? makeExplain(options, io) : makeTable(options, io, appFilter);
+  // Times count from the first event, whatever the filters show (live, there is no first packet).
+  let started = false;
+  return view(
+    (event) => renderer.render(event),
+    (event) => {
+      if (started) return;
+      const ts = eventTime(event);
+      if (ts === undefined) return;
+      started = true;
+      renderer.setTimeOrigin(ts);
+    },
+  );
+}
+
+/** What the filters let through of `event`, rendered: what --ws-only held back first. */
+function filtered(filter: EventFilter, appFilter: AppFilter | null, event: DissectEvent, render: (event: DissectEvent) => string): string {
+  const shown = filter.accepts(event);
+  const held = filter.takeHeld();
+  let out = held === null ? '' : held.map(render).join('');
+  if (!shown) return out;
+  if (appFilter === null) return out + render(event);
+  appFilter.push(event, (e) => (out += render(e)));
+  return out;
 }
 
 /** When an event happened, when it says. */

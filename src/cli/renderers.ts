@@ -60,6 +60,7 @@ export function makeTable(options: ViewOptions, io: CliIo, appFilter: AppFilter 
     ...(appFilter !== null ? { hiddenHeartbeats: (conn: number) => appFilter.hidden(conn) } : {}),
     ...(options.payload !== undefined ? { payloadChars: options.payload } : {}),
     ...(options.full ? { full: true } : {}),
+    ...(options.columns ? { columns: options.columns } : {}),
   });
 }
 

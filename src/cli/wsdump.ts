@@ -12,6 +12,7 @@ import { Progress } from './progress.js';
 import {
   appOptionsFrom,
   EventFilter,
+  noConnectionMatched,
   hasError,
   makeAppFilter,
   jsonHexBytes,
@@ -113,6 +114,10 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
     }
   }
   const name = path === '-' ? '<stdin>' : path;
+  if (path === '-' && (io.stdin as { isTTY?: boolean }).isTTY) {
+    // Nothing will come from a keyboard that is a capture: say what is awaited instead of hanging mute.
+    warn(io, "wsdump: reading a capture from stdin, which is a terminal: pipe one in (tcpdump -i lo -U -w - 'tcp port 8080' | wsdump -) or give a file name; Ctrl-D ends\n");
+  }
   const keyLog = options.keylog !== undefined ? await readKeyLogs(options.keylog, io, path === '-') : undefined;
   const capture = await openCapture(source, { name });
   const app = appOptionsFrom(options);
@@ -158,14 +163,14 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
       if (event.type !== 'frame' || !table.writeFrameRow(event, rows)) text(table.render(event));
     };
   }
-  const show =
-    appFilter === null
-      ? (event: DissectEvent) => {
-          if (filter.accepts(event)) write(event);
-        }
-      : (event: DissectEvent) => {
-          if (filter.accepts(event)) appFilter.push(event, write);
-        };
+  const show = (event: DissectEvent) => {
+    const shown = filter.accepts(event);
+    const held = filter.takeHeld();
+    if (held !== null) for (const e of held) write(e);
+    if (!shown) return;
+    if (appFilter === null) write(event);
+    else appFilter.push(event, write);
+  };
   const flush = () => {
     writer.flush();
     return out.flush();
@@ -208,6 +213,8 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   collect(dissector.finish());
   await flush();
   progress?.hide();
+  const unmatched = noConnectionMatched(filter, options);
+  if (unmatched !== null) warn(io, `wsdump: ${unmatched}\n`);
   if (out.failure) throw new UsageError(`cannot write the output: ${out.failure.message}`);
   if (options.strict && errors > 0) return EXIT.strict;
   return damaged ? EXIT.damaged : EXIT.ok;

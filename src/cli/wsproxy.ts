@@ -12,6 +12,7 @@ import {
   collect,
   limitsFrom,
   makeView,
+  noConnectionMatched,
   parseCount,
   parseSize,
   processIo,
@@ -297,6 +298,8 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
   await proxy.close({ grace: options.grace * 1000 });
   if (keylog !== undefined) closeSync(keylog);
   await output.flush();
+  const unmatched = noConnectionMatched(view.filter, options);
+  if (unmatched !== null && view.filter.seen > 0) warn(io, `wsproxy: ${unmatched}\n`);
   return EXIT.ok;
 }
 

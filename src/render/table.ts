@@ -11,6 +11,7 @@ import { ascii } from './byte-writer.js';
 import { escapeText, hexPreview, hexString } from './escape.js';
 import { closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
 import { compactJson, spreadOverLines } from './json-text.js';
+import { pickColumns } from './columns.js';
 import { RowWriter, tableRow, type CellGroup } from './row.js';
 import { KEYLOG_HINT, keylogWouldHelp, tlsHeadline, tlsSummaryNote } from './tls-text.js';
 import { visibleLength, wrapBlock } from './wrap.js';
@@ -31,6 +32,8 @@ export interface TableOptions {
   full?: boolean;
   /** WebSocket and protocol heartbeats --hide-heartbeats hid on a connection, for its summary. */
   hiddenHeartbeats?: (conn: number) => number;
+  /** The columns shown, in order, by name (src/render/columns.ts); default: all of the view's. */
+  columns?: readonly string[];
 }
 
 /** One color per field, used by every human view so a field is recognisable anywhere. */
@@ -75,16 +78,16 @@ const ARROW: Record<Direction, string> = { client: 'C→S', server: 'S→C' };
 
 /** Widths include cli-table3's one space of left padding, which also separates the columns. */
 const COLUMNS = [
-  { head: 'No.', width: 7 },
-  { head: 'Time', width: 11 },
-  { head: 'Conn', width: 5 },
-  { head: 'Dir', width: 4 },
-  { head: 'FIN', width: 4 },
-  { head: 'RSV', width: 4 },
-  { head: 'Opcode', width: 13 },
-  { head: 'MASK', width: 5 },
-  { head: 'Length', width: 12 },
-  { head: 'Key', width: 9 },
+  { id: 'no', head: 'No.', width: 7 },
+  { id: 'time', head: 'Time', width: 11 },
+  { id: 'conn', head: 'Conn', width: 5 },
+  { id: 'dir', head: 'Dir', width: 4 },
+  { id: 'fin', head: 'FIN', width: 4 },
+  { id: 'rsv', head: 'RSV', width: 4 },
+  { id: 'opcode', head: 'Opcode', width: 13 },
+  { id: 'mask', head: 'MASK', width: 5 },
+  { id: 'length', head: 'Length', width: 12 },
+  { id: 'key', head: 'Key', width: 9 },
 ] as const;
 
 /**
@@ -93,36 +96,36 @@ const COLUMNS = [
  * continuation, so a row fits an 80-column terminal with room for the payload.
  */
 const COMPACT_COLUMNS = [
-  { head: 'No.', width: 7 },
-  { head: 'Time', width: 9 },
-  { head: 'Conn', width: 5 },
-  { head: 'Dir', width: 4 },
-  { head: 'Flags', width: 6 },
-  { head: 'Opcode', width: 9 },
-  { head: 'Length', width: 11 },
-  { head: 'Key', width: 9 },
+  { id: 'no', head: 'No.', width: 7 },
+  { id: 'time', head: 'Time', width: 9 },
+  { id: 'conn', head: 'Conn', width: 5 },
+  { id: 'dir', head: 'Dir', width: 4 },
+  { id: 'flags', head: 'Flags', width: 6 },
+  { id: 'opcode', head: 'Opcode', width: 9 },
+  { id: 'length', head: 'Length', width: 11 },
+  { id: 'key', head: 'Key', width: 9 },
 ] as const;
 
 /** Narrower than this, the frame table is compact and long lines are folded to the width. */
 export const COMPACT_BELOW = 100;
 
 const MESSAGE_COLUMNS = [
-  { head: 'No.', width: 7 },
-  { head: 'Time', width: 11 },
-  { head: 'Conn', width: 5 },
-  { head: 'Dir', width: 4 },
-  { head: 'Type', width: 8 },
-  { head: 'Frags', width: 6 },
-  { head: 'Length', width: 16 },
+  { id: 'no', head: 'No.', width: 7 },
+  { id: 'time', head: 'Time', width: 11 },
+  { id: 'conn', head: 'Conn', width: 5 },
+  { id: 'dir', head: 'Dir', width: 4 },
+  { id: 'type', head: 'Type', width: 8 },
+  { id: 'frags', head: 'Frags', width: 6 },
+  { id: 'length', head: 'Length', width: 16 },
 ] as const;
 
 /** --events: one row per application message, whatever carried it. */
 const EVENT_COLUMNS = [
-  { head: 'No.', width: 7 },
-  { head: 'Time', width: 11 },
-  { head: 'Conn', width: 5 },
-  { head: 'Dir', width: 4 },
-  { head: 'Via', width: 5 },
+  { id: 'no', head: 'No.', width: 7 },
+  { id: 'time', head: 'Time', width: 11 },
+  { id: 'conn', head: 'Conn', width: 5 },
+  { id: 'dir', head: 'Dir', width: 4 },
+  { id: 'via', head: 'Via', width: 5 },
 ] as const;
 
 const SUFFIX_16 = ascii(' (16)');
@@ -177,10 +180,17 @@ function extensionText(e: ExtensionOffer): string {
 export class TableRenderer {
   private readonly c: ReturnType<typeof palette>;
   private readonly view: 'frames' | 'messages' | 'events' | 'summary';
-  private readonly columns: readonly { head: string; width: number }[];
+  private readonly columns: readonly { id: string; head: string; width: number }[];
   private readonly payloadWidth: number;
-  /** Column widths of a row, the payload column last. */
+  /** Column widths of a row as shown, in order. */
   private readonly widths: readonly number[];
+  /** --columns: which of a row's cells (the view's columns, then the payload) are shown, in order; null for all. */
+  private readonly picks: number[] | null;
+  /** Rows since the last column header are all there is: anything else printed asks for it again. */
+  private needHead = true;
+  private headText: string | null = null;
+  /** Connections whose first line (handshake, TLS, or what they were) has been printed. */
+  private readonly described = new Set<number>();
   /** Characters of content shown in a row. */
   private readonly previewChars: number;
   /** Narrow terminal: compact frame rows, lines folded to the width. */
@@ -188,7 +198,6 @@ export class TableRenderer {
   private t0: number | null = null;
   /** The last timestamp shown and its text. */
   private lastTime: { ts: number | null; text: string } = { ts: null, text: '' };
-  private headerShown = false;
   /** "client → server" per open connection, for the handshake header. */
   private readonly endpoints = new Map<number, string>();
   /** Request path per open connection, for --summary. */
@@ -209,9 +218,15 @@ export class TableRenderer {
     this.view = options.view ?? 'frames';
     this.compact = options.width < COMPACT_BELOW;
     this.columns = this.view === 'messages' ? MESSAGE_COLUMNS : this.view === 'events' ? EVENT_COLUMNS : this.compact ? COMPACT_COLUMNS : COLUMNS;
-    this.payloadWidth = Math.max(MIN_PAYLOAD, options.width - fixedWidth(this.columns) - 1);
+    const columns = this.columns;
+    this.picks = options.columns ? pickColumns([...columns.map((col) => col.id), this.lastColumn().id], options.columns) : null;
+    const fixed = this.picks === null ? fixedWidth(columns) : this.picks.reduce((w, i) => w + (columns[i]?.width ?? 0), 0);
+    // --payload N asks for N characters: the column grows to hold them, whatever the width.
+    const asked = options.payloadChars !== undefined ? options.payloadChars + 3 : 0;
+    this.payloadWidth = Math.max(MIN_PAYLOAD, options.width - fixed - 1, asked);
     this.previewChars = options.payloadChars ?? this.payloadWidth - 4;
-    this.widths = [...this.columns.map((col) => col.width), this.payloadWidth];
+    const widths = [...columns.map((col) => col.width), this.payloadWidth];
+    this.widths = this.picks === null ? widths : this.picks.map((i) => widths[i]!);
   }
 
   /** Text to print for one event (possibly empty), ending with a newline when not empty. */
@@ -225,6 +240,7 @@ export class TableRenderer {
     if (this.view === 'events') return this.renderEventsView(event);
     switch (event.type) {
       case 'notice':
+        this.needHead = true;
         return `${this.c.info('ℹ')} ${this.c.dim(event.code)} ${escapeText(event.message, 300)}\n`;
       case 'connection':
         this.noteTime(event.at.ts);
@@ -232,6 +248,7 @@ export class TableRenderer {
         return '';
       case 'tls': {
         this.noteTime(event.at.ts);
+        this.interrupted(event.conn);
         let text = tlsHeadline(event, this.endpoints.get(event.conn) ?? '', this.c) + this.alerts(event.alerts);
         if (!this.keylogHinted && keylogWouldHelp(event)) {
           this.keylogHinted = true;
@@ -243,15 +260,17 @@ export class TableRenderer {
         return '';
       case 'handshake':
         this.noteTime(event.request.at.ts);
+        this.interrupted(event.conn);
         return this.handshake(event);
       case 'other':
         this.noteTime(event.at.ts);
+        this.interrupted(event.conn);
         return `${this.c.heading(`#${event.conn}`)} ${this.endpoints.get(event.conn) ?? ''} ${this.c.dim(otherLabel(event))} ${escapeText(event.note)}${event.requestLine ? ` ${this.c.dim('(')}${escapeText(event.requestLine, 80)}${this.c.dim(')')}` : ''}\n`;
       case 'frame':
         this.noteTime(event.frame.start.ts);
         if (this.view === 'messages') return this.alerts(event.frame.alerts);
-        if (!this.options.full && event.frame.alerts.length === 0) return this.frameRow(event.conn, event.frame);
-        return this.frameRow(event.conn, event.frame) + this.fullPayload(event.frame.data, event.frame.opcode === 0x1 && !event.frame.rsv1) + this.alerts(event.frame.alerts);
+        if (!this.options.full && event.frame.alerts.length === 0) return this.headed(this.frameRow(event.conn, event.frame));
+        return this.headed(this.frameRow(event.conn, event.frame)) + this.fullPayload(event.frame.data, event.frame.opcode === 0x1 && !event.frame.rsv1) + this.alerts(event.frame.alerts);
       case 'message':
         if (this.view === 'messages') return this.messageView(event);
         return this.message(event.message);
@@ -259,23 +278,40 @@ export class TableRenderer {
         return this.appLine(event);
       case 'alert':
         return this.alerts([event.alert], `#${event.conn} `);
-      case 'end':
+      case 'end': {
+        const text = this.summary(event);
         this.endpoints.delete(event.conn);
         this.middleGroups.delete(event.conn);
-        return this.summary(event);
+        this.described.delete(event.conn);
+        this.needHead = true;
+        return text;
+      }
     }
   }
 
   /** --messages: a row per message, its application message (if any) as the content. */
   private messageView(event: MessageEvent): string {
     this.inRow = event.app?.[0];
-    return this.messageRow(event.conn, event.message, this.inRow) + this.fullPayload(event.message.data, event.message.text !== undefined) + this.alerts(event.message.alerts);
+    return this.headed(this.messageRow(event.conn, event.message, this.inRow)) + this.fullPayload(event.message.data, event.message.text !== undefined) + this.alerts(event.message.alerts);
   }
 
   /** An application message: a line under the message it came from (in --messages, the first one is the row's content already). */
   private appLine(event: AppEvent): string {
     if (event === this.inRow) return this.alerts(event.alerts);
     return `${this.c.dim('   └')} ${appText(event, this.options.width - 6)}\n${this.alerts(event.alerts)}`;
+  }
+
+  /** Something other than rows about `conn` is printed: the next row gets the column header again. */
+  private interrupted(conn: number): void {
+    this.needHead = true;
+    this.described.add(conn);
+  }
+
+  /** A row, after the column header when something else was printed since the last one. */
+  private headed(row: string): string {
+    if (!this.needHead) return row;
+    this.needHead = false;
+    return this.headRow() + row;
   }
 
   /**
@@ -316,12 +352,7 @@ export class TableRenderer {
       const ext = h.extensions.length > 0 ? h.extensions.map(extensionText).join(', ') : 'none';
       lines.push(`   subprotocol: ${escapeText(h.protocol ?? 'none')}   extensions: ${escapeText(ext)}`);
     }
-    let out = lines.join('\n') + '\n' + this.alerts(h.alerts);
-    if (h.upgraded && !this.headerShown) {
-      this.headerShown = true;
-      out += this.headRow();
-    }
-    return out;
+    return lines.join('\n') + '\n' + this.alerts(h.alerts);
   }
 
   /**
@@ -330,12 +361,20 @@ export class TableRenderer {
    * "→"), which without color need no scan for their width.
    */
   private row(cells: string[], ownCells = 0): string {
+    if (this.picks !== null) return tableRow(this.picks.map((i) => cells[i]!), this.widths);
     return tableRow(cells, this.widths, this.options.colorLevel === 0 ? ownCells : 0);
   }
 
+  /** The column header: the same line every time, made once. */
   private headRow(): string {
-    const last = this.view === 'messages' ? 'Content' : this.view === 'events' ? 'Application message' : 'Payload';
-    return this.row([...this.columns.map((col) => this.c.heading(col.head)), this.c.heading(last)]);
+    return (this.headText ??= this.row([...this.columns.map((col) => this.c.heading(col.head)), this.c.heading(this.lastColumn().head)]));
+  }
+
+  /** The free-text column that ends a row and takes the room the others leave. */
+  private lastColumn(): { id: string; head: string } {
+    if (this.view === 'messages') return { id: 'content', head: 'Content' };
+    if (this.view === 'events') return { id: 'message', head: 'Application message' };
+    return { id: 'payload', head: 'Payload' };
   }
 
   /** --events: a row per application message, its alerts under it, and nothing else but notices. */
@@ -349,20 +388,15 @@ export class TableRenderer {
       case 'alert':
         return isAppAlert(event.alert.code) ? this.alerts([event.alert], `#${event.conn} `) : '';
       case 'app': {
-        let out = '';
-        if (!this.headerShown) {
-          this.headerShown = true;
-          out += this.headRow();
-        }
         const c = this.c;
-        out += this.row([
+        const out = this.headed(this.row([
           c.packet(event.at.packet !== undefined ? String(event.at.packet) : '-'),
           c.time(this.time(event.at.ts)),
           `#${event.conn}`,
           this.dir(event.direction),
           c.dim(viaText(event)),
           appText(event, this.previewChars),
-        ]);
+        ]));
         return out + this.alerts(event.alerts);
       }
       default:
@@ -442,7 +476,7 @@ export class TableRenderer {
    * otherwise; the caller then uses render(). wsdump's table on a big capture is mostly such rows.
    */
   writeFrameRow(event: FrameEvent, out: RowWriter): boolean {
-    if (this.options.colorLevel !== 0 || this.view !== 'frames' || this.compact || this.options.full || event.frame.alerts.length > 0) return false;
+    if (this.options.colorLevel !== 0 || this.view !== 'frames' || this.compact || this.options.full || event.frame.alerts.length > 0 || this.needHead || this.picks !== null) return false;
     const f = event.frame;
     this.noteTime(f.start.ts);
     out.beginRow(this.widths);
@@ -672,14 +706,18 @@ export class TableRenderer {
 
   private summary(e: Extract<DissectEvent, { type: 'end' }>): string {
     const c = this.c;
+    // A connection with no line of its own yet (an empty preconnect, one decoded mid-stream)
+    // is named here, so the summary never speaks of a connection nothing introduced.
+    const who = this.described.has(e.conn) ? `#${e.conn} summary` : `#${e.conn} ${this.endpoints.get(e.conn) ?? ''} summary`;
     if (e.kind !== 'websocket') {
       // Not WebSocket: what was seen was said when it was seen; here, how much crossed.
-      return `${c.heading(`#${e.conn} summary`)}: ${e.kind}; C→S ${e.totals.client.bytes} bytes, S→C ${e.totals.server.bytes} bytes\n`;
+      const kind = e.kind === 'unknown' && e.totals.client.bytes + e.totals.server.bytes === 0 ? 'no data either way' : e.kind;
+      return `${c.heading(who)}: ${kind}; C→S ${e.totals.client.bytes} bytes, S→C ${e.totals.server.bytes} bytes\n`;
     }
     const side = (d: Direction) => `${ARROW[d]} ${e.totals[d].frames} frames, ${e.totals[d].messages} messages, ${e.totals[d].bytes} bytes${e.totals[d].missing ? `, ${e.totals[d].missing} missing` : ''}`;
     const alerts = [e.alerts.error && c.error(`${e.alerts.error} error(s)`), e.alerts.warning && c.warning(`${e.alerts.warning} warning(s)`), e.alerts.info && c.info(`${e.alerts.info} info`)].filter(Boolean).join(', ') || c.ok('no alerts');
     const close = (d: Direction) => (e.closeCodes[d].length > 0 ? e.closeCodes[d].map((x) => x ?? 'no code').join('/') : '-');
     const hidden = this.options.hiddenHeartbeats?.(e.conn) ?? 0;
-    return `${c.heading(`#${e.conn} summary`)}: ${side('client')}; ${side('server')}; close C→S ${close('client')}, S→C ${close('server')}; ${alerts}${hidden > 0 ? `; ${hidden} heartbeat message(s) hidden` : ''}\n`;
+    return `${c.heading(who)}: ${side('client')}; ${side('server')}; close C→S ${close('client')}, S→C ${close('server')}; ${alerts}${hidden > 0 ? `; ${hidden} heartbeat message(s) hidden` : ''}\n`;
   }
 }

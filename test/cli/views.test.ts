@@ -72,3 +72,93 @@ describe('colors', () => {
     expect(await run({}, true)).toMatch(ESC);
   });
 });
+
+const LAB = 'fixtures/crafted/lab-chat.pcap';
+const REFUSED = 'fixtures/real/refused-upgrades.pcap';
+const KEEPALIVE = 'fixtures/real/keepalive-upgrade.pcap';
+const HEAD = /^ No\.\s+Time\s/;
+
+describe('the table for app developers: --columns and --payload', () => {
+  it('shows the chosen columns in the chosen order, in the header and in every row', async () => {
+    const { stdout } = await run('--width', '80', '--columns', 'no,time,dir,opcode,length,payload', LAB);
+    const lines = stdout.split('\n');
+    expect(lines.find((l) => HEAD.test(l))).toMatch(/^ No\.\s+Time\s+Dir Opcode\s+Length\s+Payload$/);
+    expect(lines).toContain(' 6      0.003    C→S text     3          "Hi!"');
+    // Key, RSV and MASK are gone; the payload has the room they left (10 bytes of hex at 80 columns).
+    expect(stdout).not.toContain('65259ed3');
+    expect(lines.find((l) => l.startsWith(' 10 '))).toBe(' 10     0.007    C→S binary   200 (16)   00 01 02 03 04 05 06 07 08 09 0a …');
+    const messages = await run('--messages', '--columns', 'dir,type,content', LAB);
+    expect(messages.stdout).toContain('\n Dir Type    Content\n C→S text    "Hi!"\n S→C text    "Welcome to the lab"\n');
+  });
+
+  it('widens the payload column to --payload N characters, whatever the width', async () => {
+    const { stdout } = await run('--width', '120', '--payload', '90', LAB);
+    const row = stdout.split('\n').find((l) => l.startsWith(' 10 '))!;
+    // 90 characters of hex: 30 bytes, where 120 columns alone hold 12.
+    expect(row).toContain('00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d …');
+    expect(row.length).toBeGreaterThan(120);
+  });
+
+  it('refuses an unknown column name in one line', async () => {
+    const { code, stderr } = await run('--columns', 'no,colour', LAB);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/unknown column "colour": use no, time, conn, dir/);
+  });
+});
+
+describe('tables that other lines interrupt', () => {
+  it('repeat the column header before the next row', async () => {
+    const { stdout } = await run(TWO);
+    const lines = stdout.split('\n').filter(Boolean);
+    // Every row follows the header or another row (or the lines that belong under a row).
+    let inTable = false;
+    for (const line of lines) {
+      if (HEAD.test(line)) inTable = true;
+      else if (/^ \d+ /.test(line)) expect(inTable, line).toBe(true);
+      else if (!line.startsWith('   ')) inTable = false;
+    }
+    expect(lines.filter((l) => HEAD.test(l)).length).toBe(2);
+  });
+
+  it('show only WebSocket connections with --ws-only, in every view', async () => {
+    const refused = await run('--ws-only', REFUSED);
+    expect(refused.stdout.match(/^#\d+/gm)).toEqual(['#4', '#4']);
+    expect(refused.stdout).not.toMatch(/HTTP:|refused|Forbidden/);
+    const keepalive = await run('--ws-only', KEEPALIVE);
+    expect(new Set(keepalive.stdout.match(/^#\d+/gm))).toEqual(new Set(['#1']));
+    expect(keepalive.stdout).not.toContain('GET /page');
+    const json = (await run('--ws-only', '--json', REFUSED)).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(json.map((e) => e.conn)).toEqual(json.map(() => 4));
+    expect(json.slice(0, 2).map((e) => e.type)).toEqual(['connection', 'handshake']);
+    expect(json.at(-1)).toMatchObject({ type: 'end', kind: 'websocket' });
+  });
+
+  it('say on stderr when no connection matched, and exit 0', async () => {
+    const none = await run('--conn', '9', TWO);
+    expect(none).toMatchObject({ code: 0, stdout: '', stderr: 'wsdump: no connection matched --conn 9 (2 connection(s) were seen)\n' });
+    expect((await run('--ws-only', '--port', '1', TWO)).stderr).toBe('wsdump: no connection matched --port 1 --ws-only (2 connection(s) were seen)\n');
+    expect((await run('--conn', '2', TWO)).stderr).toBe('');
+  });
+
+  it('name a connection in its summary line when nothing else named it', async () => {
+    const { TableRenderer } = await import('../../src/render/table.js');
+    const table = new TableRenderer({ colorLevel: 0, width: 120 });
+    const totals = { bytes: 0, frames: 0, messages: 0, missing: 0, byOpcode: {} };
+    const lines = [
+      table.render({ type: 'connection', conn: 2, client: { ip: '127.0.0.1', port: 50000 }, server: { ip: '127.0.0.1', port: 8080 }, sawSyn: true, at: { ts: 1 } }),
+      table.render({ type: 'end', conn: 2, kind: 'unknown', totals: { client: totals, server: totals }, alerts: { error: 0, warning: 0, info: 0 }, closeCodes: { client: [], server: [] }, duration: 0, at: { ts: 1 } } as never),
+    ].join('');
+    expect(lines).toBe('#2 127.0.0.1:50000 → 127.0.0.1:8080 summary: no data either way; C→S 0 bytes, S→C 0 bytes\n');
+  });
+});
+
+describe('wsdump - on a terminal', () => {
+  it('says what it waits for', async () => {
+    const { PassThrough } = await import('node:stream');
+    const stdin = Object.assign(new PassThrough(), { isTTY: true });
+    stdin.end();
+    const io = fakeIo({ stdin });
+    await main(argv('-'), io);
+    expect(io.stderr.text.split('\n')[0]).toBe("wsdump: reading a capture from stdin, which is a terminal: pipe one in (tcpdump -i lo -U -w - 'tcp port 8080' | wsdump -) or give a file name; Ctrl-D ends");
+  });
+});
