@@ -95,6 +95,7 @@ export const ALERT_CATALOGUE = {
   'close.unanswered': { severity: 'warning', section: `${RFC6455} §5.5.1`, rule: 'A Close was never answered by a Close from the other side.' },
   'close.missing': { severity: 'warning', section: `${RFC6455} §7.1.5`, rule: 'TCP ended with no Close frame either way: the applications see 1006 Abnormal Closure.' },
   'close.client-tcp-first': { severity: 'info', section: `${RFC6455} §7.1.1`, rule: 'After the closing handshake began, the client closed TCP first; the server should, so that it holds TIME_WAIT.' },
+  'heartbeat.late': { severity: 'warning', section: 'the protocol\'s heartbeat: Engine.IO v4 "Heartbeat", STOMP 1.2 "Heart-beating", MQTT 3.1.1 §3.1.2.10', rule: 'A protocol heartbeat, or its answer, came later than its protocol negotiated (or never, while the connection lived on): the peer may already have given up on the connection.' },
   'ping.unanswered': { severity: 'warning', section: `${RFC6455} §5.5.2`, rule: 'A Ping was never answered by a Pong.' },
   'pong.mismatch': { severity: 'warning', section: `${RFC6455} §5.5.3`, rule: 'A Pong answering a Ping must echo its payload.' },
   'mask.key-zero': { severity: 'warning', section: `${RFC6455} §10.3`, rule: 'A masking key of 00000000 masks nothing: keys must be unpredictable.' },

@@ -16,6 +16,7 @@
 import { makeAlert, type Alert } from '../alerts.js';
 import type { ConnectionEndEvent, DissectEvent, HandshakeEvent, MessageEvent } from '../engine/events.js';
 import type { StreamPosition } from '../websocket/types.js';
+import { AppHeartbeats } from './heartbeats.js';
 import { Pairs } from './pairs.js';
 import { protocolByName, protocolBySniffing, protocolForSubprotocol, protocolForTarget, type ProtocolEntry } from './registry.js';
 import type { AppDecoder, AppEvent, AppInput, AppOutput, DecoderContext } from './types.js';
@@ -58,6 +59,8 @@ export class AppLayer {
   private readonly explain: boolean;
   private readonly conns = new Map<number, ConnState>();
   private readonly sessions = new Map<string, AppDecoder>();
+  /** Every protocol's heartbeats against what it negotiated (appHeartbeat, heartbeat.late). */
+  private readonly heartbeats = new AppHeartbeats();
 
   constructor(options: AppLayerOptions = {}) {
     this.off = options.app === 'none';
@@ -157,10 +160,28 @@ export class AppLayer {
       // A bug in a decoder must not stop the dissection: the connection is shown plain from here.
       return this.stop(state, input.conn, decoder.protocol, `internal error (${error instanceof Error ? error.message : String(error)}), please report it`, input.at);
     }
+    out = this.judgeHeartbeats(out);
     this.countOutput(state, out);
     if (decoder.session !== null && state.sessionKey === null) this.file(state, decoder);
     if (decoder.gaveUp !== null) return [...out, ...this.stop(state, input.conn, decoder.protocol, decoder.gaveUp, input.at)];
     return out;
+  }
+
+  /** The decoder's output with each heartbeat.late it shows right after the event that showed it. */
+  private judgeHeartbeats(out: AppOutput[]): AppOutput[] {
+    let judged: AppOutput[] | null = null;
+    for (let i = 0; i < out.length; i++) {
+      const e = out[i]!;
+      const late = e.type === 'app' ? this.heartbeats.observe(e) : [];
+      if (late.length === 0) {
+        judged?.push(e);
+        continue;
+      }
+      judged ??= out.slice(0, i);
+      judged.push(e);
+      for (const alert of late) judged.push({ type: 'alert', conn: e.conn, alert });
+    }
+    return judged ?? out;
   }
 
   /** The protocol for a connection without a decoder yet, or null (and sniffing counted down). */
@@ -234,6 +255,13 @@ export class AppLayer {
       this.countOutput(state, out);
       // A session ends with the WebSocket that carried it last; polling requests come and go.
       if (state.sessionKey !== null && this.sessions.get(state.sessionKey) === state.decoder) this.sessions.delete(state.sessionKey);
+    }
+    const beats = this.heartbeats.end(e.conn, e.at);
+    e.appHeartbeat = beats.summary;
+    if (beats.alerts.length > 0) {
+      const late: AppOutput[] = beats.alerts.map((alert) => ({ type: 'alert', conn: e.conn, alert }));
+      this.countOutput(state, late);
+      out = [...out, ...late];
     }
     e.alerts.error += state.counts.error;
     e.alerts.warning += state.counts.warning;

@@ -22,7 +22,7 @@ import { makeAlert, type Alert, type AlertCode, type Direction } from '../alerts
 import type { StreamPosition } from '../websocket/types.js';
 import { engineIoVersion, ENGINE_IO_MEANING, parseBase64Packet, parseBinaryPacket, parseTextPacket, type EngineIoPacket } from './engine-io.js';
 import { pairNote, type Paired } from './pairs.js';
-import { appEvent, type AppDecoder, type AppEvent, type AppInput, type AppOutput, type AppPart, type AppValue, type DecoderContext } from './types.js';
+import { appEvent, type AppDecoder, type AppEvent, type AppInput, type AppOutput, type AppPart, type AppValue, type DecoderContext, type HeartbeatTerms } from './types.js';
 import { bytesNote, compactValue, isObject, parseJson } from './values.js';
 
 /** Socket.IO packet types ("Exchange protocol" table), and the app event kind each gives. */
@@ -254,6 +254,7 @@ class SocketIoDecoder implements AppDecoder {
       summary += ` ${compactValue(text, 60)}`;
     }
     parts?.push({ text, meaning: 'the handshake data (JSON): session id, transports to upgrade to, ping interval and timeout in ms' });
+    const terms = isObject(data) ? this.heartbeatTerms(data.pingInterval, data.pingTimeout) : null;
     return appEvent(input, {
       protocol: 'engine.io',
       kind: 'open',
@@ -261,8 +262,22 @@ class SocketIoDecoder implements AppDecoder {
       session: this.session,
       fields: { data: data ?? text },
       alerts,
+      ...(terms !== null ? { heartbeatTerms: terms } : {}),
       ...(parts ? { parts, detail: { label: 'handshake data', value: data ?? text } } : {}),
     });
+  }
+
+  /**
+   * The heartbeat the open packet sets ("Heartbeat"): in v4 the server pings every pingInterval
+   * and closes when the pong is pingTimeout late, the client closes after pingInterval +
+   * pingTimeout without a ping; in v3 the client pings and the server answers, the same figures.
+   */
+  private heartbeatTerms(pingInterval: AppValue | undefined, pingTimeout: AppValue | undefined): HeartbeatTerms | null {
+    const intervalMs = typeof pingInterval === 'number' && pingInterval >= 0 ? pingInterval : null;
+    const timeoutMs = typeof pingTimeout === 'number' && pingTimeout >= 0 ? pingTimeout : null;
+    if (intervalMs === null && timeoutMs === null) return null;
+    const duty = { intervalMs, timeoutMs, silenceMs: intervalMs !== null && timeoutMs !== null ? intervalMs + timeoutMs : null, anyMessage: false };
+    return this.version === 4 ? { client: null, server: duty } : { client: duty, server: null };
   }
 
   /** A binary Engine.IO message under Socket.IO: the next attachment of the waiting packet. */

@@ -26,6 +26,40 @@ export interface AppPart {
   meaning: string;
 }
 
+/**
+ * What a heartbeat is to the connection-health figures (appHeartbeat of the `end` event):
+ * `ping` asks the other side for an answer (Engine.IO ping, MQTT PINGREQ, graphql-ws ping),
+ * `pong` is that answer (paired with the oldest unanswered ping of the other side), `beat`
+ * expects none (a STOMP EOL heart-beat, a SignalR ping).
+ */
+export type HeartbeatRole = 'ping' | 'pong' | 'beat';
+
+/**
+ * One side's heartbeat duty as its protocol negotiated it: what `heartbeat.late` holds that
+ * side to. Every figure is in milliseconds; null when the protocol does not fix it.
+ */
+export interface HeartbeatDuty {
+  /** This side sends a heartbeat at least this often (Engine.IO pingInterval, STOMP's negotiated heart-beat, MQTT Keep Alive). */
+  intervalMs: number | null;
+  /** The other side must answer each of this side's pings within this (Engine.IO pingTimeout). */
+  timeoutMs: number | null;
+  /** The other side gives up after this long without hearing from this side (Engine.IO pingInterval + pingTimeout, MQTT 1.5 × Keep Alive). */
+  silenceMs: number | null;
+  /** Any message from this side counts as a heartbeat, not only the heartbeats themselves (STOMP, MQTT). */
+  anyMessage: boolean;
+}
+
+/**
+ * A protocol's negotiated heartbeat, by the side that owes it: a decoder sets it on the event
+ * that settled it (Engine.IO's open packet, STOMP's CONNECTED, MQTT's CONNECT or CONNACK); a
+ * later one replaces it. Protocols that negotiate nothing (SignalR, graphql-ws) never set it.
+ * Remembered per session, so a WebSocket is held to what its polling request negotiated.
+ */
+export interface HeartbeatTerms {
+  client: HeartbeatDuty | null;
+  server: HeartbeatDuty | null;
+}
+
 /** One application message: a Socket.IO event, an Engine.IO ping, a JSON-RPC request … */
 export interface AppEvent {
   type: 'app';
@@ -54,6 +88,10 @@ export interface AppEvent {
   name: string | null;
   /** A protocol's own keep-alive (Engine.IO ping and pong …): --hide-heartbeats hides it. */
   heartbeat: boolean;
+  /** A heartbeat's role (set when `heartbeat` is; from `kind` "ping"/"pong" unless the decoder says, else `beat`). */
+  heartbeatRole?: HeartbeatRole;
+  /** The heartbeat this event negotiated (see HeartbeatTerms). */
+  heartbeatTerms?: HeartbeatTerms;
   /** --explain: the encoding taken apart (only when the layer was asked for it). */
   parts?: AppPart[];
   /** --explain: the value to print in full, indented (arguments, params, data). */
@@ -101,6 +139,9 @@ export interface AppEventInit {
   fields?: Record<string, AppValue>;
   name?: string | null;
   heartbeat?: boolean;
+  /** Defaults: `ping` for kind "ping", `pong` for kind "pong", else `beat`. */
+  heartbeatRole?: HeartbeatRole;
+  heartbeatTerms?: HeartbeatTerms;
   alerts?: Alert[];
   session?: string | null;
   replyTo?: number | null;
@@ -128,6 +169,8 @@ export function appEvent(input: AppInput, init: AppEventInit): AppEvent {
     name: init.name ?? null,
     heartbeat: init.heartbeat ?? false,
   };
+  if (event.heartbeat) event.heartbeatRole = init.heartbeatRole ?? (init.kind === 'ping' ? 'ping' : init.kind === 'pong' ? 'pong' : 'beat');
+  if (init.heartbeatTerms !== undefined) event.heartbeatTerms = init.heartbeatTerms;
   if (init.parts !== undefined) event.parts = init.parts;
   if (init.detail !== undefined) event.detail = init.detail;
   return event;

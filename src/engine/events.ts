@@ -3,6 +3,7 @@
  * (see src/render/json.ts and docs/json.md), so scripts and tests read what the table shows.
  */
 import type { Alert, Direction } from '../alerts.js';
+import type { AppHeartbeatSummary } from '../app/heartbeats.js';
 import type { AppEvent } from '../app/types.js';
 import type { DeflateParams, ExtensionOffer } from '../http/extensions.js';
 import type { HttpHeader } from '../http/http-parser.js';
@@ -108,8 +109,8 @@ export interface ConnectionEndEvent {
   duration: number | null;
   /** WebSocket heartbeats (§5.5.2-§5.5.3), by the side that sent the Pings; null when not WebSocket. */
   heartbeat: Record<Direction, HeartbeatStats | null> | null;
-  /** Heartbeats of the protocol above WebSocket (Engine.IO, STOMP, MQTT …); null when none was seen. */
-  appHeartbeat: null;
+  /** Heartbeats of the protocol above WebSocket (Engine.IO, STOMP, MQTT …) against what it negotiated; null when none was seen. */
+  appHeartbeat: AppHeartbeatSummary | null;
   /** The closing handshake and how TCP ended; null when not WebSocket. */
   close: CloseSummary | null;
   /** Upgrade, first messages, silences; null when not WebSocket. */

@@ -56,24 +56,38 @@ function payloadKey(data: Uint8Array): string {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex');
 }
 
-class SideBeats {
+/**
+ * The figures of one side's heartbeats: what HeartbeatStats reports, counted as they come. Shared
+ * by the WebSocket heartbeats here and the protocols' own (src/engine/app-heartbeat.ts).
+ */
+export class HeartbeatCounts {
   pings = 0;
   pongs = 0;
   unsolicited = 0;
   unanswered = 0;
-  /** Pings never answered at all (not skipped), and the first MAX_REPORTED of them, for their alerts. */
-  neverAnswered = 0;
-  readonly outstanding: Ping[] = [];
-  readonly reported: Ping[] = [];
   readonly rtt = new Samples();
   readonly interval = new Samples();
   private lastBeat: number | undefined;
 
+  /** A heartbeat this side sent at `ts` (seconds): the interval since its previous one. */
   beat(ts: number | undefined): void {
     if (ts === undefined) return;
     if (this.lastBeat !== undefined) this.interval.add((ts - this.lastBeat) * 1000);
     this.lastBeat = ts;
   }
+
+  /** null for a side that sent no heartbeat at all. */
+  stats(): HeartbeatStats | null {
+    if (this.pings === 0 && this.unsolicited === 0) return null;
+    return { pings: this.pings, pongs: this.pongs, unsolicitedPongs: this.unsolicited, unanswered: this.unanswered, rttMs: this.rtt.spread(), intervalMs: this.interval.spread() };
+  }
+}
+
+class SideBeats extends HeartbeatCounts {
+  /** Pings never answered at all (not skipped), and the first MAX_REPORTED of them, for their alerts. */
+  neverAnswered = 0;
+  readonly outstanding: Ping[] = [];
+  readonly reported: Ping[] = [];
 
   /** `ping` got no Pong; `skipped` when the peer answered a later one instead (§5.5.3). */
   giveUp(ping: Ping, skipped: boolean): void {
@@ -81,11 +95,6 @@ class SideBeats {
     if (skipped) return;
     this.neverAnswered++;
     if (this.reported.length < MAX_REPORTED) this.reported.push(ping);
-  }
-
-  stats(): HeartbeatStats | null {
-    if (this.pings === 0 && this.unsolicited === 0) return null;
-    return { pings: this.pings, pongs: this.pongs, unsolicitedPongs: this.unsolicited, unanswered: this.unanswered, rttMs: this.rtt.spread(), intervalMs: this.interval.spread() };
   }
 }
 

@@ -138,3 +138,29 @@ describe('health figures agree with what the real peers measured', () => {
     }
   });
 });
+
+describe('protocol heartbeats agree with what the real peers negotiated and did', () => {
+  it('socketio-node: the socket.io server pings as its open packet says, the client answers each in time', async () => {
+    const spec = JSON.parse(readFileSync(`${DIR}/socketio-node.expected.json`, 'utf8')) as { connections: { app: { pingInterval: number; pingTimeout: number; pings: number } }[] };
+    const { json } = await dissectFile(`${DIR}/socketio-node.pcap`);
+    const { pingInterval, pingTimeout, pings } = spec.connections[0]!.app;
+    const end = json.find((e) => e.type === 'end')!;
+    expect(end.appHeartbeat).toMatchObject({
+      protocol: 'engine.io',
+      negotiated: { client: null, server: { intervalMs: pingInterval, timeoutMs: pingTimeout, silenceMs: pingInterval + pingTimeout, anyMessage: false } },
+      client: null,
+      server: { pings, pongs: pings, unsolicitedPongs: 0, unanswered: 0 },
+    });
+    // Each round trip is the pong's own pairing (the app event's latencyMs), shorter than pingTimeout.
+    const pongs = json.filter((e) => e.type === 'app' && e.protocol === 'engine.io' && e.kind === 'pong' && e.data === '');
+    const rtts = pongs.map((p) => p.latencyMs as number).sort((a, b) => a - b);
+    expect(rtts).toHaveLength(pings);
+    expect(end.appHeartbeat.server.rttMs).toMatchObject({ min: rtts[0], max: rtts.at(-1) });
+    for (const rtt of rtts) expect(rtt).toBeGreaterThan(0);
+    expect(rtts.at(-1)).toBeLessThan(pingTimeout);
+    // engine.io's timer fires every pingInterval (never early), each ping a little after it.
+    expect(end.appHeartbeat.server.intervalMs.min).toBeGreaterThanOrEqual(pingInterval - DRIFT);
+    expect(end.appHeartbeat.server.intervalMs.max).toBeLessThan(pingInterval + pingTimeout);
+    expect(json.filter((e) => e.type === 'alert' && e.code === 'heartbeat.late')).toEqual([]);
+  });
+});
