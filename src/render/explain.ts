@@ -19,7 +19,7 @@ import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { explainApp } from './app-explain.js';
 import { escapeText, hexPreview } from './escape.js';
-import { closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
+import { appHeartbeatLines, closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
 import { prettyJson } from './json-text.js';
 import { otherLabel, palette } from './table.js';
 import { explainTls, explainTlsRecord, keylogWouldHelp } from './tls-text.js';
@@ -672,7 +672,7 @@ export class ExplainRenderer {
     const side = (d: Direction) => `${ARROW[d]} ${e.totals[d].frames} frames, ${e.totals[d].messages} messages`;
     const close = (d: Direction) => (e.closeCodes[d].length > 0 ? e.closeCodes[d].map((x) => x ?? 'no code').join('/') : '-');
     const alerts = [e.alerts.error && c.error(`✖ ${e.alerts.error} error(s)`), e.alerts.warning && c.warning(`▲ ${e.alerts.warning} warning(s)`), e.alerts.info && c.info(`ℹ ${e.alerts.info} info`)].filter(Boolean).join(', ') || c.ok('✓ no alerts');
-    const health = [...heartbeatLines(e.heartbeat).map((l) => `heartbeat: ${l}`), ...(e.close !== null ? [`close: ${closeLine(e.close)}`] : []), ...(e.timing !== null && timingLine(e.timing) ? [`timing: ${timingLine(e.timing)}`] : [])];
+    const health = [...heartbeatLines(e.heartbeat).map((l) => `heartbeat: ${l}`), ...appHeartbeatLines(e.appHeartbeat).map((l) => `app heartbeat: ${l}`), ...(e.close !== null ? [`close: ${closeLine(e.close)}`] : []), ...(e.timing !== null && timingLine(e.timing) ? [`timing: ${timingLine(e.timing)}`] : [])];
     const words = health.map((l) => wrapBlock(`   ${l}\n`, this.width - 1, 5)).join('');
     return `${this.title(`#${e.conn} end`)}\n   ${side('client')}; ${side('server')}\n   close codes C→S ${close('client')}, S→C ${close('server')}; ${alerts}\n${words}\n`;
   }

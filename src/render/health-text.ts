@@ -4,6 +4,8 @@
  */
 import type { Direction } from '../alerts.js';
 import type { ConnectionEndEvent } from '../engine/events.js';
+import type { AppHeartbeatSummary } from '../app/heartbeats.js';
+import type { HeartbeatDuty } from '../app/types.js';
 import type { CloseSummary, TimingSummary } from '../engine/health.js';
 import type { HeartbeatStats } from '../websocket/heartbeat.js';
 import type { Spread } from '../websocket/samples.js';
@@ -57,6 +59,38 @@ function heartbeatLine(side: Direction, s: HeartbeatStats): string {
     parts.push(`${side} sends unsolicited pongs${every} (${s.unsolicitedPongs}): a one-way heartbeat`);
   }
   return parts.join(', ');
+}
+
+/**
+ * The protocol's heartbeats, e.g. `engine.io: server pings every 411 ms (2), answered in
+ * 0.84/2.84/4.84 ms (min/median/max), 0 unanswered` and `engine.io negotiated: the server pings
+ * every 400 ms, answered within 300 ms; the client gives up after 700 ms without one`.
+ */
+export function appHeartbeatLines(beats: AppHeartbeatSummary | null): string[] {
+  if (beats === null) return [];
+  const name = escapeText(beats.protocol, 20);
+  const lines: string[] = [];
+  for (const d of ['client', 'server'] as const) {
+    const s = beats[d];
+    if (s !== null) lines.push(`${name}: ${heartbeatLine(d, s)}`);
+  }
+  if (beats.negotiated === null) {
+    lines.push(`${name} negotiates no heartbeat timing`);
+    return lines;
+  }
+  const duties = (['client', 'server'] as const).flatMap((d) => (beats.negotiated![d] !== null ? [dutyText(d, beats.negotiated![d]!)] : []));
+  if (duties.length > 0) lines.push(`${name} negotiated: ${duties.join('; ')}`);
+  return lines;
+}
+
+function dutyText(side: Direction, duty: HeartbeatDuty): string {
+  const parts: string[] = [];
+  const what = duty.anyMessage ? 'sends something' : duty.timeoutMs !== null ? 'pings' : 'sends a heartbeat';
+  parts.push(duty.intervalMs !== null ? (duty.intervalMs === 0 ? `the ${side} owes no heartbeat` : `the ${side} ${what} every ${formatMs(duty.intervalMs)}`) : `the ${side} ${what}`);
+  if (duty.timeoutMs !== null) parts.push(`answered within ${formatMs(duty.timeoutMs)}`);
+  let text = parts.join(', ');
+  if (duty.silenceMs !== null) text += `; the ${other(side)} gives up after ${formatMs(duty.silenceMs)} without ${duty.anyMessage ? 'a message' : 'one'}`;
+  return text;
 }
 
 /** `code "reason"` of one side's Close; an echo's reason only when it differs from the first. */

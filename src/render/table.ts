@@ -9,7 +9,7 @@ import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { AppSummary, appText, viaText } from './app-view.js';
 import { ascii } from './byte-writer.js';
 import { escapeText, hexPreview, hexString } from './escape.js';
-import { closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
+import { appHeartbeatLines, closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
 import { compactJson, spreadOverLines } from './json-text.js';
 import { pickColumns } from './columns.js';
 import { RowWriter, tableRow, type CellGroup } from './row.js';
@@ -690,6 +690,7 @@ export class TableRenderer {
         lines.push(`   ${this.dir(d)} ${t.frames} frames, ${t.messages} messages, ${t.bytes} bytes${t.missing ? `, ${t.missing} missing` : ''}${ops ? `  (${ops})` : ''}`);
       }
       for (const line of heartbeatLines(e.heartbeat)) lines.push(`   heartbeat: ${line}`);
+      for (const line of appHeartbeatLines(e.appHeartbeat)) lines.push(`   app heartbeat: ${line}`);
       if (e.close !== null) lines.push(`   close: ${closeLine(e.close)}`);
       if (e.timing !== null) {
         const timing = timingLine(e.timing);

@@ -15,7 +15,7 @@ import type { Alert, Direction } from '../alerts.js';
 import type { DissectEvent, Endpoint } from '../engine/events.js';
 import { Opcode } from '../websocket/constants.js';
 import { escapeText } from './escape.js';
-import { closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
+import { appHeartbeatLines, closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
 import { otherLabel, palette } from './table.js';
 import { KEYLOG_HINT, keylogWouldHelp, tlsSummaryNote } from './tls-text.js';
 import { wrapBlock } from './wrap.js';
@@ -50,7 +50,7 @@ const GLYPHS: readonly { bit: number; char: string; nudge: boolean }[] = [
   { bit: MARK.data, char: '▪', nudge: false },
 ];
 
-const LEGEND = 'H handshake  ▪ messages  P ping  p pong  ? ping never answered  ! frame breaking a rule  C Close  · quiet; after a row, what that side sent to end TCP: F FIN, R reset (capital: it closed first)';
+const LEGEND = 'H handshake  ▪ messages  P ping  p pong (WebSocket\'s, or the protocol\'s own)  ? ping never answered  ! frame breaking a rule  C Close  · quiet; after a row, what that side sent to end TCP: F FIN, R reset (capital: it closed first)';
 
 const SLOTS = 1024;
 /** The first slot length: 0.1 ms; it doubles as the connection lasts. */
@@ -94,6 +94,11 @@ interface Connection {
   pings: Map<string, number | undefined>;
   unanswered: Alert[];
   unansweredCount: number;
+  /** heartbeat.late alerts, listed under the picture like the unanswered pings. */
+  late: Alert[];
+  lateCount: number;
+  /** The protocol's pings by packet: where a `?` goes when one is never answered in time. */
+  appPings: Map<number, number | undefined>;
 }
 
 function endpoint(e: Endpoint): string {
@@ -120,7 +125,7 @@ export class TimelineRenderer {
       case 'notice':
         return wrapBlock(`${this.c.info('ℹ')} ${this.c.dim(event.code)} ${escapeText(event.message, 300)}\n`, this.width, 2);
       case 'connection':
-        this.connections.set(event.conn, { endpoints: `${endpoint(event.client)} → ${endpoint(event.server)}`, path: null, tls: '', slots: null, t0: event.at.ts, pings: new Map(), unanswered: [], unansweredCount: 0 });
+        this.connections.set(event.conn, { endpoints: `${endpoint(event.client)} → ${endpoint(event.server)}`, path: null, tls: '', slots: null, t0: event.at.ts, pings: new Map(), unanswered: [], unansweredCount: 0, late: [], lateCount: 0, appPings: new Map() });
         return '';
       case 'handshake': {
         const conn = this.connections.get(event.conn);
@@ -154,6 +159,7 @@ export class TimelineRenderer {
       case 'alert': {
         const conn = this.connections.get(event.conn);
         if (conn !== undefined && event.alert.code === 'ping.unanswered') this.unanswered(conn, event.alert);
+        if (conn !== undefined && event.alert.code === 'heartbeat.late') this.late(conn, event.alert);
         return '';
       }
       case 'end': {
@@ -165,9 +171,17 @@ export class TimelineRenderer {
         if (event.kind !== 'websocket') return '';
         return this.picture(event.conn, conn, event);
       }
-      case 'app':
-        // The picture is of the WebSocket: what its messages carry is for the other views.
+      case 'app': {
+        // The picture is of the WebSocket; of what its messages carry, only the protocol's heartbeats.
+        const conn = this.connections.get(event.conn);
+        if (conn === undefined || event.heartbeatRole === undefined) return '';
+        this.mark(conn, event.direction, event.at.ts, event.heartbeatRole === 'ping' ? MARK.ping : MARK.pong);
+        if (event.heartbeatRole === 'ping' && event.at.packet !== undefined) {
+          conn.appPings.set(event.at.packet, event.at.ts);
+          if (conn.appPings.size > MAX_PINGS) conn.appPings.delete(conn.appPings.keys().next().value!);
+        }
         return '';
+      }
     }
   }
 
@@ -209,6 +223,13 @@ export class TimelineRenderer {
     conn.pings.delete(key);
   }
 
+  /** A protocol heartbeat came late: listed under the picture; a ping that never got its answer is a `?`. */
+  private late(conn: Connection, alert: Alert): void {
+    if (conn.lateCount++ < LISTED) conn.late.push(alert);
+    if (alert.detail?.waitedMs === undefined || alert.packet === undefined || !conn.appPings.has(alert.packet)) return;
+    this.mark(conn, alert.direction === 'client' ? 'server' : 'client', conn.appPings.get(alert.packet), MARK.unanswered);
+  }
+
   private picture(id: number, conn: Connection, e: Extract<DissectEvent, { type: 'end' }>): string {
     const c = this.c;
     const t0 = conn.t0 ?? e.at.ts;
@@ -237,8 +258,11 @@ export class TimelineRenderer {
     for (const d of ['client', 'server'] as const) lines.push(`   ${d === 'client' ? c.client(ARROW[d]) : c.server(ARROW[d])} ${this.row(conn.slots, d, duration, plot, e)} ${this.tcpGlyph(d, e)}`.trimEnd());
     const words: string[] = [];
     for (const line of heartbeatLines(e.heartbeat)) words.push(`heartbeat: ${line}`);
+    for (const line of appHeartbeatLines(e.appHeartbeat)) words.push(`app heartbeat: ${line}`);
     for (const a of conn.unanswered) words.push(`${c.warning('?')} ${a.packet !== undefined ? `packet ${a.packet}: ` : ''}${escapeText(a.message, 300)}`);
     if (conn.unansweredCount > conn.unanswered.length) words.push(`${c.warning('?')} and ${conn.unansweredCount - conn.unanswered.length} more unanswered ping(s)`);
+    for (const a of conn.late) words.push(`${c.warning('▲')} ${a.packet !== undefined ? `packet ${a.packet}: ` : ''}${escapeText(a.message, 300)}`);
+    if (conn.lateCount > conn.late.length) words.push(`${c.warning('▲')} and ${conn.lateCount - conn.late.length} more late heartbeat(s)`);
     if (e.close !== null) words.push(`close: ${closeLine(e.close)}`);
     if (e.timing !== null) {
       const timing = timingLine(e.timing);

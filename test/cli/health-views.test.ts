@@ -116,6 +116,27 @@ describe('health in the other views', () => {
     expect(two.stdout.text).toMatch(/close: server 1001 "server going away" → client 1001 in [\d.]+ ms, clean, but the client closed TCP first\n/);
   });
 
+  it('--summary, --timeline and --explain say the protocol\'s heartbeat against what it negotiated, and mark its pings', async () => {
+    const io = fakeIo();
+    await main(argv('--summary', '--hide-heartbeats', 'fixtures/real/socketio-heartbeat.pcap'), io);
+    const [first, second] = io.stdout.text.split(/\n(?=#2 )/);
+    expect(first).toMatch(/\n {3}app heartbeat: engine\.io: server pings every 15\d ms \(4\), answered in [\d.]+\/[\d.]+\/[\d.]+ ms \(min\/median\/max\), 0 unanswered\n/);
+    expect(first).toContain('   app heartbeat: engine.io negotiated: the server pings every 150 ms, answered within 100 ms; the client gives up after 250 ms without one\n');
+    expect(second).toMatch(/app heartbeat: engine\.io: server pings every 15\d ms \(3\), answered in [\d.]+\/[\d.]+\/[\d.]+ ms \(min\/median\/max\), 1 unanswered\n/);
+    // What --hide-heartbeats hid is still counted.
+    expect(second).toContain('   5 heartbeat message(s) hidden (--hide-heartbeats)\n');
+    const picture = await timeline('fixtures/real/socketio-heartbeat.pcap');
+    // Two pings answered, the third never: a `?` where it was sent.
+    expect(count(row(picture, 'S→C', 1), 'P')).toBe(2);
+    expect(count(row(picture, 'S→C', 1), '?')).toBe(1);
+    expect(count(row(picture, 'C→S', 1), 'p')).toBe(2);
+    expect(count(row(picture, 'S→C', 0), 'P')).toBe(4);
+    expect(picture.replace(/\s+/g, ' ')).toMatch(/▲ packet \d+: The engine\.io ping of the server got no answer within its timeout \(100 ms\): the connection lived [\d.]+ ms after it\./);
+    const explain = fakeIo();
+    await main(argv('--explain', '--conn', '2', 'fixtures/real/socketio-heartbeat.pcap'), explain);
+    expect(explain.stdout.text).toContain('app heartbeat: engine.io negotiated: the server pings every 150 ms');
+  });
+
   it('--explain says which ping a pong answers and the round trip, and the health at the end', async () => {
     const io = fakeIo();
     await main(argv('--explain', '--opcode', 'pong', 'fixtures/real/ws-basic.pcap'), io);

@@ -164,3 +164,57 @@ describe('protocol heartbeats agree with what the real peers negotiated and did'
     expect(json.filter((e) => e.type === 'alert' && e.code === 'heartbeat.late')).toEqual([]);
   });
 });
+
+interface AppHealth {
+  protocol: string;
+  pingInterval: number;
+  pingTimeout: number;
+  server: { pings: number; pongs: number; unanswered: number; measured: { atMs: number; rttMs: number | null }[] };
+  closedAtMs: number;
+  reason: string;
+}
+
+describe('Engine.IO heartbeats agree with what the real socket.io server measured', () => {
+  const spec = JSON.parse(readFileSync(`${DIR}/socketio-heartbeat.expected.json`, 'utf8')) as { file: string; connections: { client: { port: number }; appHealth: AppHealth }[] };
+
+  it.each(spec.connections.map((c) => [c.appHealth.reason, c] as const))('a connection the server closed for "%s"', async (_reason, expected) => {
+    const { json } = await dissectFile(`${DIR}/${spec.file}`);
+    const want = expected.appHealth;
+    const conn = json.find((e) => e.type === 'connection' && e.client.port === expected.client.port)?.conn;
+    const events = json.filter((e) => e.conn === conn);
+    const end = events.find((e) => e.type === 'end')!;
+    const got = end.appHeartbeat;
+    expect(got.protocol).toBe(want.protocol);
+    expect(got.negotiated).toEqual({ client: null, server: { intervalMs: want.pingInterval, timeoutMs: want.pingTimeout, silenceMs: want.pingInterval + want.pingTimeout, anyMessage: false } });
+    expect(got.client).toBeNull();
+    expect({ pings: got.server.pings, pongs: got.server.pongs, unanswered: got.server.unanswered }).toEqual({ pings: want.server.pings, pongs: want.server.pongs, unanswered: want.server.unanswered });
+
+    // Each ping on the wire, paired with its pong: the round trip on the wire is at most what the server measured.
+    const pings = events.filter((e) => e.type === 'app' && e.protocol === 'engine.io' && e.kind === 'ping' && e.from === 'server');
+    const pongs = events.filter((e) => e.type === 'app' && e.protocol === 'engine.io' && e.kind === 'pong' && e.from === 'client');
+    expect(pings).toHaveLength(want.server.pings);
+    want.server.measured.forEach((measured, i) => {
+      const pong = pongs.find((p) => p.replyTo === pings[i]!.packet);
+      if (measured.rttMs === null) return expect(pong, `ping ${i} was never answered`).toBeUndefined();
+      expect(pong!.latencyMs).toBeGreaterThan(0);
+      expect(pong!.latencyMs).toBeLessThanOrEqual(measured.rttMs + TICK);
+    });
+    const intervals = want.server.measured.slice(1).map((p, i) => p.atMs - want.server.measured[i]!.atMs);
+    expect(got.server.intervalMs.min).toBeGreaterThanOrEqual(Math.min(...intervals) - DRIFT);
+    expect(got.server.intervalMs.max).toBeLessThanOrEqual(Math.max(...intervals) + DRIFT);
+
+    const late = events.filter((e) => e.type === 'alert' && e.code === 'heartbeat.late');
+    if (want.reason !== 'ping timeout') return expect(late).toEqual([]);
+    // The server gave up pingTimeout after its last ping: one heartbeat.late, on the client, for that ping.
+    const last = want.server.measured.at(-1)!;
+    expect(want.closedAtMs - last.atMs).toBeGreaterThanOrEqual(want.pingTimeout);
+    expect(late).toHaveLength(1);
+    expect(late[0]).toMatchObject({ from: 'client', packet: pings.at(-1)!.packet, detail: { timeoutMs: want.pingTimeout } });
+    // It waited from the ping to the connection's end: past the timeout, and at least until the server's Close.
+    const serverClose = events.find((e) => e.type === 'message' && e.from === 'server' && e.opcodeName === 'close')!;
+    expect(late[0]!.detail.waitedMs).toBeGreaterThanOrEqual((serverClose.ts - pings.at(-1)!.ts) * 1000 - TICK);
+    // engine.io emits 'close' when its timer fires; ws writes the Close frame after it, and the ping left after packetCreate.
+    const wire = (serverClose.ts - pings.at(-1)!.ts) * 1000;
+    expect(Math.abs(wire - (want.closedAtMs - last.atMs)), `ping to Close: wire ${wire} ms, measured ${want.closedAtMs - last.atMs} ms`).toBeLessThanOrEqual(4 * DRIFT);
+  });
+});
