@@ -34,6 +34,8 @@ const RFC7692 = 'RFC 7692';
 const EIO4 = 'Engine.IO v4';
 const SIO5 = 'Socket.IO v5';
 const JSONRPC = 'JSON-RPC 2.0';
+const SIGNALR = 'SignalR HubProtocol';
+const GQLWS = 'GraphQL over WebSocket';
 
 export const ALERT_CATALOGUE = {
   // --- Opening handshake: request (RFC 6455 §4.1, §4.2.1) -------------------------------
@@ -136,6 +138,20 @@ export const ALERT_CATALOGUE = {
   'jsonrpc.invalid': { severity: 'error', section: `${JSONRPC} §4, §5`, rule: 'A JSON-RPC message is a Request or Response object with "jsonrpc": "2.0", or a non-empty array of them (§6).' },
   'jsonrpc.response-unknown': { severity: 'warning', section: `${JSONRPC} §5`, rule: 'A response carries an id that no request asked for (in this capture).' },
   'jsonrpc.id-reused': { severity: 'warning', section: `${JSONRPC} §4`, rule: 'A request id was used again while the request first sent with it was still unanswered.' },
+  'signalr.handshake-invalid': { severity: 'error', section: `${SIGNALR} "Overview"`, rule: 'Each side\'s first message is its handshake: a JSON object ended by 0x1E, the request with "protocol" and "version".' },
+  'signalr.handshake-error': { severity: 'warning', section: `${SIGNALR} "Overview"`, rule: 'The server refused the handshake (its response carries an error) and closes the connection.' },
+  'signalr.separator-missing': { severity: 'error', section: `${SIGNALR} "JSON Encoding"`, rule: 'Every JSON message is terminated by the record separator 0x1E.' },
+  'signalr.json-invalid': { severity: 'error', section: `${SIGNALR} "JSON Encoding"`, rule: 'Each record of the JSON protocol is a JSON object.' },
+  'signalr.msgpack-invalid': { severity: 'error', section: `${SIGNALR} "Binary encoding"`, rule: 'Each record of the MessagePack protocol is a VarInt length and exactly that many bytes of one MessagePack array.' },
+  'signalr.message-invalid': { severity: 'error', section: `${SIGNALR} "Errors"`, rule: 'A hub message has a type 1-9 and the fields of its type, and a completion carries a result or an error, not both.' },
+  'signalr.invocation-reused': { severity: 'error', section: `${SIGNALR} "Errors"`, rule: 'An invocation id is not used again by the same endpoint while its invocation is open.' },
+  'signalr.invocation-unknown': { severity: 'warning', section: `${SIGNALR} "Errors"`, rule: 'A stream item or completion belongs to an open invocation of the other side, or to an upload stream of the sender (in this capture).' },
+  'graphqlws.json-invalid': { severity: 'error', section: `${GQLWS} "Communication"`, rule: 'Every message is JSON text.' },
+  'graphqlws.message-invalid': { severity: 'error', section: `${GQLWS} "Invalid message"`, rule: 'A message is an object with a known "type", sent by the side that may send it, with the "id" and payload its type needs (else the socket closes with 4400).' },
+  'graphqlws.init-repeated': { severity: 'error', section: `${GQLWS} "ConnectionInit"`, rule: 'The client sends connection_init once (a second one closes the socket with 4429).' },
+  'graphqlws.before-ack': { severity: 'error', section: `${GQLWS} "Subscribe"`, rule: 'Operations are sent only after the server\'s connection_ack (else the socket closes with 4401).' },
+  'graphqlws.id-reused': { severity: 'error', section: `${GQLWS} "Subscribe"`, rule: 'A subscribe uses an id no active operation has (else the socket closes with 4409).' },
+  'graphqlws.id-unknown': { severity: 'warning', section: `${GQLWS} "Next"`, rule: 'A next, error or complete from the server answers an operation the client started (in this capture).' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type AlertCode = keyof typeof ALERT_CATALOGUE;

@@ -60,11 +60,27 @@ export class Pairs {
 
   /** `from` answered under `key`: the request it answers (now closed), or null when none waits. */
   answer(from: Direction, key: string, at: StreamPosition): Paired | null {
-    const id = slot(from === 'client' ? 'server' : 'client', key);
-    const request = this.waiting.get(id);
+    const paired = this.progress(from, key, at);
+    if (paired !== null) this.waiting.delete(slot(from === 'client' ? 'server' : 'client', key));
+    return paired;
+  }
+
+  /**
+   * `from` sent one of several answers under `key` (a SignalR stream item, a GraphQL `next`):
+   * the request it belongs to, which keeps waiting for its last answer; null when none waits.
+   */
+  progress(from: Direction, key: string, at: StreamPosition): Paired | null {
+    const request = this.waiting.get(slot(from === 'client' ? 'server' : 'client', key));
     if (request === undefined) return null;
-    this.waiting.delete(id);
     return { replyTo: request.packet, latencyMs: millisBetween(request.ts, at.ts), requestKind: request.kind, requestName: request.name };
+  }
+
+  /**
+   * `from` itself ends the request it sent under `key` (a GraphQL client's `complete`, a
+   * SignalR upload stream's completion): the request, no longer waiting, or null.
+   */
+  withdraw(from: Direction, key: string, at: StreamPosition): Paired | null {
+    return this.answer(from === 'client' ? 'server' : 'client', key, at);
   }
 
   /** Is a request from `from` waiting under `key`? */

@@ -33,6 +33,8 @@ const json = decoderModule('./json.js', () => import('./json.js'));
 const msgpack = decoderModule('./msgpack.js', () => import('./msgpack.js'));
 const cbor = decoderModule('./cbor.js', () => import('./cbor.js'));
 const protobuf = decoderModule('./protobuf.js', () => import('./protobuf.js'));
+const signalr = decoderModule('./signalr.js', () => import('./signalr.js'));
+const graphqlWs = decoderModule('./graphql-ws.js', () => import('./graphql-ws.js'));
 
 /** The first character that is not JSON whitespace (RFC 8259 §2), or -1. */
 function firstNonSpace(text: string): number {
@@ -78,6 +80,21 @@ export const PROTOCOLS: readonly ProtocolEntry[] = [
     create: (context) => jsonRpc().createJsonRpcDecoder(context),
   },
   {
+    // No subprotocol and any hub path: found by the handshake request that opens every
+    // connection (or, mid-connection, by a JSON record ended by 0x1E).
+    name: 'signalr',
+    description: 'ASP.NET Core SignalR hub protocol, JSON and MessagePack: handshake, invocations, stream items, completions, pings',
+    sniff: (input) => input.data[0] === 0x7b && input.data.includes(0x1e) && signalr().isSignalR(input),
+    create: (context) => signalr().createSignalRDecoder(context),
+  },
+  {
+    name: 'graphql-ws',
+    description: 'GraphQL over WebSocket: graphql-transport-ws (the graphql-ws library) and the legacy graphql-ws of subscriptions-transport-ws',
+    subprotocols: ['graphql-transport-ws', 'graphql-ws'],
+    sniff: (input) => input.direction === 'client' && input.text !== null && input.text.includes('"connection_init"') && graphqlWs().isGraphQlInit(input.text),
+    create: (context) => graphqlWs().createGraphQlWsDecoder(context),
+  },
+  {
     name: 'msgpack',
     description: 'MessagePack binary messages, each decoded when it parses whole',
     subprotocols: ['msgpack', 'messagepack'],
@@ -112,7 +129,7 @@ export const PROTOCOLS: readonly ProtocolEntry[] = [
  * The prefixes of the alert codes the application layer raises (src/alerts.ts), so the
  * --events view can show them among application messages. A new protocol adds its own.
  */
-const APP_ALERT_PREFIXES = new Set(['app', 'engineio', 'socketio', 'jsonrpc']);
+const APP_ALERT_PREFIXES = new Set(['app', 'engineio', 'socketio', 'jsonrpc', 'signalr', 'graphqlws']);
 
 export function isAppAlert(code: string): boolean {
   return APP_ALERT_PREFIXES.has(code.slice(0, code.indexOf('.')));
