@@ -82,9 +82,132 @@ function checkSocketIo(events: Json[], app: AppManifest): void {
   expect(pongs.map((p) => p.replyTo)).toEqual(pings.map((p) => p.packet));
 }
 
+interface ExpectedGraphQlOperation {
+  id: string;
+  operationName: string | null;
+  query: string;
+  variables: unknown;
+  document: { operationType: string; name: string | null };
+  results: unknown[];
+  errors: unknown[] | null;
+  endedBy: 'client' | 'server';
+}
+
+function checkGraphQl(events: Json[], app: AppManifest): void {
+  const legacy = app.variant === 'graphql-ws';
+  expect(events.every((e) => e.protocol === 'graphql-ws' && e.variant === app.variant)).toBe(true);
+  expect(events.flatMap((e) => e.alerts)).toEqual([]);
+  const init = events[0]!;
+  expect(init).toMatchObject({ from: 'client', kind: 'connection_init', payload: app.connectionParams });
+  expect(events.find((e) => e.kind === 'connection_ack')).toMatchObject({ from: 'server', replyTo: init.packet });
+  const [start, data, stop] = legacy ? ['start', 'data', 'stop'] : ['subscribe', 'next', 'complete'];
+  const operations = app.operations as ExpectedGraphQlOperation[];
+  expect(events.filter((e) => e.kind === start).map((e) => e.id)).toEqual(operations.map((o) => o.id));
+  for (const op of operations) {
+    const subscribe = events.find((e) => e.kind === start && e.id === op.id)!;
+    expect(subscribe).toMatchObject({ from: 'client', query: op.query, variables: op.variables, operationName: op.operationName ?? op.document.name, operationType: op.document.operationType });
+    const answers = events.filter((e) => e.from === 'server' && e.id === op.id);
+    // Every answer points back at the subscribe, named as it is.
+    for (const a of answers) expect(a, a.summary).toMatchObject({ replyTo: a.replyTo === null ? null : subscribe.packet, operationName: subscribe.operationName });
+    const results = answers.filter((e) => e.kind === data).map((e) => e.payload);
+    if (op.endedBy === 'client') {
+      const ended = events.find((e) => e.from === 'client' && e.kind === stop && e.id === op.id)!;
+      expect(ended.replyTo).toBe(subscribe.packet);
+      // What was in flight when the client stopped still arrives: the client saw a prefix.
+      expect(results.slice(0, op.results.length)).toEqual(op.results);
+      expect(answers.filter((e) => e.packet < ended.packet).every((e) => e.replyTo === subscribe.packet)).toBe(true);
+    } else {
+      expect(results).toEqual(op.results);
+      expect(answers.every((e) => e.replyTo === subscribe.packet && e.latencyMs >= 0)).toBe(true);
+      const last = answers.at(-1)!;
+      if (op.errors !== null) expect(last).toMatchObject({ kind: 'error', payload: op.errors });
+      else expect(last.kind).toBe('complete');
+    }
+  }
+  if (legacy) {
+    expect(events.filter((e) => e.kind === 'ka').length).toBe(app.keepAlives);
+  } else {
+    const pings = events.filter((e) => e.kind === 'ping' && e.from === 'client');
+    expect(pings.length).toBe(app.pings);
+    expect(events.filter((e) => e.kind === 'pong').map((e) => e.replyTo)).toEqual(pings.map((p) => p.packet));
+  }
+}
+
+interface SignalRCall {
+  method: 'invoke' | 'send' | 'stream';
+  target: string;
+  arguments: unknown[];
+  result?: unknown;
+  error?: string;
+  items?: unknown[];
+  cancelled?: boolean;
+}
+
+/** A decoded SignalR event in the terms the hub server of the generator logs its messages. */
+function hubTerms(e: Json): Json {
+  if (e.kind === 'handshake') return { handshake: e.from === 'client' ? { protocol: e.hubProtocol, version: e.version } : e.error !== null ? { error: e.error } : {} };
+  const out: Json = { type: e.messageType };
+  for (const k of ['invocationId', 'target', 'arguments', 'streamIds', 'item', 'error', 'allowReconnect', 'sequenceId']) if (e[k] !== undefined && e[k] !== null) out[k] = e[k];
+  if ('result' in e) out.result = e.result;
+  return generatorTerms(out) as Json;
+}
+
+function checkSignalR(events: Json[], app: AppManifest): void {
+  expect(events.every((e) => e.protocol === 'signalr' && e.session === app.session)).toBe(true);
+  expect(events.filter((e) => e.kind !== 'handshake').every((e) => e.encoding === app.encoding)).toBe(true);
+  expect(events.flatMap((e) => e.alerts)).toEqual([]);
+  // Every hub message the server sent and received, in order, as its own code read them.
+  const hub = app.hub as { client: Json[]; server: Json[] };
+  for (const from of ['client', 'server'] as const) expect(events.filter((e) => e.from === from).map(hubTerms), `${from} messages`).toEqual(hub[from]);
+  expect(events.find((e) => e.kind === 'handshake' && e.from === 'server')!.replyTo).toBe(events[0]!.packet);
+  // What the client did through the API, and what it got back.
+  const calls = app.calls as SignalRCall[];
+  const invocations = events.filter((e) => e.from === 'client' && (e.kind === 'invocation' || e.kind === 'stream_invocation'));
+  expect(invocations.map((e) => ({ target: e.target, arguments: generatorTerms(e.arguments) }))).toEqual(calls.map((c) => ({ target: c.target, arguments: c.arguments })));
+  calls.forEach((call, i) => {
+    const invocation = invocations[i]!;
+    expect(invocation.kind).toBe(call.method === 'stream' ? 'stream_invocation' : 'invocation');
+    if (call.method === 'send') return expect(invocation.invocationId).toBeNull();
+    const answers = events.filter((e) => e.from === 'server' && e.invocationId === invocation.invocationId);
+    expect(answers.every((a) => a.replyTo === invocation.packet && a.target === undefined && a.latencyMs >= 0)).toBe(true);
+    const completion = answers.at(-1)!;
+    expect(completion.kind).toBe('completion');
+    if (call.method === 'invoke') {
+      expect(answers).toHaveLength(1);
+      if (call.error !== undefined) expect(completion.error).toBe(call.error);
+      else if (call.result !== undefined) expect(generatorTerms(completion.result)).toEqual(call.result);
+      else expect('result' in completion).toBe(false);
+    } else {
+      const items = answers.filter((a) => a.kind === 'stream_item').map((a) => a.item);
+      expect(call.cancelled ? items.slice(0, call.items!.length) : items).toEqual(call.items);
+      if (call.cancelled) expect(events.find((e) => e.from === 'client' && e.kind === 'cancel_invocation' && e.invocationId === invocation.invocationId)).toBeDefined();
+    }
+    // An upload stream's items and completion come from the client and point at its invocation.
+    for (const streamId of invocation.streamIds ?? []) {
+      const sent = events.filter((e) => e.from === 'client' && e.invocationId === streamId);
+      expect(sent.map((e) => e.kind).at(-1)).toBe('completion');
+      expect(sent.every((e) => e.replyTo === invocation.packet)).toBe(true);
+    }
+  });
+  for (const m of app.clientMethods as { target: string; returned: unknown }[]) {
+    const asked = events.find((e) => e.from === 'server' && e.kind === 'invocation' && e.target === m.target)!;
+    expect(asked.invocationId).not.toBeNull();
+    expect(events.find((e) => e.from === 'client' && e.kind === 'completion' && e.invocationId === asked.invocationId)).toMatchObject({ result: m.returned, replyTo: asked.packet });
+  }
+  if (app.received !== undefined) {
+    const sent = events.filter((e) => e.from === 'server' && e.kind === 'invocation' && e.invocationId === null);
+    expect(sent.map((e) => ({ target: e.target, arguments: e.arguments }))).toEqual(app.received);
+  }
+  if (app.serverClose !== undefined) {
+    const close = app.serverClose as Json;
+    expect(events.at(-1)).toMatchObject({ from: 'server', kind: 'close', error: close.error, allowReconnect: close.allowReconnect });
+    expect(String(app.closeError)).toContain(close.error);
+  }
+}
+
 describe('application messages match what the real peers sent', () => {
   it('has manifests to check', () => {
-    expect(manifests.map((m) => m.name)).toContain('socketio-node.expected.json');
+    expect(manifests.map((m) => m.name)).toEqual(expect.arrayContaining(['socketio-node.expected.json', 'graphql-ws.expected.json', 'signalr.expected.json']));
   });
 
   it.each(manifests)('$name', async ({ spec }) => {
@@ -93,6 +216,8 @@ describe('application messages match what the real peers sent', () => {
       expect(existsSync(`${DIR}/${spec.file}`)).toBe(true);
       const events = await appEvents(spec.file, c.client.port);
       if (c.app.protocol === 'socket.io') checkSocketIo(events, c.app);
+      else if (c.app.protocol === 'graphql-ws') checkGraphQl(events, c.app);
+      else if (c.app.protocol === 'signalr') checkSignalR(events, c.app);
       else throw new Error(`no check for ${c.app.protocol}`);
     }
   });

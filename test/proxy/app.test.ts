@@ -1,7 +1,8 @@
 /**
- * wsproxy shows the application layer live: the messages of the real Socket.IO capture
- * (fixtures/real/socketio-node.pcap) are replayed through the proxy by a ws client and server,
- * in the capture's order, and the live events must be those wsdump decodes from the capture.
+ * wsproxy shows the application layer live: the messages of the real Socket.IO, SignalR and
+ * GraphQL over WebSocket captures (fixtures/real) are replayed through the proxy by a ws client
+ * and server, in the capture's order, on the same path and subprotocol, and the live events
+ * must be those wsdump decodes from the capture.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -24,12 +25,22 @@ type Json = Record<string, any>;
 /** What an app event says, without where and when it was seen (packets, times, latencies). */
 function meaning(e: Json): Json {
   const { conn: _c, packet: _p, ts: _t, replyTo: _r, latencyMs: _l, summary, ...rest } = e;
-  return { ...rest, summary: String(summary).replace(/  answers .*$/, '') };
+  return { ...rest, summary: String(summary).replace(/  (answers|ends the operation of) .*$/, '') };
 }
 
-async function replayThroughProxy(args: string[]): Promise<string> {
-  const { json } = await dissectFile(SIO);
-  const messages = json.filter((e) => e.type === 'message' && (e.opcode === 1 || e.opcode === 2));
+/** The connection of a capture to replay: its number, the path to ask for and the subprotocol to offer. */
+interface Replay {
+  file: string;
+  conn: number;
+  path: string;
+  protocol?: string;
+}
+
+const SOCKET_IO: Replay = { file: SIO, conn: 1, path: '/socket.io/?EIO=4&transport=websocket' };
+
+async function replayThroughProxy(args: string[], replay: Replay = SOCKET_IO): Promise<string> {
+  const { json } = await dissectFile(replay.file);
+  const messages = json.filter((e) => e.type === 'message' && e.conn === replay.conn && (e.opcode === 1 || e.opcode === 2));
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await once(wss, 'listening');
   cleanups.push(() => closeServer(wss));
@@ -41,7 +52,7 @@ async function replayThroughProxy(args: string[]): Promise<string> {
   const exit = main(['node', 'wsproxy', '--listen', '0', '--target', String((wss.address() as AddressInfo).port), ...args], io, control);
   const { port } = await address;
   const serverSide = once(wss, 'connection') as Promise<[WebSocket]>;
-  const client = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
+  const client = new WebSocket(`ws://127.0.0.1:${port}${replay.path}`, replay.protocol !== undefined ? [replay.protocol] : []);
   await once(client, 'open');
   const [server] = await serverSide;
   const received = { client: 0, server: 0 };
@@ -68,6 +79,18 @@ describe('wsproxy decodes the application layer live', () => {
     expect(live.map(meaning)).toEqual(offline.map(meaning));
     // Paired without packet numbers (no --write): the latency is still measured.
     expect(live.filter((e) => e.kind === 'ack').every((e) => e.replyTo === null && e.latencyMs >= 0)).toBe(true);
+  });
+
+  it.each([
+    { name: 'SignalR (JSON hub protocol)', file: 'fixtures/real/signalr.pcap', conn: 2, path: '/chathub?id=51f94826-11d4-45bf-aaa3-9c14049c3e6b' },
+    { name: 'SignalR (MessagePack hub protocol)', file: 'fixtures/real/signalr.pcap', conn: 3, path: '/chathub' },
+    { name: 'graphql-ws (graphql-transport-ws)', file: 'fixtures/real/graphql-ws.pcap', conn: 1, path: '/graphql', protocol: 'graphql-transport-ws' },
+    { name: 'subscriptions-transport-ws (graphql-ws)', file: 'fixtures/real/graphql-ws.pcap', conn: 2, path: '/legacy', protocol: 'graphql-ws' },
+  ])('--json, $name: the same app events as wsdump on the capture', async (replay) => {
+    const live = ndjson(await replayThroughProxy(['--json', '--full'], replay)).filter((e) => e.type === 'app');
+    const offline = (await dissectFile(replay.file)).json.filter((e) => e.type === 'app' && e.conn === replay.conn);
+    expect(offline.length).toBeGreaterThan(10);
+    expect(live.map(meaning)).toEqual(offline.map(meaning));
   });
 
   it('--events --hide-heartbeats: one line per Socket.IO event as it happens', async () => {
