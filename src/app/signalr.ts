@@ -380,6 +380,8 @@ class SignalRDecoder implements AppDecoder {
       alerts,
       session: this.session,
       heartbeat: type === 6,
+      // A Ping asks for no answer ("Ping (aka Keep Alive)"): each side beats on its own.
+      ...(type === 6 ? { heartbeatRole: 'beat' as const } : {}),
       ...(paired ? { replyTo: paired.replyTo, latencyMs: paired.latencyMs } : {}),
       ...(parts ? { parts, ...(detail ? { detail } : {}) } : {}),
     });

@@ -52,6 +52,13 @@ async function appEvents(file: string, port: number): Promise<Json[]> {
   return json.filter((e) => e.type === 'app' && e.conn === conn);
 }
 
+/** The `end` event of the connection from `port`: its appHeartbeat counts the protocol's heartbeats. */
+async function endOf(file: string, port: number): Promise<Json> {
+  const { json } = await dissectFile(`${DIR}/${file}`);
+  const conn = json.find((e) => e.type === 'connection' && e.client.port === port)?.conn;
+  return json.find((e) => e.type === 'end' && e.conn === conn)!;
+}
+
 function checkSocketIo(events: Json[], app: AppManifest): void {
   const open = events.find((e) => e.protocol === 'engine.io' && e.kind === 'open');
   expect(open).toMatchObject({ from: 'server', session: app.sid, data: { sid: app.sid, pingInterval: app.pingInterval, pingTimeout: app.pingTimeout } });
@@ -93,7 +100,7 @@ interface ExpectedGraphQlOperation {
   endedBy: 'client' | 'server';
 }
 
-function checkGraphQl(events: Json[], app: AppManifest): void {
+function checkGraphQl(events: Json[], app: AppManifest, end: Json): void {
   const legacy = app.variant === 'graphql-ws';
   expect(events.every((e) => e.protocol === 'graphql-ws' && e.variant === app.variant)).toBe(true);
   expect(events.flatMap((e) => e.alerts)).toEqual([]);
@@ -126,7 +133,10 @@ function checkGraphQl(events: Json[], app: AppManifest): void {
   }
   if (legacy) {
     expect(events.filter((e) => e.kind === 'ka').length).toBe(app.keepAlives);
+    // ka asks for no answer: a one-way heartbeat of the server's.
+    expect(end.appHeartbeat).toMatchObject({ protocol: 'graphql-ws', client: null, server: { pings: 0, unsolicitedPongs: app.keepAlives } });
   } else {
+    expect(end.appHeartbeat).toMatchObject({ protocol: 'graphql-ws', client: { pings: app.pings, pongs: app.pings, unanswered: 0 }, server: null });
     const pings = events.filter((e) => e.kind === 'ping' && e.from === 'client');
     expect(pings.length).toBe(app.pings);
     expect(events.filter((e) => e.kind === 'pong').map((e) => e.replyTo)).toEqual(pings.map((p) => p.packet));
@@ -152,13 +162,15 @@ function hubTerms(e: Json): Json {
   return generatorTerms(out) as Json;
 }
 
-function checkSignalR(events: Json[], app: AppManifest): void {
+function checkSignalR(events: Json[], app: AppManifest, end: Json): void {
   expect(events.every((e) => e.protocol === 'signalr' && e.session === app.session)).toBe(true);
   expect(events.filter((e) => e.kind !== 'handshake').every((e) => e.encoding === app.encoding)).toBe(true);
   expect(events.flatMap((e) => e.alerts)).toEqual([]);
   // Every hub message the server sent and received, in order, as its own code read them.
   const hub = app.hub as { client: Json[]; server: Json[] };
   for (const from of ['client', 'server'] as const) expect(events.filter((e) => e.from === from).map(hubTerms), `${from} messages`).toEqual(hub[from]);
+  // Pings ask for no answer: each side's are one-way heartbeats ("Ping (aka Keep Alive)").
+  for (const from of ['client', 'server'] as const) expect(end.appHeartbeat[from], `${from} pings`).toMatchObject({ pings: 0, unsolicitedPongs: hub[from].filter((m) => m.type === 6).length });
   expect(events.find((e) => e.kind === 'handshake' && e.from === 'server')!.replyTo).toBe(events[0]!.packet);
   // What the client did through the API, and what it got back.
   const calls = app.calls as SignalRCall[];
@@ -216,8 +228,8 @@ describe('application messages match what the real peers sent', () => {
       expect(existsSync(`${DIR}/${spec.file}`)).toBe(true);
       const events = await appEvents(spec.file, c.client.port);
       if (c.app.protocol === 'socket.io') checkSocketIo(events, c.app);
-      else if (c.app.protocol === 'graphql-ws') checkGraphQl(events, c.app);
-      else if (c.app.protocol === 'signalr') checkSignalR(events, c.app);
+      else if (c.app.protocol === 'graphql-ws') checkGraphQl(events, c.app, await endOf(spec.file, c.client.port));
+      else if (c.app.protocol === 'signalr') checkSignalR(events, c.app, await endOf(spec.file, c.client.port));
       else throw new Error(`no check for ${c.app.protocol}`);
     }
   });
