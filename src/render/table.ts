@@ -283,7 +283,7 @@ export class TableRenderer {
         this.endpoints.delete(event.conn);
         this.middleGroups.delete(event.conn);
         this.described.delete(event.conn);
-        this.needHead = true;
+        if (text !== '') this.needHead = true;
         return text;
       }
     }
@@ -707,13 +707,16 @@ export class TableRenderer {
 
   private summary(e: Extract<DissectEvent, { type: 'end' }>): string {
     const c = this.c;
-    // A connection with no line of its own yet (an empty preconnect, one decoded mid-stream)
-    // is named here, so the summary never speaks of a connection nothing introduced.
-    const who = this.described.has(e.conn) ? `#${e.conn} summary` : `#${e.conn} ${this.endpoints.get(e.conn) ?? ''} summary`;
+    const described = this.described.has(e.conn);
+    // A connection that carried nothing either way and showed nothing (a browser's unused
+    // preconnect) gets no summary line either: a summary without a header is said of nothing.
+    // --summary lists it; --json has its `end`.
+    if (!described && e.kind === 'unknown' && e.totals.client.bytes + e.totals.server.bytes === 0) return '';
+    // A connection with no line of its own yet (one decoded mid-stream) is named here.
+    const who = described ? `#${e.conn} summary` : `#${e.conn} ${this.endpoints.get(e.conn) ?? ''} summary`;
     if (e.kind !== 'websocket') {
       // Not WebSocket: what was seen was said when it was seen; here, how much crossed.
-      const kind = e.kind === 'unknown' && e.totals.client.bytes + e.totals.server.bytes === 0 ? 'no data either way' : e.kind;
-      return `${c.heading(who)}: ${kind}; C→S ${e.totals.client.bytes} bytes, S→C ${e.totals.server.bytes} bytes\n`;
+      return `${c.heading(who)}: ${e.kind}; C→S ${e.totals.client.bytes} bytes, S→C ${e.totals.server.bytes} bytes\n`;
     }
     const side = (d: Direction) => `${ARROW[d]} ${e.totals[d].frames} frames, ${e.totals[d].messages} messages, ${e.totals[d].bytes} bytes${e.totals[d].missing ? `, ${e.totals[d].missing} missing` : ''}`;
     const alerts = [e.alerts.error && c.error(`${e.alerts.error} error(s)`), e.alerts.warning && c.warning(`${e.alerts.warning} warning(s)`), e.alerts.info && c.info(`${e.alerts.info} info`)].filter(Boolean).join(', ') || c.ok('no alerts');
