@@ -150,7 +150,7 @@ export function addViewOptions(command: Command, fromHelp = 'only frames sent by
     .option('--grep <regex>', 'only messages whose text or application fields match this regular expression', parseRegex)
     .option('--hide-heartbeats', 'hide WebSocket ping/pong and protocol keep-alives (Engine.IO ping/pong …); summaries count them')
     .option('--payload <n>', 'characters of payload preview, widening the column as needed (bytes of hex with --json)', parseCount)
-    .option('--columns <names>', `the table's columns, in order: ${COLUMN_NAMES.join(',')} (e.g. no,time,dir,opcode,length,payload)`, parseColumns)
+    .option('--columns <names>', `the table's columns, in order, from ${COLUMN_NAMES.join(', ')} (e.g. no,time,dir,opcode,length,payload)`, parseColumns)
     .option('--full', 'show whole payloads')
     .option('--width <columns>', 'table width (default: the terminal width, or 120)', parseCount)
     .option('--color', 'force colors (default: only on a terminal; NO_COLOR or FORCE_COLOR=0 turn them off, FORCE_COLOR=1-3 on)')
@@ -165,12 +165,18 @@ export function addLimitOptions(command: Command): Command {
     .option('--max-inflated <size>', 'largest inflated permessage-deflate message (default 64M)', parseSize);
 }
 
+/** Help and --version text; a reader that goes away (`wsdump --help | head`) ends it quietly, as it ends the output. */
+function writeHelp(stream: NodeJS.WritableStream, text: string): void {
+  if (stream.listenerCount('error') === 0) stream.on('error', () => {});
+  stream.write(text);
+}
+
 /**
  * Parses argv without letting commander exit the process: help, --version and argument errors
  * end with `exit` (0 for help, 1 for errors, already written to io), as do conflicting views.
  */
 export function parseProgram<T extends ViewOptions>(program: Command, argv: string[], io: CliIo): { options: T; args: string[] } | { exit: number } {
-  program.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => warn(io, s) });
+  program.exitOverride().configureOutput({ writeOut: (s) => writeHelp(io.stdout, s), writeErr: (s) => warn(io, s) });
   try {
     program.parse(argv);
   } catch (error) {

@@ -43,24 +43,24 @@ export const EXIT = { ok: 0, unusable: 1, strict: 2, damaged: 3 } as const;
 
 const EXAMPLES = `
 Examples:
-  $ wsdump fixtures/real/ws-basic.pcap            annotated table of every frame
-  $ wsdump --messages capture.pcapng              one row per reassembled message
-  $ wsdump --summary capture.pcap                 totals, heartbeats, the close, timing
-  $ wsdump --timeline capture.pcap                each connection's life: where it died
+  $ wsdump fixtures/real/ws-basic.pcap          annotated table of every frame
+  $ wsdump --messages capture.pcapng            one row per reassembled message
+  $ wsdump --summary capture.pcap               totals, heartbeats, the close
+  $ wsdump --timeline capture.pcap              each connection's life
   $ wsdump --json capture.pcap | jq 'select(.type=="alert")'
-  $ wsdump --decode-as 8080 midstream.pcap        no handshake in the capture
-  $ wsdump --keylog keys.txt wss.pcap             decrypt wss:// with the secrets logged by
-                                                  SSLKEYLOGFILE, node --tls-keylog or wsproxy --keylog
-  $ tcpdump -i lo -U -w - 'tcp port 8080' | wsdump -     live
-  $ wsdump --strict lab.pcap                      exit 2 if any RFC violation
-  $ wsdump --events socketio.pcap                 Socket.IO events (JSON-RPC calls …), a row each
-  $ wsdump --event 'chat*' --hide-heartbeats app.pcap    only these events, no keep-alives
-  $ wsdump --grep 'order-[0-9]+' --messages app.pcap     messages whose text or fields match
-  $ wsdump --explain --app socket.io app.pcap     how each Socket.IO packet is spelled
-  $ wsdump --explain --conn 1 lab.pcap            every frame bit by bit, for teaching
-  $ wsdump --decode-hex 818537fa213d7f9f4d5158    frame bytes typed by hand
+  $ wsdump --decode-as 8080 midstream.pcap      no handshake in the capture
+  $ wsdump --keylog keys.txt wss.pcap           decrypt wss:// with the secrets
+                      of SSLKEYLOGFILE, node --tls-keylog or wsproxy --keylog
+  $ tcpdump -i lo -U -w - 'tcp port 8080' | wsdump -   live
+  $ wsdump --strict lab.pcap                    exit 2 if any RFC violation
+  $ wsdump --events socketio.pcap               a row per Socket.IO event …
+  $ wsdump --event 'chat*' --hide-heartbeats app.pcap  these events, no pings
+  $ wsdump --grep 'order-[0-9]+' --messages app.pcap   messages that match
+  $ wsdump --explain --app socket.io app.pcap   each Socket.IO packet, spelled
+  $ wsdump --explain --conn 1 lab.pcap          every frame bit by bit
+  $ wsdump --decode-hex 818537fa213d7f9f4d5158  frame bytes typed by hand
   $ echo '81 05 48 65 6c 6c 6f' | wsdump --decode-hex -
-  $ wsdump --accept dGhlIHNhbXBsZSBub25jZQ==      Sec-WebSocket-Accept step by step
+  $ wsdump --accept dGhlIHNhbXBsZSBub25jZQ==    Sec-WebSocket-Accept worked out
 
 Exit codes: 0 decoded (even with alerts), 1 unusable input or arguments,
             2 with --strict: an error-severity alert was raised,

@@ -55,22 +55,24 @@ export interface WsproxyControl {
 
 const EXAMPLES = `
 Examples:
-  $ wsproxy --listen 9000 --target 8080                 clients use ws://localhost:9000
-  $ wsproxy -l 9000 -t wss://echo.example.org --messages one row per message
-  $ wsproxy -l 9000 -t 8080 --write session.pcap         record; then: wsdump session.pcap
-  $ wsproxy -l 9443 -t 8080 --tls-cert cert.pem --tls-key key.pem   browsers use wss://localhost:9443
-  $ wsproxy -l 9443 -t wss://example.org --tls-cert cert.pem --tls-key key.pem --keylog keys.txt
-        (and tcpdump -w wire.pcap; then: wsdump --keylog keys.txt wire.pcap)
+  $ wsproxy --listen 9000 --target 8080         clients use ws://localhost:9000
+  $ wsproxy -l 9000 -t wss://echo.example.org --messages   a row per message
+  $ wsproxy -l 9000 -t 8080 --write s.pcap      record; then: wsdump s.pcap
+  $ wsproxy -l 9443 -t 8080 --tls-cert cert.pem --tls-key key.pem
+                                  browsers use wss://localhost:9443
+  $ wsproxy -l 9443 -t wss://example.org --tls-cert cert.pem --tls-key key.pem \\
+      --keylog k.txt    (with tcpdump -w w.pcap: wsdump --keylog k.txt w.pcap)
   $ wsproxy -l 0.0.0.0:9000 -t 10.0.0.5:80 --json | jq 'select(.type=="alert")'
-  $ wsproxy -l 9000 -t 8080 --timeline --ping-timeout 2  each connection's life as it ends
-  $ wsproxy -l 9000 -t 3000 --events --hide-heartbeats   Socket.IO events live, no pings
+  $ wsproxy -l 9000 -t 8080 --timeline --ping-timeout 2   each connection's life
+  $ wsproxy -l 9000 -t 3000 --events --hide-heartbeats   events, no pings
 
-Bytes are forwarded untouched and first; dissection never slows or alters them. Output is
-live; if the terminal cannot keep up, events are dropped (and counted), never the traffic.
-Ctrl-C: stop accepting, let open connections finish (--grace), print their summaries, exit 0.
+Bytes are forwarded untouched and first; dissection never slows or alters them.
+Output is live; if the terminal cannot keep up, events are dropped (and
+counted), never the traffic. Ctrl-C: stop accepting, let open connections
+finish (--grace), print their summaries, exit 0.
 
-Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 unusable arguments, address in use, unreadable
-            certificate or file.
+Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 unusable arguments, address in use,
+            unreadable certificate or file.
 Alert codes: docs/alerts.md.  NDJSON schema: docs/json.md.`;
 
 function argument<T>(parse: (text: string) => T): (text: string) => T {
@@ -106,7 +108,7 @@ export function createWsproxyProgram(): Command {
   const program = new Command('wsproxy')
     .description('Relay TCP traffic between clients and a target, and dissect the WebSocket frames that cross it, live.')
     .addOption(new Option('-l, --listen <[host:]port>', 'where clients connect (host default 127.0.0.1; 0.0.0.0 or [::] for all interfaces)').argParser(argument((v) => parseHostPort(v, '127.0.0.1', '--listen', true))).makeOptionMandatory())
-    .addOption(new Option('-t, --target <[host:]port|ws://…|wss://…>', 'where each client is relayed to (host default localhost; wss:// connects with TLS)').argParser(argument(parseTarget)).makeOptionMandatory())
+    .addOption(new Option('-t, --target <target>', 'where each client is relayed to: [host:]port (host default localhost), ws://host[:port] or wss://host[:port] (with TLS)').argParser(argument(parseTarget)).makeOptionMandatory())
     .option('--insecure', 'wss:// target: do not verify its certificate')
     .option('--ca <file>', 'wss:// target: also trust this CA certificate (PEM, repeatable)', collect)
     .option('--tls-cert <file>', 'accept TLS from clients with this certificate (PEM); needs --tls-key')

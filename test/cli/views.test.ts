@@ -140,15 +140,15 @@ describe('tables that other lines interrupt', () => {
     expect((await run('--conn', '2', TWO)).stderr).toBe('');
   });
 
-  it('name a connection in its summary line when nothing else named it', async () => {
-    const { TableRenderer } = await import('../../src/render/table.js');
-    const table = new TableRenderer({ colorLevel: 0, width: 120 });
-    const totals = { bytes: 0, frames: 0, messages: 0, missing: 0, byOpcode: {} };
-    const lines = [
-      table.render({ type: 'connection', conn: 2, client: { ip: '127.0.0.1', port: 50000 }, server: { ip: '127.0.0.1', port: 8080 }, sawSyn: true, at: { ts: 1 } }),
-      table.render({ type: 'end', conn: 2, kind: 'unknown', totals: { client: totals, server: totals }, alerts: { error: 0, warning: 0, info: 0 }, closeCodes: { client: [], server: [] }, duration: 0, at: { ts: 1 } } as never),
-    ].join('');
-    expect(lines).toBe('#2 127.0.0.1:50000 → 127.0.0.1:8080 summary: no data either way; C→S 0 bytes, S→C 0 bytes\n');
+  it('print a connection\'s summary line with its header, or neither', async () => {
+    // An unused browser preconnect (#1, no byte either way) prints nothing in the table; --summary lists it.
+    const table = await run('--width', '120', 'fixtures/tls/chromium-tls13.pcap');
+    expect(table.stdout).not.toMatch(/^#1 /m);
+    expect(table.stdout).toMatch(/^#2 .* TLS 1\.3/m);
+    expect((await run('--summary', 'fixtures/tls/chromium-tls13.pcap')).stdout).toMatch(/^#1 \[::1\]:\d+ → \[::1\]:\d+ {2}unknown/m);
+    // A connection decoded mid-stream has no header line: its summary line names it.
+    const mid = await run('--decode-as', midstreamPort, MIDSTREAM);
+    expect(mid.stdout).toMatch(new RegExp(`^#1 127\\.0\\.0\\.1:\\d+ → 127\\.0\\.0\\.1:${midstreamPort} summary: C→S 4 frames`, 'm'));
   });
 });
 
@@ -160,5 +160,33 @@ describe('wsdump - on a terminal', () => {
     const io = fakeIo({ stdin });
     await main(argv('-'), io);
     expect(io.stderr.text.split('\n')[0]).toBe("wsdump: reading a capture from stdin, which is a terminal: pipe one in (tcpdump -i lo -U -w - 'tcp port 8080' | wsdump -) or give a file name; Ctrl-D ends");
+  });
+});
+
+describe('--help', () => {
+  it('fits 80 columns, in wsdump and in wsproxy', async () => {
+    const { main: wsproxy } = await import('../../src/cli/wsproxy.js');
+    for (const [name, run] of [
+      ['wsdump', main],
+      ['wsproxy', wsproxy],
+    ] as const) {
+      const io = fakeIo();
+      expect(await run(['node', name, '--help'], io)).toBe(0);
+      const long = io.stdout.text.split('\n').filter((line) => [...line].length > 80);
+      expect(long, name).toEqual([]);
+    }
+  });
+
+  it('ends quietly when its reader goes away (| head)', async () => {
+    const { spawn } = await import('node:child_process');
+    for (const bin of ['bin/wsdump.js', 'bin/wsproxy.js']) {
+      const child = spawn(process.execPath, [bin, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // The reading end is closed before the help is written: the write fails with EPIPE.
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect({ bin, code, stderr }).toEqual({ bin, code: 0, stderr: '' });
+    }
   });
 });
