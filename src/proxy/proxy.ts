@@ -233,6 +233,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
 
   const entries = new Set<Entry>();
   let accepted = 0;
+  // Without --write, what crossed is numbered in order all the same (a recording numbers its packets).
+  let pieces = 0;
+  const number = () => ++pieces;
   let closing: Promise<void> | null = null;
 
   // noDelay: the relay passes each write on as it comes; coalescing is the endpoints' choice.
@@ -335,6 +338,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         pingTimeout,
         onPingTimeout: (message) => report('proxy.ping-unanswered', message),
         app,
+        number,
       });
       queue.open(tap, captureClock());
       relay = new ConnectionRelay(conn, client, upstreamSide, tap, {

@@ -95,6 +95,11 @@ export interface ConnectionTapOptions {
   pingTimeout?: number;
   /** One line about a Ping unanswered past `pingTimeout`. */
   onPingTimeout?: (message: string) => void;
+  /**
+   * Without a recording, numbers each piece of traffic the tap is given (shared by all
+   * connections), so live rows have a No. all the same: the order they crossed the proxy.
+   */
+  number?: () => number;
 }
 
 const DIRECTIONS: readonly Direction[] = ['client', 'server'];
@@ -143,7 +148,8 @@ export class ConnectionTap {
     if (this.finished || bytes.length === 0) return;
     const recorder = this.recording(from);
     if (recorder === null) {
-      this.dissect(() => this.dissector.data(from, bytes, { ts }));
+      const packet = this.options.recording ? undefined : this.options.number?.();
+      this.dissect(() => this.dissector.data(from, bytes, position(packet, ts)));
       return;
     }
     for (let offset = 0; offset < bytes.length; offset += recorder.mss) {

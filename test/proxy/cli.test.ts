@@ -133,6 +133,11 @@ describe('wsproxy live', () => {
     expect(proxy.io.stdout.text).toContain('GET /live HTTP/1.1');
     expect(proxy.io.stdout.text).toContain('"hello, live view"');
     expect(proxy.io.stdout.text).toMatch(/C→S 1 +000 ping/);
+    // Without --write there are no packets, but the rows are numbered all the same, in order.
+    const numbers = proxy.io.stdout.text.split('\n').flatMap((line) => /^ (\S+) +[\d.]+ +#1 /.exec(line)?.[1] ?? []);
+    expect(numbers.length).toBeGreaterThan(5);
+    expect(numbers.map(Number)).toEqual([...numbers.map(Number)].sort((a, b) => a - b));
+    expect(numbers.every((n) => /^\d+$/.test(n))).toBe(true);
     expect(await proxy.stop()).toBe(0);
     expect(proxy.io.stderr.text).toMatch(/^wsproxy: ws:\/\/127\.0\.0\.1:\d+ → localhost:\d+ \(Ctrl-C to stop\)\n$/);
   });
