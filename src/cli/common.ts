@@ -122,7 +122,7 @@ const OPCODE_NAMES = Object.keys(OPCODES);
 export function parseOpcodes(value: string, previous: string[] = []): string[] {
   const list = collect(value, previous);
   for (const name of list) {
-    if (!OPCODE_NAMES.includes(name) && !/^0x[0-9a-f]$/i.test(name)) throw new InvalidArgumentError(`unknown opcode "${name}": use ${OPCODE_NAMES.join(', ')} or 0x0-0xf.`);
+    if (name !== 'none' && !OPCODE_NAMES.includes(name) && !/^0x[0-9a-f]$/i.test(name)) throw new InvalidArgumentError(`unknown opcode "${name}": use ${OPCODE_NAMES.join(', ')}, 0x0-0xf, or none.`);
   }
   return list;
 }
@@ -141,7 +141,7 @@ export function addViewOptions(command: Command, fromHelp = 'only frames sent by
     .option('--timeline', 'per connection, a picture of its life in time: messages, pings and pongs, silences, the close')
     .option('--conn <n,...>', 'only these connections', parseConnList)
     .addOption(new Option('--from <side>', fromHelp).choices(['client', 'server']).argParser(parseDirection))
-    .option('--opcode <names>', 'only these opcodes: text,binary,close,ping,pong,continuation', parseOpcodes)
+    .option('--opcode <names>', 'only these opcodes: text,binary,close,ping,pong,continuation; none shows handshakes only', parseOpcodes)
     .option('--host <ip>', 'only connections with this address (repeatable)', collect)
     .option('--port <port>', 'only connections with this port (repeatable)', parsePort)
     .option('--ws-only', 'only WebSocket connections: plain HTTP, refused upgrades and other traffic are not shown')
@@ -223,7 +223,8 @@ export class EventFilter {
   private matchedCount = 0;
 
   constructor(private readonly options: ViewOptions) {
-    this.opcodes = options.opcode?.length ? new Set(options.opcode.map((o) => (o.startsWith('0x') ? parseInt(o, 16) : OPCODES[o]!))) : null;
+    // `none` names no opcode: no frame or message passes, the handshakes and summaries stay.
+    this.opcodes = options.opcode?.length ? new Set(options.opcode.filter((o) => o !== 'none').map((o) => (o.startsWith('0x') ? parseInt(o, 16) : OPCODES[o]!))) : null;
   }
 
   /** Connections seen so far. */

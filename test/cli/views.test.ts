@@ -152,6 +152,20 @@ describe('tables that other lines interrupt', () => {
   });
 });
 
+describe('--opcode none', () => {
+  it('shows the handshakes only, in the table and in --explain (docs/labs.md)', async () => {
+    const table = await run('--opcode', 'none', LAB);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain('GET /chat HTTP/1.1');
+    expect(table.stdout).toMatch(/^#1 summary: C→S 4 frames/m);
+    expect(table.stdout).not.toMatch(HEAD);
+    const explain = await run('--explain', '--opcode', 'none', LAB);
+    expect(explain.stdout).toContain('Sec-WebSocket-Accept: hoWs43S1/w/h4CCEpz0dZs1h/nQ=');
+    expect(explain.stdout).not.toMatch(/FIN|Payload len/);
+    expect((await run('--opcode', 'nothing', LAB)).stderr).toMatch(/unknown opcode "nothing": use .*, 0x0-0xf, or none/);
+  });
+});
+
 describe('wsdump - on a terminal', () => {
   it('says what it waits for', async () => {
     const { PassThrough } = await import('node:stream');
