@@ -14,6 +14,7 @@ import { canRequireModules, preloadDecoders } from '../app/load.js';
 import type { DissectEvent } from '../engine/events.js';
 import type { Limits } from '../websocket/types.js';
 import { canonicalIp, formatHostPort, parseTarget, sameFamily, type HostPort, type ProxyTarget } from './address.js';
+import { refuseClient } from './bad-gateway.js';
 import { ConnectionRelay, DEFAULT_MAX_BUFFERED, resetSide, type RelaySide } from './relay.js';
 import { CaptureRecording, captureClock, ConnectionTap, describe, notice } from './tap.js';
 import { TapQueue } from './tap-queue.js';
@@ -314,14 +315,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         client.stream.off('close', clientGone);
         resetSide(upstreamSide);
         if (client.stream.destroyed) return;
-        report('proxy.target-failed', `#${conn} ${from}: ${targetError(error as NodeJS.ErrnoException, target)}; the client connection was closed.`);
-        // Closed cleanly: FIN (and close_notify over TLS); what the client sent is read and discarded.
-        client.stream.on('error', () => {});
-        client.stream.resume();
-        client.stream.end();
-        const timer = setTimeout(() => client.stream.destroy(), 2000);
-        client.stream.once('close', () => clearTimeout(timer));
-        await new Promise((resolve) => client.stream.once('close', resolve));
+        const reason = targetError(error as NodeJS.ErrnoException, target);
+        report('proxy.target-failed', `#${conn} ${from}: ${reason}; the client connection was closed.`);
+        // An HTTP client is answered 502 Bad Gateway with the reason; then closed cleanly.
+        await refuseClient(client.stream, reason);
         return;
       }
       client.stream.off('close', clientGone);
