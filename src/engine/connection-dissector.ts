@@ -7,6 +7,7 @@ import { assumedPermessageDeflate } from '../websocket/permessage-deflate.js';
 import { WebSocketSession, type SessionEvent } from '../websocket/session.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
 import type { ConnectionEndEvent, DirectionTotals, DissectEvent, HandshakeEvent } from './events.js';
+import { CaptureOrder } from './capture-order.js';
 import { extensionsFor } from './extensions.js';
 import { ConnectionHealth, type TcpEndReason } from './health.js';
 import { notHttpNote } from './sniff.js';
@@ -101,6 +102,9 @@ export class ConnectionDissector {
   private firstTs: number | undefined;
   private lastTs: number | undefined;
   private readonly health = new ConnectionHealth();
+  /** Keeps the two directions' events in capture order while one resynchronises. */
+  private readonly order = new CaptureOrder();
+  private readonly waiting = (direction: Direction) => this.session?.waiting(direction) ?? false;
 
   constructor(
     readonly conn: number,
@@ -134,7 +138,7 @@ export class ConnectionDissector {
     switch (this.phase) {
       case 'websocket':
         this.health.bytes(direction, pos.ts);
-        return this.fromSession(this.session!.push(direction, bytes, pos));
+        return this.order.order(direction, this.fromSession(this.session!.push(direction, bytes, pos)), this.waiting);
       case 'http':
         return this.fromHttp(this.http!.push(direction, bytes, pos), pos);
       case 'done':
@@ -145,7 +149,7 @@ export class ConnectionDissector {
   gap(direction: Direction, size: number, pos: StreamPosition = {}): DissectEvent[] {
     sideOf(this.totals, direction).missing += size;
     const events: DissectEvent[] = [this.alertEvent(makeAlert('tcp.gap', `${size} byte(s) of the ${direction}'s stream were not captured.`, { direction, ...(pos.packet !== undefined ? { packet: pos.packet } : {}), detail: { size } }))];
-    if (this.phase === 'websocket') return [...events, ...this.fromSession(this.session!.gap(direction, size, pos))];
+    if (this.phase === 'websocket') return this.order.order(direction, [...events, ...this.fromSession(this.session!.gap(direction, size, pos))], this.waiting);
     if (this.phase === 'http') events.push(...this.fromHttp(this.http!.gap(direction, size, pos), pos, { direction, size }));
     return events;
   }
@@ -158,14 +162,14 @@ export class ConnectionDissector {
     this.health.tcpEnd(direction, how.reason, how.by, pos);
     if (this.phase === 'http') return this.fromHttp(this.http!.end(direction, pos), pos);
     if (this.phase !== 'websocket') return [];
-    return this.fromSession(this.session!.end(direction, pos));
+    return this.order.order(direction, this.fromSession(this.session!.end(direction, pos)), this.waiting);
   }
 
   /** The connection is over (both ends closed, or the capture ended). */
   finish(pos: StreamPosition = {}): DissectEvent[] {
     if (this.ended) return [];
     this.ended = true;
-    const events: DissectEvent[] = this.session !== null ? this.fromSession(this.session.finish(pos, this.health.ended(pos.ts ?? this.lastTs))) : [];
+    const events: DissectEvent[] = this.session !== null ? this.order.flush(this.fromSession(this.session.finish(pos, this.health.ended(pos.ts ?? this.lastTs)))) : [];
     if (this.phase === 'http') events.push(...this.fromHttp(this.http!.finish(pos), pos));
     this.phase = this.phase === 'websocket' ? 'websocket' : 'done';
     this.noteTime(pos);

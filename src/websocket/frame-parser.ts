@@ -241,6 +241,14 @@ export class FrameParser {
     return this.state === 'lost';
   }
 
+  /**
+   * True while framing is lost and bytes are held that may start a frame: what they complete
+   * will have ended earlier in the capture than what the other direction shows meanwhile.
+   */
+  get holdsCandidate(): boolean {
+    return this.state === 'lost' && this.q.length > 0;
+  }
+
   /** The RSV bits negotiated extensions define (rsv1=4, rsv2=2, rsv3=1), for resynchronisation. */
   setAllowedRsv(mask: number): void {
     this.allowedRsv = mask & 7;

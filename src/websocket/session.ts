@@ -73,6 +73,11 @@ export class WebSocketSession {
     return this.process(direction, sideOf(this.halves, direction).parser.push(chunk, pos));
   }
 
+  /** Whether `direction`'s parser holds bytes of a frame it has not placed yet (see FrameParser.holdsCandidate). */
+  waiting(direction: Direction): boolean {
+    return sideOf(this.halves, direction).parser.holdsCandidate;
+  }
+
   /** `size` bytes of one direction's stream were not captured. */
   gap(direction: Direction, size: number, pos?: StreamPosition): SessionEvent[] {
     return this.process(direction, sideOf(this.halves, direction).parser.gap(size, pos));
