@@ -219,7 +219,9 @@ export class TableRenderer {
     this.compact = options.width < COMPACT_BELOW;
     this.columns = this.view === 'messages' ? MESSAGE_COLUMNS : this.view === 'events' ? EVENT_COLUMNS : this.compact ? COMPACT_COLUMNS : COLUMNS;
     const columns = this.columns;
-    this.picks = options.columns ? pickColumns([...columns.map((col) => col.id), this.lastColumn().id], options.columns) : null;
+    const picks = options.columns ? pickColumns([...columns.map((col) => col.id), this.lastColumn().id], options.columns) : [];
+    // None of the names is a column of this view (--columns via in the frame table): all of them, rather than empty rows.
+    this.picks = picks.length > 0 ? picks : null;
     const fixed = this.picks === null ? fixedWidth(columns) : this.picks.reduce((w, i) => w + (columns[i]?.width ?? 0), 0);
     // --payload N asks for N characters: the column grows to hold them, whatever the width.
     const asked = options.payloadChars !== undefined ? options.payloadChars + 3 : 0;

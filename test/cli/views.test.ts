@@ -99,6 +99,12 @@ describe('the table for app developers: --columns and --payload', () => {
     expect(row.length).toBeGreaterThan(120);
   });
 
+  it('shows every column when none of the names is one of the view\'s', async () => {
+    const { stdout } = await run('--columns', 'via', LAB);
+    expect(stdout.split('\n').some((line) => HEAD.test(line))).toBe(true);
+    expect(stdout).toMatch(/^ 6 +[\d.]+ +#1 +C→S .*"Hi!"/m);
+  });
+
   it('refuses an unknown column name in one line', async () => {
     const { code, stderr } = await run('--columns', 'no,colour', LAB);
     expect(code).toBe(1);
