@@ -108,6 +108,7 @@ export const ALERT_CATALOGUE = {
   'deflate.inflate-failed': { severity: 'error', section: `${RFC7692} §7.2.2`, rule: 'The compressed message could not be inflated.' },
   'deflate.too-large': { severity: 'warning', section: `${RFC7692} §8.1`, rule: 'The inflated message exceeds the configured limit (possible decompression bomb).' },
   'deflate.context-unknown': { severity: 'warning', section: `${RFC7692} §7.2.3.2`, rule: 'The compression context from before the capture is unknown: messages may not inflate.' },
+  'deflate.bombs': { severity: 'warning', section: `${RFC7692} §8.1`, rule: 'Several messages of one direction inflated beyond the limit: its later compressed messages are not inflated.' },
   // --- TLS (RFC 8446, RFC 5246), read with a key log -----------------------------------------------
   'tls.alert': { severity: 'warning', section: 'RFC 8446 §6', rule: 'A TLS alert other than close_notify: the sender reports an error, and a fatal one ends the connection.' },
   'tls.close-notify': { severity: 'info', section: 'RFC 8446 §6.1', rule: 'A close_notify alert: the sender will send nothing more on this connection.' },

@@ -14,6 +14,13 @@ export interface DeflateDirectionParams {
   maxWindowBits: number;
 }
 
+/**
+ * Messages of one direction that may inflate beyond --max-inflated before its later compressed
+ * messages are no longer inflated. Each such message costs inflating --max-inflated bytes (64 MiB
+ * by default, a tenth of a second or more): 100 decompression bombs of 78 KB took 18 s of CPU.
+ */
+export const MAX_OVERSIZED = 3;
+
 /** §7.2.2: the sender strips this tail from each message; the receiver puts it back. */
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 
@@ -72,6 +79,9 @@ class DeflateDecoder implements ExtensionDecoder {
   private historyUnknown: boolean;
   /** Only one context-unknown notice per direction instead of one alert per message. */
   private noticeGiven = false;
+  /** Messages that inflated beyond the limit; at MAX_OVERSIZED this direction is no longer inflated. */
+  private oversized = 0;
+  private bombsReported = false;
 
   constructor(
     private readonly params: DeflateDirectionParams,
@@ -97,6 +107,7 @@ class DeflateDecoder implements ExtensionDecoder {
 
   decodeMessage(data: Uint8Array, first: Frame, truncated: boolean): DecodedPayload {
     if (!first.rsv1) return { data, transformed: false, truncated, length: data.length, alerts: [] };
+    if (this.oversized >= MAX_OVERSIZED) return this.notInflated(data, first, truncated);
     // §7.2.2: the sender removed the 00 00 ff ff of its sync flush; put it back.
     const input = uninitialisedBytes(data.length + TAIL.length);
     input.set(data);
@@ -111,6 +122,7 @@ class DeflateDecoder implements ExtensionDecoder {
     if (!this.params.noContextTakeover) this.forget();
     const alerts: Alert[] = [];
     if (result.tooLarge) {
+      this.oversized++;
       alerts.push(makeAlert('deflate.too-large', `Message inflates to more than ${this.maxInflated} bytes (the --max-inflated limit): not shown.`, { ...where(first), detail: { limit: this.maxInflated, compressed: data.length } }));
       return { data: new Uint8Array(0), transformed: true, truncated: true, length: this.maxInflated, alerts };
     }
@@ -124,6 +136,22 @@ class DeflateDecoder implements ExtensionDecoder {
       return { data, transformed: false, failed: true, truncated, length: data.length, alerts };
     }
     alerts.push(makeAlert('deflate.inflate-failed', `Compressed message (${data.length} bytes) does not inflate: ${result.reason}.${this.params.noContextTakeover ? '' : ' Later messages that refer back to it cannot be inflated either.'}`, where(first)));
+    return { data, transformed: false, failed: true, truncated, length: data.length, alerts };
+  }
+
+  /** After MAX_OVERSIZED bombs: shown compressed, said once. */
+  private notInflated(data: Uint8Array, first: Frame, truncated: boolean): DecodedPayload {
+    const alerts: Alert[] = [];
+    if (!this.bombsReported) {
+      this.bombsReported = true;
+      alerts.push(
+        makeAlert(
+          'deflate.bombs',
+          `${MAX_OVERSIZED} messages of the ${first.direction} inflated beyond ${this.maxInflated} bytes (the --max-inflated limit): this one and its later compressed messages are not inflated, and shown compressed (a larger --max-inflated inflates them).`,
+          { ...where(first), detail: { limit: this.maxInflated, oversized: this.oversized } },
+        ),
+      );
+    }
     return { data, transformed: false, failed: true, truncated, length: data.length, alerts };
   }
 

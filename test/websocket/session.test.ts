@@ -204,6 +204,26 @@ describe('permessage-deflate through the extension hook (RFC 7692 §7.2.3)', () 
     expect(frames(events).map((f) => f.alerts.map((a) => a.code))).toEqual([['deflate.rsv1-control'], [], ['deflate.rsv1-continuation']]);
   });
 
+  it('stops inflating a direction after 3 messages over the limit (decompression bombs), and says so once', () => {
+    const bomb = new Uint8Array(Buffer.from(deflateRawSync(Buffer.alloc(1 << 20), { level: 9 })));
+    const s = new WebSocketSession({ extensions: [deflate(true, true)], limits: { maxInflatedSize: 4096 } });
+    const events = run(s, [
+      ...Array.from({ length: 5 }, (): [Direction, Uint8Array] => ['server', server({ opcode: 2, rsv1: true, payload: bomb })]),
+      ['server', hex('c1 07 f2 48 cd c9 c9 07 00')],
+      // The other direction is inflated still.
+      ['client', client({ opcode: 1, rsv1: true, payload: hex('f2 48 cd c9 c9 07 00') })],
+    ]);
+    expect(messages(events).map((m) => [m.direction, m.alerts.map((a) => a.code), m.compressed, m.length, m.text ?? null])).toEqual([
+      ['server', ['deflate.too-large'], true, 4096, null],
+      ['server', ['deflate.too-large'], true, 4096, null],
+      ['server', ['deflate.too-large'], true, 4096, null],
+      ['server', ['deflate.bombs'], true, bomb.length, null],
+      ['server', [], true, bomb.length, null],
+      ['server', [], true, 7, null],
+      ['client', [], true, 5, 'Hello'],
+    ]);
+  });
+
   it('caps the inflated size of a bomb and keeps going', () => {
     const bomb = new Uint8Array(Buffer.from(deflateRawSync(Buffer.alloc(1 << 20), { level: 9 })));
     const s = new WebSocketSession({ extensions: [deflate(true, true)], limits: { maxInflatedSize: 4096 } });
