@@ -4,6 +4,7 @@ import { HttpConnection, type HttpEvent, type HttpExchange, type HeldPiece } fro
 import { isAsciiCaseless, type HttpRequest, type HttpResponse } from '../http/http-parser.js';
 import { Opcode } from '../websocket/constants.js';
 import { assumedPermessageDeflate } from '../websocket/permessage-deflate.js';
+import type { WorkBudget } from '../websocket/extension.js';
 import { WebSocketSession, type SessionEvent } from '../websocket/session.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
 import type { ConnectionEndEvent, DirectionTotals, DissectEvent, HandshakeEvent } from './events.js';
@@ -28,6 +29,12 @@ export interface ConnectionDissectorOptions {
   fallbackToMidstream?: boolean;
   /** The server's port, for the hint a stream that is not HTTP may get (--decode-as PORT). */
   serverPort?: number;
+  /**
+   * Inflating allowed before control goes back to the caller (wsproxy refills it each turn of
+   * the event loop). When a message runs out of it, the dissector is `suspended`: the caller
+   * holds what comes next and calls resume() until it is not. None (wsdump): no bound.
+   */
+  budget?: WorkBudget;
 }
 
 type Phase =
@@ -95,6 +102,8 @@ export class ConnectionDissector {
   private readonly alertCounts = { error: 0, warning: 0, info: 0 };
   private readonly closeCodes: Record<Direction, (number | null)[]> = { client: [], server: [] };
   private readonly limits: Partial<Limits>;
+  /** `{ budget }` for the sessions, when there is one. */
+  private readonly budgeted: { budget?: WorkBudget };
   private readonly maxEarly: number;
   private readonly fallback: boolean;
   private readonly serverPort: number | undefined;
@@ -111,6 +120,7 @@ export class ConnectionDissector {
     options: ConnectionDissectorOptions = {},
   ) {
     this.limits = options.limits ?? {};
+    this.budgeted = options.budget !== undefined ? { budget: options.budget } : {};
     this.maxEarly = options.maxEarlyBytes ?? DEFAULT_MAX_EARLY;
     this.fallback = options.fallbackToMidstream ?? false;
     this.serverPort = options.serverPort;
@@ -122,6 +132,16 @@ export class ConnectionDissector {
       this.phase = 'http';
       this.http = new HttpConnection({ maxHeldBytes: this.maxEarly, mayUpgrade });
     }
+  }
+
+  /** True while a message's inflation has run out of the budget: nothing more may be fed until resume() says so. */
+  get suspended(): boolean {
+    return this.session?.suspended ?? false;
+  }
+
+  /** Goes on with the suspended message and what waited behind it (check `suspended` again after). */
+  resume(): DissectEvent[] {
+    return this.session === null ? [] : this.fromSession(this.session.resume());
   }
 
   /** Events to emit before any traffic (the mid-stream notice). */
@@ -286,7 +306,7 @@ export class ConnectionDissector {
     this.phase = 'websocket';
     this.setKind('websocket');
     this.health.websocket(at.ts, true);
-    this.session = new WebSocketSession({ limits: this.limits, extensions: extensionsFor(attempt.verdict) });
+    this.session = new WebSocketSession({ limits: this.limits, extensions: extensionsFor(attempt.verdict), ...this.budgeted });
     for (const piece of held) {
       out.push(...this.fromSession('bytes' in piece ? this.session.push('client', piece.bytes, piece.at) : this.session.gap('client', piece.gap, piece.at)));
     }
@@ -357,7 +377,7 @@ export class ConnectionDissector {
 
   /** A session for streams joined without their handshake (see assumedPermessageDeflate). */
   private midstreamSession(): WebSocketSession {
-    return new WebSocketSession({ limits: this.limits, extensions: [assumedPermessageDeflate()], extensionsKnown: false, synced: false });
+    return new WebSocketSession({ limits: this.limits, extensions: [assumedPermessageDeflate()], extensionsKnown: false, synced: false, ...this.budgeted });
   }
 
   /** The handshake event: the request's alerts, then the response's, in one place. */

@@ -28,6 +28,19 @@ export interface DecodedPayload {
 }
 
 /**
+ * How much decoding work (bytes of decoded output) may be done before the caller gets control
+ * back: wsproxy refills it for each turn of the event loop, so that one message cannot hold up
+ * the relay of every connection; wsdump gives none (no bound). Shared by every decoder of a proxy.
+ */
+export interface WorkBudget {
+  remaining: number;
+}
+
+/** What a decoder answers when the budget ran out in the middle of a message: ask again with resumeMessage(). */
+export const SUSPENDED = 'suspended';
+export type Suspended = typeof SUSPENDED;
+
+/**
  * One direction's view of a negotiated extension (RFC 6455 §9). The session asks the
  * extensions, not a hard-coded list, which RSV bits are defined, so permessage-deflate
  * (RFC 7692) plugs in here without the framing code knowing about it.
@@ -38,12 +51,17 @@ export interface ExtensionDecoder {
   readonly rsvMask: number;
   /** Extension-specific frame rules (e.g. RFC 7692 §6.1: RSV1 only on a message's first frame). */
   checkFrame?(frame: Frame, firstOfMessage: boolean): Alert[];
-  /** Transform a complete data message whose first frame is `first` (e.g. inflate it). */
-  decodeMessage?(data: Uint8Array, first: Frame, truncated: boolean): DecodedPayload;
+  /**
+   * Transform a complete data message whose first frame is `first` (e.g. inflate it). With a
+   * budget, SUSPENDED when it ran out first: the work so far is kept for resumeMessage().
+   */
+  decodeMessage?(data: Uint8Array, first: Frame, truncated: boolean): DecodedPayload | Suspended;
+  /** Go on with the message that was SUSPENDED. */
+  resumeMessage?(): DecodedPayload | Suspended;
 }
 
 /** A negotiated extension: creates the decoder for each direction of a connection. */
 export interface Extension {
   readonly name: string;
-  createDecoder(direction: Direction, limits: Limits): ExtensionDecoder;
+  createDecoder(direction: Direction, limits: Limits, budget?: WorkBudget): ExtensionDecoder;
 }

@@ -1,7 +1,7 @@
 import { makeAlert, type Alert, type AlertExtra, type Direction } from '../alerts.js';
 import { decodeClose } from './close.js';
 import { isControlOpcode, isReservedOpcode, opcodeName, Opcode } from './constants.js';
-import type { ExtensionDecoder } from './extension.js';
+import { SUSPENDED, type ExtensionDecoder } from './extension.js';
 import { DEFAULT_LIMITS, type Frame, type Limits, type Message } from './types.js';
 import { decodeUtf8Lossy, isValidUtf8, isValidUtf8Prefix } from './utf8.js';
 import { ownedBytes } from './bytes.js';
@@ -27,6 +27,20 @@ interface OpenMessage {
   alerts: Alert[];
 }
 
+/** A complete message going through the extensions' decoders: `next` is the decoder it is at. */
+interface Decoding {
+  msg: OpenMessage;
+  last: Frame;
+  data: Uint8Array;
+  length: number;
+  truncated: boolean;
+  compressed: boolean;
+  undecodable: boolean;
+  next: number;
+  /** The decoder at `next` suspended it: ask it to resume rather than start again. */
+  resuming: boolean;
+}
+
 export interface MessageAssemblerOptions {
   direction: Direction;
   limits?: Partial<Limits>;
@@ -49,6 +63,8 @@ export class MessageAssembler {
   private readonly limits: Limits;
   private readonly extensions: ExtensionDecoder[];
   private open: OpenMessage | null = null;
+  /** A message whose decoding was suspended (see `suspended`). */
+  private decoding: Decoding | null = null;
   private closeSent = false;
 
   constructor(private readonly options: MessageAssemblerOptions) {
@@ -64,6 +80,23 @@ export class MessageAssembler {
   /** True while a fragmented data message is open. */
   get inMessage(): boolean {
     return this.open !== null;
+  }
+
+  /**
+   * True when the last message's decoding (inflation) ran out of the work budget: nothing more
+   * may be pushed until resume() has given the message.
+   */
+  get suspended(): boolean {
+    return this.decoding !== null;
+  }
+
+  /** Goes on decoding the suspended message: it, once done (else suspended again). */
+  resume(): Message[] {
+    const d = this.decoding;
+    if (d === null) return [];
+    this.decoding = null;
+    const message = this.decode(d);
+    return message === null ? [] : [message];
   }
 
   /** Feed the next frame of this direction; returns the messages it completes. Adds alerts to `frame.alerts`. */
@@ -96,8 +129,9 @@ export class MessageAssembler {
       }
       this.append(this.open, frame);
       if (frame.fin) {
-        out.push(this.complete(this.open, frame));
+        const message = this.complete(this.open, frame);
         this.open = null;
+        if (message !== null) out.push(message);
       }
       return out;
     }
@@ -108,7 +142,7 @@ export class MessageAssembler {
       const abandoned = this.open;
       abandoned.truncated = true;
       this.open = null;
-      out.push(this.complete(abandoned, abandoned.first, false));
+      out.push(this.complete(abandoned, abandoned.first, false)!);
     }
     if (isReservedOpcode(frame.opcode)) {
       // Reserved data opcodes have no defined fragmentation semantics: show the frame as is.
@@ -118,7 +152,8 @@ export class MessageAssembler {
     if (frame.fin) {
       const msg: OpenMessage = { first: frame, frameOffsets: [], view: null, owned: null, kept: 0, wireLength: 0, truncated: false, overLimit: false, alerts: [] };
       this.append(msg, frame);
-      out.push(this.complete(msg, frame));
+      const message = this.complete(msg, frame);
+      if (message !== null) out.push(message);
       return out;
     }
     // Only what the message needs of its first frame, without the views of the read chunk.
@@ -135,7 +170,7 @@ export class MessageAssembler {
     this.open = null;
     msg.truncated = true;
     msg.alerts.push(makeAlert('frame.incomplete', `Stream ended inside a fragmented ${msg.first.opcodeName} message (${msg.frameOffsets.length} fragment(s), no FIN).`, frameWhere(msg.first)));
-    return [this.complete(msg, msg.first, false)];
+    return [this.complete(msg, msg.first, false)!];
   }
 
   private append(msg: OpenMessage, frame: Frame): void {
@@ -172,31 +207,43 @@ export class MessageAssembler {
     msg.kept = need;
   }
 
-  private complete(msg: OpenMessage, last: Frame, finished = true): Message {
-    const first = msg.first;
-    let data = msg.view ?? (msg.owned === null ? NO_BYTES : msg.owned.subarray(0, msg.kept));
-    let length = msg.wireLength;
-    let truncated = msg.truncated;
-    let compressed = false;
-    let undecodable = false;
-    const alerts = msg.alerts;
-    if (finished) {
-      for (const ext of this.extensions) {
-        if (!ext.decodeMessage) continue;
-        const decoded = ext.decodeMessage(data, first, truncated);
-        alerts.push(...decoded.alerts);
-        if (decoded.failed) {
-          compressed = true;
-          undecodable = true;
-          break;
-        }
-        if (!decoded.transformed) continue;
-        compressed = true;
-        data = decoded.data;
-        length = decoded.length;
-        truncated = decoded.truncated;
+  /** The message, or null when its decoding ran out of budget (see `suspended`). */
+  private complete(msg: OpenMessage, last: Frame, finished = true): Message | null {
+    const data = msg.view ?? (msg.owned === null ? NO_BYTES : msg.owned.subarray(0, msg.kept));
+    // Nothing to decode (no extension, or a message cut off): built at once.
+    if (!finished || this.extensions.length === 0) return this.message(msg, last, data, msg.wireLength, msg.truncated, false, false);
+    return this.decode({ msg, last, data, length: msg.wireLength, truncated: msg.truncated, compressed: false, undecodable: false, next: 0, resuming: false });
+  }
+
+  /** Runs the extensions' decoders over a message, from where it stands; null when one ran out of budget. */
+  private decode(d: Decoding): Message | null {
+    for (; d.next < this.extensions.length; d.next++) {
+      const ext = this.extensions[d.next]!;
+      if (!ext.decodeMessage) continue;
+      const decoded = d.resuming ? ext.resumeMessage!() : ext.decodeMessage(d.data, d.msg.first, d.truncated);
+      d.resuming = false;
+      if (decoded === SUSPENDED) {
+        d.resuming = true;
+        this.decoding = d;
+        return null;
       }
+      d.msg.alerts.push(...decoded.alerts);
+      if (decoded.failed) {
+        d.compressed = true;
+        d.undecodable = true;
+        break;
+      }
+      if (!decoded.transformed) continue;
+      d.compressed = true;
+      d.data = decoded.data;
+      d.length = decoded.length;
+      d.truncated = decoded.truncated;
     }
+    return this.message(d.msg, d.last, d.data, d.length, d.truncated, d.compressed, d.undecodable);
+  }
+
+  private message(msg: OpenMessage, last: Frame, data: Uint8Array, length: number, truncated: boolean, compressed: boolean, undecodable: boolean): Message {
+    const first = msg.first;
     const message: Message = {
       direction: this.options.direction,
       type: first.opcodeName,
@@ -211,7 +258,7 @@ export class MessageAssembler {
       inflated: compressed && !undecodable,
       start: first.start,
       end: last.end,
-      alerts,
+      alerts: msg.alerts,
     };
     if (first.opcode === Opcode.Text && !undecodable) this.decodeText(message, first);
     return message;

@@ -3,7 +3,7 @@ import { makeAlert, type Alert, type AlertExtra, type Direction } from '../alert
 import { loadZlib, onFirstUse } from '../lazy.js';
 import { concatBytes, uninitialisedBytes } from './bytes.js';
 import { isControlOpcode, Opcode } from './constants.js';
-import { RSV1, type DecodedPayload, type Extension, type ExtensionDecoder } from './extension.js';
+import { RSV1, SUSPENDED, type DecodedPayload, type Extension, type ExtensionDecoder, type Suspended, type WorkBudget } from './extension.js';
 import type { Frame, Limits } from './types.js';
 
 /** What RFC 7692 §7.1 negotiated for one direction's compressor. */
@@ -79,6 +79,8 @@ class DeflateDecoder implements ExtensionDecoder {
   private historyUnknown: boolean;
   /** Only one context-unknown notice per direction instead of one alert per message. */
   private noticeGiven = false;
+  /** The message whose inflation ran out of budget, to go on with. */
+  private job: InflateJob | null = null;
   /** Messages that inflated beyond the limit; at MAX_OVERSIZED this direction is no longer inflated. */
   private oversized = 0;
   private bombsReported = false;
@@ -88,6 +90,8 @@ class DeflateDecoder implements ExtensionDecoder {
     private readonly maxInflated: number,
     /** True when the handshake was not seen: the extension is assumed, its parameters unknown. */
     private readonly assumed: boolean,
+    /** Bytes that may be inflated before control goes back to the caller (wsproxy); none: no bound. */
+    private readonly budget?: WorkBudget,
   ) {
     this.historyUnknown = assumed;
   }
@@ -105,14 +109,46 @@ class DeflateDecoder implements ExtensionDecoder {
     return [];
   }
 
-  decodeMessage(data: Uint8Array, first: Frame, truncated: boolean): DecodedPayload {
+  decodeMessage(data: Uint8Array, first: Frame, truncated: boolean): DecodedPayload | Suspended {
     if (!first.rsv1) return { data, transformed: false, truncated, length: data.length, alerts: [] };
     if (this.oversized >= MAX_OVERSIZED) return this.notInflated(data, first, truncated);
     // §7.2.2: the sender removed the 00 00 ff ff of its sync flush; put it back.
     const input = uninitialisedBytes(data.length + TAIL.length);
     input.set(data);
     input.set(TAIL, data.length);
-    const result = this.params.noContextTakeover ? this.inflateAlone(input) : this.inflateShared(input);
+    if (!this.params.noContextTakeover) return this.run(newJob(data, first, truncated, input, this.stream()));
+    const budget = this.budget;
+    if (budget === undefined || budget.remaining >= this.maxInflated) return this.finish(this.inflateAlone(input, this.maxInflated), data, first, truncated);
+    // Within the budget, Node's native one-shot inflate; beyond it, a stream of its own that can
+    // stop and go on (what the one-shot attempt produced is counted, then inflated again).
+    const attempt = this.inflateAlone(input, Math.max(1, budget.remaining));
+    if (attempt.ok || !attempt.tooLarge) {
+      if (attempt.ok) budget.remaining -= attempt.data.length;
+      return this.finish(attempt, data, first, truncated);
+    }
+    budget.remaining = 0;
+    return this.run(newJob(data, first, truncated, input, newStream()));
+  }
+
+  resumeMessage(): DecodedPayload | Suspended {
+    const job = this.job;
+    if (job === null) throw new Error('permessage-deflate: no message to resume');
+    this.job = null;
+    return this.run(job);
+  }
+
+  /** Inflates a message as far as the budget allows: its result, or SUSPENDED with the job kept. */
+  private run(job: InflateJob): DecodedPayload | Suspended {
+    const result = this.inflate(job);
+    if (result === SUSPENDED) {
+      this.job = job;
+      return SUSPENDED;
+    }
+    return this.finish(result, job.data, job.first, job.truncated);
+  }
+
+  /** What a message's inflation came to, as the decoded payload and its alerts. */
+  private finish(result: InflateResult, data: Uint8Array, first: Frame, truncated: boolean): DecodedPayload {
     if (result.ok) {
       // A message cut short (limit, capture gap) leaves the rest of the history unknown.
       if (truncated && !this.params.noContextTakeover) this.forget();
@@ -155,11 +191,11 @@ class DeflateDecoder implements ExtensionDecoder {
     return { data, transformed: false, failed: true, truncated, length: data.length, alerts };
   }
 
-  /** no_context_takeover: each message is a complete raw deflate stream on its own. */
-  private inflateAlone(input: Uint8Array): InflateResult {
+  /** no_context_takeover: each message is a complete raw deflate stream on its own; Node's one-shot inflate. */
+  private inflateAlone(input: Uint8Array, maxOutputLength: number): InflateResult {
     try {
       const { constants, inflateRawSync } = loadZlib();
-      const out = inflateRawSync(input, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: this.maxInflated });
+      const out = inflateRawSync(input, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength });
       return { ok: true, data: new Uint8Array(out.buffer, out.byteOffset, out.byteLength) };
     } catch (error) {
       if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return { ok: false, tooLarge: true, reason: '' };
@@ -167,17 +203,20 @@ class DeflateDecoder implements ExtensionDecoder {
     }
   }
 
-  /** Context takeover: the next piece of the sender's one long deflate stream. */
-  private inflateShared(input: Uint8Array): InflateResult {
-    const strm = this.stream();
+  /**
+   * The job's deflate stream (context takeover: the next piece of the sender's one long deflate
+   * stream), 64 KiB of output at a time, until the input is used up, the limit is passed, or the
+   * budget runs out (SUSPENDED: the stream and what it produced stay in the job).
+   */
+  private inflate(job: InflateJob): InflateResult | Suspended {
+    const { strm } = job;
     const { zlibInflate } = loadPako();
-    strm.input = input;
-    strm.next_in = 0;
-    strm.avail_in = input.length;
-    const chunks: Uint8Array[] = [];
-    let length = 0;
+    // (Taken away between calls, see below; where it stands, next_in and avail_in, is kept.)
+    strm.input = job.input;
+    const budget = this.budget;
     try {
       for (;;) {
+        if (budget !== undefined && budget.remaining <= 0) return SUSPENDED;
         const out = (outputChunk ??= new Uint8Array(OUTPUT_CHUNK));
         strm.output = out;
         strm.next_out = 0;
@@ -185,19 +224,20 @@ class DeflateDecoder implements ExtensionDecoder {
         const status = zlibInflate(strm, Z_SYNC_FLUSH);
         // Z_BUF_ERROR: no progress was possible, which at the end of the input is not an error.
         if (status !== Z_OK && status !== Z_STREAM_END && status !== Z_BUF_ERROR) {
-          return { ok: false, tooLarge: false, reason: strm.msg || `zlib error ${status}` };
+          return this.done(job, { ok: false, tooLarge: false, reason: strm.msg || `zlib error ${status}` });
         }
         const produced = strm.next_out;
-        length += produced;
-        if (length > this.maxInflated) return { ok: false, tooLarge: true, reason: '' };
+        job.length += produced;
+        if (budget !== undefined) budget.remaining -= produced;
+        if (job.length > this.maxInflated) return this.done(job, { ok: false, tooLarge: true, reason: '' });
         if (produced > 0) {
           const chunk = uninitialisedBytes(produced);
           chunk.set(out.subarray(0, produced));
-          chunks.push(chunk);
+          job.chunks.push(chunk);
         }
         // §7.2.3.4: a block with BFINAL set ends this deflate stream; the next message starts a new one.
         if (status === Z_STREAM_END) {
-          this.inflater = null;
+          if (strm === this.inflater) this.inflater = null;
           break;
         }
         // Room left in the output: all the input that can be inflated has been.
@@ -205,21 +245,20 @@ class DeflateDecoder implements ExtensionDecoder {
       }
     } finally {
       // The input is a piece of a slab shared with other buffers: an idle connection's
-      // inflater must not keep the slab alive.
+      // inflater must not keep the slab alive (a suspended job keeps it in the job).
       strm.input = NO_INPUT;
     }
-    return { ok: true, data: concatBytes(chunks, length) };
+    return this.done(job, { ok: true, data: concatBytes(job.chunks, job.length) });
+  }
+
+  /** The job is over: what it produced is let go of with it. */
+  private done(job: InflateJob, result: InflateResult): InflateResult {
+    job.chunks = [];
+    return result;
   }
 
   private stream(): ZStream {
-    if (this.inflater === null) {
-      const { ZStream, zlibInflateInit2 } = loadPako();
-      const strm = new ZStream();
-      // Raw deflate (negative window bits); 15 accepts a stream made with any negotiated window (8-15).
-      const status = zlibInflateInit2(strm, -15);
-      if (status !== Z_OK) throw new Error(`pako could not start an inflater: ${strm.msg || status}`);
-      this.inflater = strm;
-    }
+    this.inflater ??= newStream();
     return this.inflater;
   }
 
@@ -232,11 +271,39 @@ class DeflateDecoder implements ExtensionDecoder {
 
 type InflateResult = { ok: true; data: Uint8Array } | { ok: false; tooLarge: boolean; reason: string };
 
+/** A message being inflated: its input, the stream inflating it, and what came out so far. */
+interface InflateJob {
+  /** The compressed message as received (what a failed message shows). */
+  data: Uint8Array;
+  first: Frame;
+  truncated: boolean;
+  /** `data` with the sync-flush tail put back. */
+  input: Uint8Array;
+  strm: ZStream;
+  chunks: Uint8Array[];
+  length: number;
+}
+
+function newJob(data: Uint8Array, first: Frame, truncated: boolean, input: Uint8Array, strm: ZStream): InflateJob {
+  strm.next_in = 0;
+  strm.avail_in = input.length;
+  return { data, first, truncated, input, strm, chunks: [], length: 0 };
+}
+
+/** A pako raw inflate stream; window bits 15 accept a stream made with any negotiated window (8-15). */
+function newStream(): ZStream {
+  const { ZStream, zlibInflateInit2 } = loadPako();
+  const strm = new ZStream();
+  const status = zlibInflateInit2(strm, -15);
+  if (status !== Z_OK) throw new Error(`pako could not start an inflater: ${strm.msg || status}`);
+  return strm;
+}
+
 /** permessage-deflate as negotiated: `client` is what the client's compressor agreed to, `server` likewise. */
 export function permessageDeflate(params: Record<Direction, DeflateDirectionParams>): Extension {
   return {
     name: 'permessage-deflate',
-    createDecoder: (direction: Direction, limits: Limits) => new DeflateDecoder(params[direction], limits.maxInflatedSize, false),
+    createDecoder: (direction: Direction, limits: Limits, budget?: WorkBudget) => new DeflateDecoder(params[direction], limits.maxInflatedSize, false, budget),
   };
 }
 
@@ -249,6 +316,6 @@ export function assumedPermessageDeflate(): Extension {
   const params = { noContextTakeover: false, maxWindowBits: 15 };
   return {
     name: 'permessage-deflate',
-    createDecoder: (_direction: Direction, limits: Limits) => new DeflateDecoder(params, limits.maxInflatedSize, true),
+    createDecoder: (_direction: Direction, limits: Limits, budget?: WorkBudget) => new DeflateDecoder(params, limits.maxInflatedSize, true, budget),
   };
 }

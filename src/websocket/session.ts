@@ -1,6 +1,6 @@
 import { makeAlert, sideOf, type Alert, type Direction } from '../alerts.js';
 import { Opcode } from './constants.js';
-import type { Extension, ExtensionDecoder } from './extension.js';
+import type { Extension, ExtensionDecoder, WorkBudget } from './extension.js';
 import { RSV1 } from './extension.js';
 import { FrameParser } from './frame-parser.js';
 import { HeartbeatTracker, type HeartbeatStats } from './heartbeat.js';
@@ -24,6 +24,11 @@ export interface WebSocketSessionOptions {
   extensionsKnown?: boolean;
   /** False when the streams are joined mid-way: the parsers first look for a frame boundary. */
   synced?: boolean;
+  /**
+   * Decoding work allowed before control goes back to the caller (wsproxy's per-turn budget):
+   * when a message's inflation runs out of it, the session is `suspended` and resume() goes on.
+   */
+  budget?: WorkBudget;
 }
 
 function other(direction: Direction): Direction {
@@ -55,21 +60,33 @@ export class WebSocketSession {
   /** Made at the first Ping or Pong: most connections never send one. */
   private heartbeats: HeartbeatTracker | null = null;
   private finished = false;
+  /** The half whose message ran out of budget, and the work waiting behind it, in order (see `suspended`). */
+  private suspendedHalf: HalfSession | null = null;
+  private waiting: (() => SessionEvent[])[] | null = null;
 
   constructor(options: WebSocketSessionOptions = {}) {
     const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
     const extensions = options.extensions ?? [];
     const known = options.extensionsKnown ?? true;
     const make = (direction: Direction): HalfSession => {
-      const decoders = extensions.map((e) => e.createDecoder(direction, limits));
+      const decoders = extensions.map((e) => e.createDecoder(direction, limits, options.budget));
       const mask = decoders.reduce((m, d) => m | d.rsvMask, 0);
       return new HalfSession(direction, limits, decoders, known ? mask : null, options.synced ?? true);
     };
     this.halves = { client: make('client'), server: make('server') };
   }
 
+  /**
+   * True when a message's decoding ran out of the work budget: what comes in meanwhile waits
+   * (each call returns no event), and resume() goes on, in order. Never without a budget.
+   */
+  get suspended(): boolean {
+    return this.waiting !== null;
+  }
+
   /** Bytes of one direction's stream, in order. */
   push(direction: Direction, chunk: Uint8Array, pos?: StreamPosition): SessionEvent[] {
+    if (this.waiting !== null) return this.perform([() => this.process(direction, sideOf(this.halves, direction).parser.push(chunk, pos))]);
     return this.process(direction, sideOf(this.halves, direction).parser.push(chunk, pos));
   }
 
@@ -80,15 +97,12 @@ export class WebSocketSession {
 
   /** `size` bytes of one direction's stream were not captured. */
   gap(direction: Direction, size: number, pos?: StreamPosition): SessionEvent[] {
-    return this.process(direction, sideOf(this.halves, direction).parser.gap(size, pos));
+    return this.perform([() => this.process(direction, sideOf(this.halves, direction).parser.gap(size, pos))]);
   }
 
   /** One direction's stream ended (FIN, RST or end of capture). */
   end(direction: Direction, pos?: StreamPosition): SessionEvent[] {
-    const half = sideOf(this.halves, direction);
-    const events = this.process(direction, half.parser.end(pos));
-    for (const message of half.assembler.end()) events.push({ type: 'message', message });
-    return events;
+    return this.perform(this.ending(direction, pos));
   }
 
   /**
@@ -99,7 +113,61 @@ export class WebSocketSession {
   finish(pos?: StreamPosition, end: { ts?: number | undefined; tcpEnded: boolean } = { ts: pos?.ts, tcpEnded: true }): SessionEvent[] {
     if (this.finished) return [];
     this.finished = true;
-    const events = [...this.end('client', pos), ...this.end('server', pos)];
+    return this.perform([...this.ending('client', pos), ...this.ending('server', pos), () => this.unanswered(end)]);
+  }
+
+  /** Goes on with a suspended message, then with what waited behind it, until done or suspended again. */
+  resume(): SessionEvent[] {
+    const events: SessionEvent[] = [];
+    const half = this.suspendedHalf;
+    if (half !== null) {
+      for (const message of half.assembler.resume()) this.messageEvent(message, events);
+      if (half.assembler.suspended) return events;
+      this.suspendedHalf = null;
+    }
+    const waiting = this.waiting ?? [];
+    this.waiting = null;
+    while (waiting.length > 0) {
+      for (const event of waiting.shift()!()) events.push(event);
+      if (this.suspended) {
+        // Suspended again: what is left waits behind what that step left.
+        this.enqueue(waiting);
+        return events;
+      }
+    }
+    return events;
+  }
+
+  /** Runs `steps` in order, or keeps those that must wait behind a suspended message. */
+  private perform(steps: (() => SessionEvent[])[]): SessionEvent[] {
+    if (this.suspended) {
+      this.enqueue(steps);
+      return [];
+    }
+    const events: SessionEvent[] = [];
+    for (let i = 0; i < steps.length; i++) {
+      for (const event of steps[i]!()) events.push(event);
+      if (this.suspended) {
+        this.enqueue(steps.slice(i + 1));
+        break;
+      }
+    }
+    return events;
+  }
+
+  private enqueue(steps: (() => SessionEvent[])[]): void {
+    this.waiting!.push(...steps);
+  }
+
+  /** The steps of one direction's end: the frame in progress, then a message left open. */
+  private ending(direction: Direction, pos?: StreamPosition): (() => SessionEvent[])[] {
+    const half = sideOf(this.halves, direction);
+    return [() => this.process(direction, half.parser.end(pos)), () => half.assembler.end().map((message): SessionEvent => ({ type: 'message', message }))];
+  }
+
+  /** §5.5.1, §5.5.2: a Close or a Ping never answered, judged once the connection is over. */
+  private unanswered(end: { ts?: number | undefined; tcpEnded: boolean }): SessionEvent[] {
+    const events: SessionEvent[] = [];
     for (const direction of ['client', 'server'] as const) {
       const half = sideOf(this.halves, direction);
       const closer = half.closedAt;
@@ -126,7 +194,8 @@ export class WebSocketSession {
   private process(direction: Direction, frames: Frame[]): SessionEvent[] {
     const events: SessionEvent[] = [];
     const half = sideOf(this.halves, direction);
-    for (const frame of frames) {
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!;
       const headerAlerts = checkFrameHeader(frame, { allowedRsv: half.allowedRsv });
       if (headerAlerts.length > 0) frame.alerts.unshift(...headerAlerts);
       const reuse = this.keys.check(frame);
@@ -134,15 +203,23 @@ export class WebSocketSession {
       const messages = half.assembler.push(frame);
       if (frame.opcode === Opcode.Close && half.closedAt === null) half.closedAt = { offset: frame.offset, ...(frame.start.packet !== undefined ? { packet: frame.start.packet } : {}) };
       events.push({ type: 'frame', frame });
-      for (const message of messages) {
-        if (message.opcode === Opcode.Ping) (this.heartbeats ??= new HeartbeatTracker()).ping(message);
-        else if (message.opcode === Opcode.Pong) {
-          const mismatch = (this.heartbeats ??= new HeartbeatTracker()).pong(message);
-          if (mismatch !== null) message.alerts.push(mismatch);
-        }
-        events.push({ type: 'message', message });
+      for (const message of messages) this.messageEvent(message, events);
+      if (half.assembler.suspended) {
+        // The frame's message is still being decoded: the frames after it wait.
+        this.suspendedHalf = half;
+        this.waiting = i + 1 < frames.length ? [() => this.process(direction, frames.slice(i + 1))] : [];
+        break;
       }
     }
     return events;
+  }
+
+  private messageEvent(message: Message, events: SessionEvent[]): void {
+    if (message.opcode === Opcode.Ping) (this.heartbeats ??= new HeartbeatTracker()).ping(message);
+    else if (message.opcode === Opcode.Pong) {
+      const mismatch = (this.heartbeats ??= new HeartbeatTracker()).pong(message);
+      if (mismatch !== null) message.alerts.push(mismatch);
+    }
+    events.push({ type: 'message', message });
   }
 }

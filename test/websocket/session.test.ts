@@ -2,6 +2,7 @@ import { deflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Direction } from '../../src/alerts.js';
+import type { WorkBudget } from '../../src/websocket/extension.js';
 import { encodeFrame, type FrameSpec } from '../../src/websocket/frame-encoder.js';
 import { permessageDeflate } from '../../src/websocket/permessage-deflate.js';
 import { WebSocketSession, type SessionEvent } from '../../src/websocket/session.js';
@@ -234,5 +235,93 @@ describe('permessage-deflate through the extension hook (RFC 7692 §7.2.3)', () 
     expect(allAlertCodes(events)).toEqual(['deflate.too-large']);
     expect(messages(events)[0]).toMatchObject({ truncated: true, compressed: true });
     expect(texts(events)[1]).toBe('Hello');
+  });
+});
+
+describe('WebSocketSession with a work budget (wsproxy inflates a slice at a time)', () => {
+  /** Feeds `steps` then finishes, refilling `budget` with `refill()` and resuming while suspended; also counts suspensions. */
+  function runBudgeted(session: WebSocketSession, budget: WorkBudget, refill: () => number, steps: [Direction, Uint8Array][]): { events: SessionEvent[]; suspensions: number; overdraft: number } {
+    const events: SessionEvent[] = [];
+    let suspensions = 0;
+    let overdraft = 0;
+    const settle = () => {
+      while (session.suspended) {
+        suspensions++;
+        overdraft = Math.min(overdraft, budget.remaining);
+        budget.remaining = refill();
+        events.push(...session.resume());
+      }
+    };
+    for (const [d, bytes] of steps) {
+      budget.remaining = refill();
+      events.push(...session.push(d, bytes));
+      settle();
+    }
+    budget.remaining = refill();
+    events.push(...session.finish());
+    settle();
+    return { events, suspensions, overdraft };
+  }
+
+  const strip = (events: SessionEvent[]) => JSON.stringify(events, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+
+  it('gives the same events as without a budget, however small the budget (property)', () => {
+    const zeros = deflateRawSync(Buffer.alloc(300_000), { level: 9, finishFlush: 2 /* Z_SYNC_FLUSH */ });
+    const bomb = zeros.subarray(0, zeros.length - 4);
+    const spec = fc.record({
+      dir: fc.constantFrom<Direction>('client', 'server'),
+      kind: fc.constantFrom('text', 'bomb', 'fragmented', 'control', 'plain'),
+      text: fc.string({ maxLength: 200 }),
+    });
+    // At least 1: a resume with an empty budget makes no progress (the TapQueue resumes only with some left).
+    fc.assert(
+      fc.property(fc.array(spec, { maxLength: 8 }), fc.boolean(), fc.integer({ min: 1, max: 200_000 }), fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1 }), (specs, noContext, slice, cuts) => {
+        keySeed = 1;
+        const compress = (text: string) => {
+          const c = deflateRawSync(Buffer.from(text), { finishFlush: 2 });
+          return c.subarray(0, c.length - 4);
+        };
+        const frame = (dir: Direction, f: FrameSpec) => (dir === 'client' ? client(f) : server(f));
+        const steps: [Direction, Uint8Array][] = [];
+        for (const s of specs) {
+          const parts =
+            s.kind === 'bomb' ? [frame(s.dir, { opcode: 2, rsv1: true, payload: bomb })]
+            : s.kind === 'fragmented' ? [frame(s.dir, { opcode: 1, rsv1: true, fin: false, payload: compress(s.text).subarray(0, 3) }), frame(s.dir, { opcode: 9, payload: 'p' }), frame(s.dir, { opcode: 0, payload: compress(s.text).subarray(3) })]
+            : s.kind === 'control' ? [frame(s.dir, { opcode: 10, payload: s.text.slice(0, 10) })]
+            : s.kind === 'plain' ? [frame(s.dir, { opcode: 1, payload: s.text })]
+            : [frame(s.dir, { opcode: 1, rsv1: true, payload: compress(s.text) })];
+          const bytes = Buffer.concat(parts);
+          // Several frames in one push, and a frame over several pushes.
+          for (let at = 0, i = 0; at < bytes.length; i++) {
+            const n = cuts[i % cuts.length]!;
+            steps.push([s.dir, bytes.subarray(at, at + n)]);
+            at += n;
+          }
+        }
+        const limits = { maxInflatedSize: 200_000 };
+        const make = (budget?: WorkBudget) => new WebSocketSession({ limits, extensions: [deflate(noContext, noContext)], ...(budget ? { budget } : {}) });
+        keySeed = 1;
+        const plain = make();
+        const expected = [...steps.flatMap(([d, b]) => plain.push(d, b)), ...plain.finish()];
+        const budget: WorkBudget = { remaining: 0 };
+        const { events } = runBudgeted(make(budget), budget, () => slice, steps);
+        expect(strip(events)).toBe(strip(expected));
+      }),
+      { numRuns: runs(60) },
+    );
+  });
+
+  it('inflates at most the budget (plus one 64 KiB output chunk) between two returns', () => {
+    const zeros = deflateRawSync(Buffer.alloc(4 << 20), { level: 9, finishFlush: 2 });
+    const budget: WorkBudget = { remaining: 0 };
+    const session = new WebSocketSession({ extensions: [deflate()], limits: { maxInflatedSize: 8 << 20 }, budget });
+    const { events, suspensions, overdraft } = runBudgeted(session, budget, () => 256 * 1024, [
+      ['server', server({ opcode: 2, rsv1: true, payload: zeros.subarray(0, zeros.length - 4) })],
+      ['server', hex('c1 07 f2 48 cd c9 c9 07 00')],
+    ]);
+    // 4 MiB at 256 KiB a turn.
+    expect(suspensions).toBeGreaterThanOrEqual(15);
+    expect(overdraft).toBeGreaterThanOrEqual(-64 * 1024);
+    expect(messages(events).map((m) => [m.length, m.text ?? null])).toEqual([[4 << 20, null], [5, 'Hello']]);
   });
 });
