@@ -108,6 +108,8 @@ export class ConnectionDissector {
   private readonly fallback: boolean;
   private readonly serverPort: number | undefined;
   private ended = false;
+  /** finish() was called while a message was suspended: where, for the summary resume() gives. */
+  private finishingAt: StreamPosition | null = null;
   private firstTs: number | undefined;
   private lastTs: number | undefined;
   private readonly health = new ConnectionHealth();
@@ -141,7 +143,14 @@ export class ConnectionDissector {
 
   /** Goes on with the suspended message and what waited behind it (check `suspended` again after). */
   resume(): DissectEvent[] {
-    return this.session === null ? [] : this.fromSession(this.session.resume());
+    if (this.session === null) return [];
+    const events = this.fromSession(this.session.resume());
+    const at = this.finishingAt;
+    if (at !== null && !this.session.suspended) {
+      this.finishingAt = null;
+      events.push(...this.summary(at));
+    }
+    return events;
   }
 
   /** Events to emit before any traffic (the mid-stream notice). */
@@ -190,6 +199,17 @@ export class ConnectionDissector {
     if (this.ended) return [];
     this.ended = true;
     const events: DissectEvent[] = this.session !== null ? this.order.flush(this.fromSession(this.session.finish(pos, this.health.ended(pos.ts ?? this.lastTs)))) : [];
+    if (this.session?.suspended) {
+      // The last message is still being inflated: the summary follows it (see resume()).
+      this.finishingAt = pos;
+      return events;
+    }
+    return [...events, ...this.summary(pos)];
+  }
+
+  /** What ends the connection, once its last messages are decoded: the HTTP leftovers, the health alerts and the end event. */
+  private summary(pos: StreamPosition): DissectEvent[] {
+    const events: DissectEvent[] = [];
     if (this.phase === 'http') events.push(...this.fromHttp(this.http!.finish(pos), pos));
     this.phase = this.phase === 'websocket' ? 'websocket' : 'done';
     this.noteTime(pos);

@@ -336,6 +336,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         onPingTimeout: (message) => report('proxy.ping-unanswered', message),
         app,
         number,
+        budget: queue.budget,
       });
       queue.open(tap, captureClock());
       relay = new ConnectionRelay(conn, client, upstreamSide, tap, {

@@ -152,7 +152,7 @@ export class ConnectionRelay {
     };
     const release = () => {
       if (!held || dst.writableLength >= maxBuffered) return;
-      if (queue.full) return void queue.onRoom(release);
+      if (queue.shouldHold(this.tap)) return void queue.onRoom(release);
       held = false;
       stopProbe();
       src.resume();
@@ -174,7 +174,7 @@ export class ConnectionRelay {
       // decodes it after the sockets that are ready have been served.
       dst.write(chunk, release);
       queue.data(this.tap, from, chunk, captureClock());
-      if (!held && (dst.writableLength >= maxBuffered || queue.full)) hold();
+      if (!held && (dst.writableLength >= maxBuffered || queue.shouldHold(this.tap))) hold();
     });
     src.once('close', () => {
       stopProbe();

@@ -11,13 +11,22 @@
  * - Latency: the work runs in slices of about SLICE_MS; between slices the event loop polls the
  *   sockets again, so forwarding waits for at most one slice (plus one step that cannot be cut,
  *   such as hashing a large message).
+ * - Inflating is work that the bytes do not bound (a permessage-deflate "bomb" of 78 KB
+ *   inflates to --max-inflated, tens of MB): each slice may inflate at most INFLATE_PER_SLICE
+ *   bytes (`budget`). A message that needs more suspends its connection's dissection, which
+ *   goes on in the next slices; the queue waits behind it, so the order of events is kept, and
+ *   the sockets are served between slices as always.
  * - Memory: at most `maxBacklog` bytes wait to be decoded (each queued step counted as
- *   STEP_COST bytes more, so tiny chunks are bounded too). Past that, `full` is true and the
- *   relays stop reading (after forwarding what they have read, at most one read each) until the
- *   backlog is down to half: a proxy short of CPU slows its clients down rather than growing, and
- *   nothing goes undecoded.
+ *   STEP_COST bytes more, so tiny chunks are bounded too). Past that, `shouldHold` tells the
+ *   relays of the connections with more than HEAVY_SHARE of the bound waiting to stop reading
+ *   (after forwarding what they have read, at most one read each) until the backlog is down to
+ *   half: a proxy short of CPU slows those clients down rather than growing, and nothing goes
+ *   undecoded. A connection with little waiting keeps reading, so one peer that the dissection
+ *   cannot keep up with (bombs, floods) does not hold up the others; each such connection may
+ *   add at most HEAVY_SHARE (plus one read) beyond the bound.
  */
 import type { Direction } from '../alerts.js';
+import type { WorkBudget } from '../websocket/extension.js';
 import type { ConnectionTap } from './tap.js';
 
 /**
@@ -29,6 +38,15 @@ export const DEFAULT_MAX_TAP_BACKLOG = 2 * 1024 * 1024;
 
 /** Milliseconds of decoding between two polls of the sockets. */
 const SLICE_MS = 1;
+
+/**
+ * Bytes that may be inflated in one slice. pako inflates a bomb's zeros at ~150-450 MB/s here,
+ * so this is 0.5-2 ms of work; a message larger than this is inflated over several slices.
+ */
+export const INFLATE_PER_SLICE = 256 * 1024;
+
+/** When the backlog is at its bound, connections with more than this share of it waiting are held. */
+const HEAVY_SHARE = 1 / 16;
 
 /**
  * What a queued step costs besides its bytes (the step, the chunk's Buffer object), counted
@@ -76,12 +94,18 @@ export class TapQueue {
   private running = false;
   private readonly max: number;
   private readonly low: number;
+  private readonly heavy: number;
+  /** Inflating left in this slice; unbounded outside the slices (steps done at once are cheap). Give it to the taps. */
+  readonly budget: WorkBudget = { remaining: Infinity };
+  /** A connection whose dissection ran out of budget: the next slice goes on with it first. */
+  private suspendedTap: ConnectionTap | null = null;
   private waiting = new Set<() => void>();
   private idle: (() => void)[] = [];
 
   constructor(private readonly options: TapQueueOptions = {}) {
     this.max = Math.max(1, options.maxBacklog ?? DEFAULT_MAX_TAP_BACKLOG);
     this.low = Math.floor(this.max / 2);
+    this.heavy = Math.max(1, Math.floor(this.max * HEAVY_SHARE));
   }
 
   /** Bytes forwarded and not yet decoded. */
@@ -94,9 +118,17 @@ export class TapQueue {
     return this.total;
   }
 
-  /** True while the backlog is at its bound: relays should stop reading (see `onRoom`). */
+  /** True while the backlog is at its bound. */
   get full(): boolean {
     return this.cost >= this.max;
+  }
+
+  /**
+   * Should the relay of `tap` stop reading (see `onRoom`)? While the backlog is at its bound,
+   * for a connection with more than its share waiting; never for one with little.
+   */
+  shouldHold(tap: ConnectionTap): boolean {
+    return this.cost >= this.max && tap.queued >= this.heavy;
   }
 
   open(tap: ConnectionTap, ts: number): void {
@@ -143,7 +175,7 @@ export class TapQueue {
 
   /** Resolves once everything queued so far (and since) has been done. */
   drained(): Promise<void> {
-    if (this.length === 0) return Promise.resolve();
+    if (this.length === 0 && this.suspendedTap === null) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
@@ -153,59 +185,74 @@ export class TapQueue {
    * without the queue; queued behind the bytes otherwise.
    */
   private later(step: Step): void {
-    if (this.running || this.length === 0) this.step(step);
+    if (this.running || (this.length === 0 && this.suspendedTap === null)) this.step(step);
     else this.push(step);
   }
 
   private push(step: Step): void {
-    this.cost += STEP_COST + (step.bytes?.length ?? 0);
+    const cost = STEP_COST + (step.bytes?.length ?? 0);
+    this.cost += cost;
+    if (step.tap !== null) step.tap.queued += cost;
     if (this.tail === null) this.head = step;
     else this.tail.next = step;
     this.tail = step;
     this.length++;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.drain);
-    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.drain);
   }
 
   private readonly drain = (): void => {
     this.scheduled = false;
     const deadline = performance.now() + SLICE_MS;
     this.running = true;
+    this.budget.remaining = INFLATE_PER_SLICE;
     try {
-      while (this.head !== null) {
+      if (this.suspendedTap !== null) this.resumeTap(this.suspendedTap);
+      while (this.head !== null && this.suspendedTap === null) {
         const step = this.head;
         this.head = step.next;
         step.next = null;
         if (this.head === null) this.tail = null;
         this.length--;
-        this.cost -= STEP_COST;
-        if (step.bytes !== null) {
-          this.bytes -= step.bytes.length;
-          this.cost -= step.bytes.length;
-        }
+        const cost = STEP_COST + (step.bytes?.length ?? 0);
+        this.cost -= cost;
+        if (step.bytes !== null) this.bytes -= step.bytes.length;
+        if (step.tap !== null) step.tap.queued -= cost;
         this.step(step);
-        if (this.head !== null && performance.now() >= deadline) break;
+        if (step.tap?.suspended) this.suspendedTap = step.tap;
+        else if (this.head !== null && performance.now() >= deadline) break;
       }
     } finally {
       this.running = false;
+      this.budget.remaining = Infinity;
     }
-    if (this.head !== null) {
-      this.scheduled = true;
-      setImmediate(this.drain);
-    }
+    if (this.head !== null || this.suspendedTap !== null) this.schedule();
     if (this.waiting.size > 0 && this.cost <= this.low) {
       const waiting = this.waiting;
       this.waiting = new Set();
       for (const resume of waiting) resume();
     }
-    if (this.length === 0 && this.idle.length > 0) {
+    if (this.length === 0 && this.suspendedTap === null && this.idle.length > 0) {
       const idle = this.idle;
       this.idle = [];
       for (const resolve of idle) resolve();
     }
   };
+
+  /** Goes on with a suspended connection's dissection; it stays at the head while still suspended. */
+  private resumeTap(tap: ConnectionTap): void {
+    try {
+      tap.resume();
+    } catch (error) {
+      this.options.onError?.(error);
+    }
+    if (!tap.suspended) this.suspendedTap = null;
+  }
 
   private step(step: Step): void {
     try {

@@ -15,6 +15,7 @@ import { TcpConversationRecorder, type RecordedPacket } from '../capture/tcp-rec
 import type { AppLayer } from '../app/layer.js';
 import { ConnectionDissector } from '../engine/connection-dissector.js';
 import type { DissectEvent, Endpoint } from '../engine/events.js';
+import type { WorkBudget } from '../websocket/extension.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
 import { PingWatch } from './ping-watch.js';
 
@@ -85,6 +86,11 @@ export class CaptureRecording {
 
 export interface ConnectionTapOptions {
   limits?: Partial<Limits>;
+  /**
+   * Inflating allowed per turn of the event loop (the TapQueue's). A message that needs more
+   * suspends the dissection of its connection (see `suspended`) instead of holding up the relay.
+   */
+  budget?: WorkBudget;
   recording?: CaptureRecording | null;
   /** Receives every event; must not throw (the proxy wraps it). */
   emit: (event: DissectEvent) => void;
@@ -112,6 +118,10 @@ export class ConnectionTap {
   private failed = false;
   private finished = false;
   private readonly pings: PingWatch | null;
+  /** Dissection steps waiting behind a suspended message, in order (see `suspended`). */
+  private waiting: (() => DissectEvent[])[] | null = null;
+  /** Bytes (and steps) of this connection waiting in the TapQueue: kept by the queue, for its fairness. */
+  queued = 0;
 
   constructor(
     readonly conn: number,
@@ -119,7 +129,7 @@ export class ConnectionTap {
     readonly server: Endpoint,
     private readonly options: ConnectionTapOptions,
   ) {
-    this.dissector = new ConnectionDissector(conn, options.limits ? { limits: options.limits } : {});
+    this.dissector = new ConnectionDissector(conn, { ...(options.limits ? { limits: options.limits } : {}), ...(options.budget ? { budget: options.budget } : {}) });
     this.clock = options.clock ?? captureClock;
     const timeout = options.pingTimeout ?? 0;
     this.pings = timeout > 0 && options.onPingTimeout ? new PingWatch(conn, timeout, options.onPingTimeout) : null;
@@ -143,13 +153,38 @@ export class ConnectionTap {
     this.dissect(() => this.dissector.start(at));
   }
 
+  /**
+   * True while a message of this connection has run out of the inflate budget: its dissection
+   * goes on with resume(), on a later turn. What comes meanwhile is recorded at once (packets
+   * are numbered as they arrive) and dissected after it, in order.
+   */
+  get suspended(): boolean {
+    return this.waiting !== null;
+  }
+
+  /** Goes on with the suspended dissection, as far as the budget allows (check `suspended` after). */
+  resume(): void {
+    const waiting = this.waiting;
+    if (waiting === null) return;
+    this.waiting = null;
+    this.dissect(() => this.dissector.resume());
+    for (let i = 0; i < waiting.length && !this.failed; i++) {
+      if (this.dissector.suspended) {
+        this.waiting = waiting.slice(i);
+        return;
+      }
+      this.dissect(waiting[i]!);
+    }
+    if (this.dissector.suspended && !this.failed) this.waiting = [];
+  }
+
   /** Bytes `from` sent, already forwarded (at `ts`, default now). */
   data(from: Direction, bytes: Uint8Array, ts = this.clock()): void {
     if (this.finished || bytes.length === 0) return;
     const recorder = this.recording(from);
     if (recorder === null) {
       const packet = this.options.recording ? undefined : this.options.number?.();
-      this.dissect(() => this.dissector.data(from, bytes, position(packet, ts)));
+      this.step(() => this.dissector.data(from, bytes, position(packet, ts)));
       return;
     }
     for (let offset = 0; offset < bytes.length; offset += recorder.mss) {
@@ -158,7 +193,7 @@ export class ConnectionTap {
       this.guard('record', () => {
         packet = this.options.recording!.write(recorder.data(from, segment, ts));
       });
-      this.dissect(() => this.dissector.data(from, segment, position(packet, ts)));
+      this.step(() => this.dissector.data(from, segment, position(packet, ts)));
     }
   }
 
@@ -170,7 +205,7 @@ export class ConnectionTap {
     if (recorder !== null) this.guard('record', () => (packet = this.options.recording!.write(recorder.close(from, ts))));
     const at = position(packet, ts);
     this.ended.add(from);
-    this.dissect(() => this.dissector.end(from, at));
+    this.step(() => this.dissector.end(from, at));
     if (this.ended.size === 2) this.finish(at);
   }
 
@@ -185,7 +220,7 @@ export class ConnectionTap {
     for (const direction of DIRECTIONS) {
       if (this.ended.has(direction)) continue;
       this.ended.add(direction);
-      this.dissect(() => this.dissector.end(direction, at, { reason: 'rst', by: from }));
+      this.step(() => this.dissector.end(direction, at, { reason: 'rst', by: from }));
     }
     this.finish(at);
   }
@@ -195,10 +230,21 @@ export class ConnectionTap {
     if (!this.finished) this.finish({ ts });
   }
 
+  /** The summary follows the messages still being inflated (the dissector's finish waits for them). */
   private finish(at: StreamPosition): void {
     this.finished = true;
     this.pings?.stop();
-    this.dissect(() => this.dissector.finish(at));
+    this.step(() => this.dissector.finish(at));
+  }
+
+  /** A step of the dissection: done now, or after what waits behind a suspended message. */
+  private step(work: () => DissectEvent[]): void {
+    if (this.waiting !== null) {
+      this.waiting.push(work);
+      return;
+    }
+    this.dissect(work);
+    if (!this.failed && this.dissector.suspended) this.waiting = [];
   }
 
   private recording(from: Direction): TcpConversationRecorder | null {

@@ -62,7 +62,7 @@ export class WebSocketSession {
   private finished = false;
   /** The half whose message ran out of budget, and the work waiting behind it, in order (see `suspended`). */
   private suspendedHalf: HalfSession | null = null;
-  private waiting: (() => SessionEvent[])[] | null = null;
+  private deferred: (() => SessionEvent[])[] | null = null;
 
   constructor(options: WebSocketSessionOptions = {}) {
     const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -81,12 +81,12 @@ export class WebSocketSession {
    * (each call returns no event), and resume() goes on, in order. Never without a budget.
    */
   get suspended(): boolean {
-    return this.waiting !== null;
+    return this.deferred !== null;
   }
 
   /** Bytes of one direction's stream, in order. */
   push(direction: Direction, chunk: Uint8Array, pos?: StreamPosition): SessionEvent[] {
-    if (this.waiting !== null) return this.perform([() => this.process(direction, sideOf(this.halves, direction).parser.push(chunk, pos))]);
+    if (this.deferred !== null) return this.perform([() => this.process(direction, sideOf(this.halves, direction).parser.push(chunk, pos))]);
     return this.process(direction, sideOf(this.halves, direction).parser.push(chunk, pos));
   }
 
@@ -125,13 +125,13 @@ export class WebSocketSession {
       if (half.assembler.suspended) return events;
       this.suspendedHalf = null;
     }
-    const waiting = this.waiting ?? [];
-    this.waiting = null;
-    while (waiting.length > 0) {
-      for (const event of waiting.shift()!()) events.push(event);
+    const deferred = this.deferred ?? [];
+    this.deferred = null;
+    while (deferred.length > 0) {
+      for (const event of deferred.shift()!()) events.push(event);
       if (this.suspended) {
         // Suspended again: what is left waits behind what that step left.
-        this.enqueue(waiting);
+        this.enqueue(deferred);
         return events;
       }
     }
@@ -156,7 +156,7 @@ export class WebSocketSession {
   }
 
   private enqueue(steps: (() => SessionEvent[])[]): void {
-    this.waiting!.push(...steps);
+    this.deferred!.push(...steps);
   }
 
   /** The steps of one direction's end: the frame in progress, then a message left open. */
@@ -207,7 +207,7 @@ export class WebSocketSession {
       if (half.assembler.suspended) {
         // The frame's message is still being decoded: the frames after it wait.
         this.suspendedHalf = half;
-        this.waiting = i + 1 < frames.length ? [() => this.process(direction, frames.slice(i + 1))] : [];
+        this.deferred = i + 1 < frames.length ? [() => this.process(direction, frames.slice(i + 1))] : [];
         break;
       }
     }

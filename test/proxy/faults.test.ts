@@ -17,13 +17,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
+import { deflateRawSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { computeAccept } from '../../src/http/accept.js';
 import { encodeFrame } from '../../src/websocket/frame-encoder.js';
 import { applyMask } from '../../src/websocket/mask.js';
 import { gc } from '../helpers/gc.js';
-import { closeServer, listen, needs, ofType, proxyTo, sha256, sleep, type Proxied } from './helpers.js';
+import { closeServer, collect, listen, needs, ofType, proxyTo, sha256, sleep, type Proxied } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -550,6 +551,55 @@ describe('faults', () => {
     expect(message!.message.data.length).toBe(limits.maxMessageSize);
     await check(p);
   }, 60_000);
+});
+
+describe('work the bytes do not bound', () => {
+  it('permessage-deflate bombs on one connection: relayed byte-exact, reported, a normal client served throughout', async () => {
+    const BOMBS = 6;
+    const OFFER = 'Sec-WebSocket-Extensions: permessage-deflate\r\n';
+    // 80 MB of zeros compressed to ~78 KB, each inflating to the 64 MiB --max-inflated default.
+    const zeros = deflateRawSync(Buffer.alloc(80_000_000), { level: 9, finishFlush: 2 });
+    const bomb = Buffer.from(encodeFrame({ opcode: 2, rsv1: true, payload: zeros.subarray(0, zeros.length - 4) }));
+    const t = await target((socket) => {
+      socket.write(RESPONSE.replace('\r\n\r\n', `\r\n${OFFER}\r\n`));
+      for (let i = 0; i < BOMBS; i++) socket.write(bomb);
+      socket.on('end', () => socket.end());
+    });
+    // Turns of the event loop while the first bomb is inflated (between its frame and its message):
+    // none if it were inflated in one go, which would keep every socket waiting meanwhile.
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    cleanups.push(() => void (ticking = false));
+    const marks: Partial<Record<'frame' | 'message', number>> = {};
+    const p = await proxied(t.port, {
+      onEvent: (e) => {
+        if ((e.type === 'frame' || e.type === 'message') && e.conn === 1) marks[e.type] ??= turns;
+        p.events.push(e);
+      },
+    });
+    const socket = client(p.port);
+    await once(socket, 'connect');
+    socket.write(REQUEST.replace('\r\n\r\n', `\r\n${OFFER}\r\n`));
+    const received = collect(socket);
+    // Served while the bombs are being inflated (a slice at a time, between the relay's reads).
+    await check(p);
+    await until(() => ofType(p.events, 'message').filter((e) => e.conn === 1).length === BOMBS, 60_000);
+    socket.end();
+    const bytes = await received;
+    const head = bytes.indexOf('\r\n\r\n') + 4;
+    expect(sha256(bytes.subarray(head))).toBe(sha256(Buffer.concat(Array.from({ length: BOMBS }, () => bomb))));
+    const alerts = ofType(p.events, 'message').filter((e) => e.conn === 1).flatMap((e) => e.message.alerts.map((a) => a.code));
+    // Three are inflated to the limit; then the direction is no longer inflated (deflate.bombs, said once).
+    expect(alerts).toEqual(['deflate.too-large', 'deflate.too-large', 'deflate.too-large', 'deflate.bombs']);
+    // 64 MiB at 256 KiB a slice, one slice a turn.
+    expect(marks.message! - marks.frame!).toBeGreaterThanOrEqual(64 * 4 - 1);
+    await check(p);
+  }, 90_000);
 });
 
 describe('afterwards', () => {

@@ -9,8 +9,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Direction } from '../../src/alerts.js';
 import type { DissectEvent } from '../../src/engine/events.js';
-import type { ConnectionTap } from '../../src/proxy/tap.js';
-import { TapQueue } from '../../src/proxy/tap-queue.js';
+import { deflateRawSync } from 'node:zlib';
+import { computeAccept } from '../../src/http/accept.js';
+import { ConnectionTap } from '../../src/proxy/tap.js';
+import { INFLATE_PER_SLICE, TapQueue } from '../../src/proxy/tap-queue.js';
+import { encodeFrame } from '../../src/websocket/frame-encoder.js';
 import { closeServer, ofType, proxyTo, sha256 } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -117,6 +120,65 @@ describe('TapQueue', () => {
     await queue.drained();
     expect(errors).toHaveLength(1);
     expect(log).toEqual(['ok data client 1 1']);
+  });
+});
+
+describe('TapQueue and work the bytes do not bound (permessage-deflate bombs)', () => {
+  const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+  const ext = 'Sec-WebSocket-Extensions: permessage-deflate\r\n';
+  const request = Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${ext}\r\n`);
+  const response = Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(KEY)}\r\n${ext}\r\n`);
+  /** 8 MiB of zeros compressed to ~8 KB: a message that inflates to 8 MiB. */
+  const bomb = (() => {
+    const z = deflateRawSync(Buffer.alloc(8 << 20), { level: 9, finishFlush: 2 });
+    return encodeFrame({ opcode: 2, rsv1: true, payload: z.subarray(0, z.length - 4) });
+  })();
+
+  it('inflates a slice at a time: other work runs between slices, events keep their order', async () => {
+    const queue = new TapQueue();
+    const events: DissectEvent[] = [];
+    const tap = new ConnectionTap(1, { ip: '127.0.0.1', port: 1 }, { ip: '127.0.0.1', port: 2 }, { emit: (e) => events.push(e), budget: queue.budget, limits: { maxInflatedSize: 16 << 20 } });
+    const log: string[] = [];
+    let lowest = Infinity;
+    for (const method of ['data', 'resume'] as const) {
+      const original = tap[method].bind(tap) as (...args: unknown[]) => void;
+      (tap as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        original(...args);
+        lowest = Math.min(lowest, queue.budget.remaining);
+        log.push(method);
+      };
+    }
+    queue.open(tap, 0);
+    queue.data(tap, 'client', request, 1);
+    queue.data(tap, 'server', Buffer.concat([response, bomb, encodeFrame({ opcode: 1, payload: 'after' })]), 2);
+    let others = 0;
+    const other = () => {
+      log.push('other');
+      if (++others < 200 && log.filter((l) => l === 'resume').length < 20) setImmediate(other);
+    };
+    setImmediate(other);
+    await queue.drained();
+    // 8 MiB at INFLATE_PER_SLICE a slice, the sockets (here: other work) served in between.
+    const resumes = log.filter((l) => l === 'resume').length;
+    expect(resumes).toBeGreaterThanOrEqual((8 << 20) / INFLATE_PER_SLICE - 1);
+    expect(log.slice(log.indexOf('resume'), log.indexOf('resume') + 6)).toEqual(['resume', 'other', 'resume', 'other', 'resume', 'other']);
+    // Never more than one 64 KiB output chunk over the slice's budget.
+    expect(lowest).toBeGreaterThanOrEqual(-64 * 1024);
+    const messages = ofType(events, 'message').map((e) => [e.message.length, e.message.text ?? null]);
+    expect(messages).toEqual([[8 << 20, null], [5, 'after']]);
+    expect(events.map((e) => e.type).filter((t) => t !== 'alert')).toEqual(['connection', 'handshake', 'frame', 'message', 'frame', 'message']);
+  });
+
+  it('while the backlog is at its bound, holds only the connections that have much of it waiting', () => {
+    const queue = new TapQueue({ maxBacklog: 64 * 1024 });
+    const log: string[] = [];
+    const heavy = Object.assign(recordingTap(log, 'heavy'), { queued: 0 });
+    const light = Object.assign(recordingTap(log, 'light'), { queued: 0 });
+    queue.data(light, 'client', new Uint8Array(100), 0);
+    queue.data(heavy, 'client', new Uint8Array(70 * 1024), 0);
+    expect(queue.full).toBe(true);
+    expect(queue.shouldHold(heavy)).toBe(true);
+    expect(queue.shouldHold(light)).toBe(false);
   });
 });
 
