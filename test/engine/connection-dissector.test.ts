@@ -1,8 +1,11 @@
+import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Direction } from '../../src/alerts.js';
 import { ConnectionDissector } from '../../src/engine/connection-dissector.js';
 import type { DissectEvent } from '../../src/engine/events.js';
 import { computeAccept } from '../../src/http/accept.js';
+import type { WorkBudget } from '../../src/websocket/extension.js';
+import { encodeFrame } from '../../src/websocket/frame-encoder.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -187,5 +190,30 @@ describe('ConnectionDissector: every request on a keep-alive connection', () => 
     expect(note([['client', maskedHello]])).toMatch(/look like WebSocket frames.*--decode-as 8443/);
     expect(note([['server', serverHello]])).toMatch(/server spoke first: .*--decode-as 8443/);
     expect(note([['client', enc('SSH-2.0-OpenSSH\r\n')]])).toBe('the client stream is not HTTP');
+  });
+});
+
+describe('with a work budget (wsproxy)', () => {
+  it('a message still being inflated when the connection finishes comes before the end event', () => {
+    const ext = 'Sec-WebSocket-Extensions: permessage-deflate\r\n';
+    const zeros = deflateRawSync(Buffer.alloc(2 << 20), { level: 9, finishFlush: 2 /* Z_SYNC_FLUSH */ });
+    const payload = zeros.subarray(0, zeros.length - 4);
+    // A frame whose last bytes never come: only the end of the stream completes it, as truncated.
+    const frame = encodeFrame({ opcode: 2, rsv1: true, payload }).subarray(0, -1);
+    const budget: WorkBudget = { remaining: Infinity };
+    const d = new ConnectionDissector(1, { budget });
+    const events = [...d.data('client', request(ext)), ...d.data('server', cat(response(ext), frame))];
+    budget.remaining = 64 * 1024;
+    events.push(...d.finish({ ts: 9 }));
+    let turns = 0;
+    while (d.suspended) {
+      turns++;
+      budget.remaining = 64 * 1024;
+      events.push(...d.resume());
+    }
+    expect(turns).toBeGreaterThan(10);
+    const types = events.map((e) => e.type).filter((t) => t !== 'alert');
+    expect(types.slice(-3)).toEqual(['frame', 'message', 'end']);
+    expect(byType(events, 'message')[0]!.message.truncated).toBe(true);
   });
 });
