@@ -72,9 +72,16 @@ export class CaptureRecording {
     return first;
   }
 
-  /** Flushes and closes the file. */
+  /**
+   * Flushes and closes the file. A failing disk is reported as the recording stopping (once:
+   * usually it already was), never thrown: the relay did its job, the shutdown goes on.
+   */
   async end(): Promise<void> {
-    await this.writer.end();
+    try {
+      await this.writer.end();
+    } catch (error) {
+      if (this.stoppedBecause === null) this.stop(`the capture file failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   private stop(reason: string): undefined {

@@ -275,6 +275,17 @@ describe('wsproxy --write', () => {
     expect(frames.every((f) => typeof f.packet === 'number')).toBe(true);
   });
 
+  it.skipIf(process.platform !== 'linux')('a disk that fails (/dev/full): the relay goes on, the failure is said once, Ctrl-C exits 0 after the summaries', async () => {
+    const target = await wsEcho();
+    const proxy = await run(['--listen', '0', '--target', String(target), '--json', '--write', '/dev/full']);
+    await session(proxy.port);
+    await expect.poll(() => ndjson(proxy.io.stdout.text).some((e) => e.type === 'end'), { timeout: 5000 }).toBe(true);
+    expect(await proxy.stop()).toBe(0);
+    const events = ndjson(proxy.io.stdout.text);
+    expect(events.filter((e) => e.type === 'notice').map((e) => [e.code, e.message])).toEqual([['proxy.record-stopped', expect.stringMatching(/ENOSPC/)]]);
+    expect(proxy.io.stderr.text).not.toMatch(/internal error/);
+  });
+
   it.skipIf(needs(TSHARK))('writes a capture tshark decodes into the same frames at the same packet numbers', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wsproxy-tshark-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
