@@ -70,6 +70,7 @@ Bytes are forwarded untouched and first; dissection never slows or alters them.
 Output is live; if the terminal cannot keep up, events are dropped (and
 counted), never the traffic. Ctrl-C: stop accepting, let open connections
 finish (--grace), print their summaries, exit 0.
+Output not written within another --grace is then dropped (said on stderr).
 
 Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 unusable arguments, address in use,
             unreadable certificate or file.
@@ -116,7 +117,7 @@ export function createWsproxyProgram(): Command {
     .option('--keylog <file>', 'append the TLS secrets of both legs to this key log (SSLKEYLOGFILE format, for wsdump --keylog or Wireshark); it holds secrets')
     .option('-w, --write <file.pcap>', 'record the relayed traffic as a pcap capture (readable by wsdump, Wireshark)');
   addViewOptions(program)
-    .option('--grace <seconds>', 'on Ctrl-C, how long open connections may take to finish', parseSeconds, 2)
+    .option('--grace <seconds>', 'on Ctrl-C, how long open connections may take to finish (and then the output to be written)', parseSeconds, 2)
     .option('--max-connections <n>', 'clients served at once; more are closed at once', parsePositive, 256)
     .option('--connect-timeout <seconds>', 'how long to wait for the target (and for a TLS client\'s handshake)', parseSeconds, 10)
     .addOption(new Option('--max-buffered <size>', 'bytes queued towards a peer that is not reading before the relay stops reading the other side (per direction of each connection)').argParser(parseBuffered).default(64 * 1024, '64k'))
@@ -299,7 +300,9 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
   if (proxy.connections > 0) warn(io, `wsproxy: stopping; ${proxy.connections} connection(s) open, waiting up to ${options.grace} s\n`);
   await proxy.close({ grace: options.grace * 1000 });
   if (keylog !== undefined) closeSync(keylog);
-  await output.flush();
+  // The output gets --grace too: a stdout nobody reads must not keep the proxy from stopping.
+  const unwritten = await output.flush(options.grace * 1000);
+  if (unwritten > 0) warn(io, `wsproxy: ${unwritten} bytes of output not written within ${options.grace} s (stdout is not being read): dropped\n`);
   const unmatched = noConnectionMatched(view.filter, options);
   if (unmatched !== null && view.filter.seen > 0) warn(io, `wsproxy: ${unmatched}\n`);
   return EXIT.ok;

@@ -74,12 +74,23 @@ export class BoundedOutput {
     return true;
   }
 
-  /** Resolves when everything accepted has been written (or the stream is gone). */
-  async flush(): Promise<void> {
+  /**
+   * Resolves when everything accepted has been written (or the stream is gone), or after
+   * `timeoutMs` at the latest: with the bytes still not written then (0 when all were), which
+   * are given up (a reader that never reads must not keep the proxy from stopping).
+   */
+  async flush(timeoutMs = Infinity): Promise<number> {
     this.reportDropped();
     this.writeBatch();
-    if (this.pending === 0 || this.closed) return;
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.pending === 0 || this.closed) return 0;
+    let timer: NodeJS.Timeout | undefined;
+    const written = new Promise<void>((resolve) => this.waiters.push(resolve));
+    const late = Number.isFinite(timeoutMs) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))) : null;
+    await (late === null ? written : Promise.race([written, late]));
+    clearTimeout(timer);
+    const left = this.closed ? 0 : this.pending;
+    if (left > 0) this.stop();
+    return left;
   }
 
   private reportDropped(): void {

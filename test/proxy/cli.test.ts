@@ -252,6 +252,18 @@ describe('wsproxy live', () => {
 
 const TSHARK = hasTool('tshark');
 
+describe('wsproxy stopping with a stdout that takes nothing', () => {
+  it('Ctrl-C gives the output --grace, then drops the rest, says how much, and exits 0', async () => {
+    const target = await wsEcho();
+    const never = new Writable({ write: () => {} });
+    const io = { ...fakeIo(), stdout: never as unknown as ReturnType<typeof fakeIo>['stdout'] };
+    const proxy = await run(['--listen', '0', '--target', String(target), '--json', '--grace', '0.2'], io);
+    await session(proxy.port);
+    expect(await proxy.stop()).toBe(0);
+    expect(io.stderr.text).toMatch(/wsproxy: \d+ bytes of output not written within 0\.2 s \(stdout is not being read\): dropped/);
+  });
+});
+
 describe('wsproxy --write', () => {
   it.each([false, true])('records a capture whose wsdump NDJSON equals the live NDJSON (permessage-deflate %s)', async (deflate) => {
     const dir = mkdtempSync(join(tmpdir(), 'wsproxy-write-'));
