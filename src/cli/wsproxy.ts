@@ -39,6 +39,7 @@ export interface WsproxyOptions extends ViewOptions {
   connectTimeout: number;
   maxBuffered: number;
   idleTimeout: number;
+  handshakeTimeout: number;
   pingTimeout: number;
 }
 
@@ -122,6 +123,7 @@ export function createWsproxyProgram(): Command {
     .option('--connect-timeout <seconds>', 'how long to wait for the target (and for a TLS client\'s handshake)', parseSeconds, 10)
     .addOption(new Option('--max-buffered <size>', 'bytes queued towards a peer that is not reading before the relay stops reading the other side (per direction of each connection)').argParser(parseBuffered).default(64 * 1024, '64k'))
     .addOption(new Option('--idle-timeout <seconds>', 'close a connection (both sides, with a notice) after this long without a byte either way').argParser(parseSeconds).default(0, '0 = never'))
+    .addOption(new Option('--handshake-timeout <seconds>', 'close a connection (both sides, with a notice) whose client has not sent the whole header of its request within this long, or whose target then has not sent the whole header of its answer').argParser(parseSeconds).default(10, '10; 0 = never'))
     .addOption(new Option('--ping-timeout <seconds>', 'a line, live, when a WebSocket Ping has had no Pong for this long').argParser(parseSeconds).default(5, '5; 0 = never'));
   return addLimitOptions(program).addHelpText('after', EXAMPLES).showHelpAfterError('(run wsproxy --help for usage)');
 }
@@ -282,6 +284,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
       connectTimeout: options.connectTimeout * 1000,
       maxBufferedBytes: options.maxBuffered,
       idleTimeout: options.idleTimeout * 1000,
+      handshakeTimeout: options.handshakeTimeout * 1000,
       pingTimeout: options.pingTimeout * 1000,
       onEvent: (event: DissectEvent) => output.write(view(event)),
       onCallbackError: (error) => warn(io, `wsproxy: internal error while showing an event (please report it): ${error instanceof Error ? error.message : String(error)}\n`),

@@ -56,6 +56,12 @@ export interface ProxyOptions {
   /** Milliseconds without a byte either way after which a connection is closed on both sides and reported. 0 (default): never. */
   idleTimeout?: number;
   /**
+   * Milliseconds a client has to finish the header block of its request, and the target then
+   * to finish its answer's, before the connection is closed on both sides and reported
+   * (`proxy.handshake-timeout`). 0 (default): no deadline; wsproxy's --handshake-timeout is 10 s.
+   */
+  handshakeTimeout?: number;
+  /**
    * Milliseconds a WebSocket Ping may go without its Pong before a `proxy.ping-unanswered` notice
    * says so, live. Default 5000; 0: never.
    */
@@ -184,9 +190,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const connectTimeout = options.connectTimeout ?? 10_000;
   const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
   const idleTimeout = options.idleTimeout ?? 0;
+  const handshakeTimeout = options.handshakeTimeout ?? 0;
   const pingTimeout = options.pingTimeout ?? 5000;
   if (!(maxBuffered >= 1)) throw new ProxyError(`maxBufferedBytes must be at least 1 (got ${maxBuffered})`);
   if (!(idleTimeout >= 0)) throw new ProxyError(`idleTimeout must be 0 (off) or a number of milliseconds (got ${idleTimeout})`);
+  if (!(handshakeTimeout >= 0)) throw new ProxyError(`handshakeTimeout must be 0 (off) or a number of milliseconds (got ${handshakeTimeout})`);
   const ca = options.ca?.length ? [...rootCertificates, ...options.ca.map(String)] : undefined;
 
   let secureContext: SecureContext | null = null;
@@ -343,8 +351,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         queue,
         report: (message) => report('proxy.reset', message),
         reportIdle: (message) => report('proxy.idle-timeout', message),
+        reportHandshake: (message) => report('proxy.handshake-timeout', message),
         maxBuffered,
         idleTimeout,
+        handshakeTimeout,
       });
       relay.start();
       await relay.done;

@@ -7,6 +7,10 @@
  * does, with the tap, half-close handling and an explicit bound added). A FIN is passed on as a
  * FIN (allowHalfOpen), a reset as a reset. With `idleTimeout`, a connection over which no byte
  * moved either way for that long is closed on both sides (FIN, then destroyed) and reported.
+ * With `handshakeTimeout`, so is one whose client has not finished the header block of its
+ * request within that time, or whose target has not finished the header block of its answer
+ * within that time after: a client trickling its request a byte at a time holds a slot of
+ * --max-connections, and each of its bytes would reset an idle timeout.
  *
  * What was forwarded goes to the tap through a TapQueue, which decodes it once the sockets that
  * are ready have been served: dissection never sits between a read and the write that forwards
@@ -36,6 +40,13 @@ export interface RelayOptions {
   idleTimeout?: number;
   /** One line for the view when the idle timeout closes the connection. Default: `report`. */
   reportIdle?: (message: string) => void;
+  /**
+   * Milliseconds the client has to finish its request's header block, and the target then to
+   * finish its answer's; 0 or absent: no deadline.
+   */
+  handshakeTimeout?: number;
+  /** One line for the view when the handshake deadline closes the connection. Default: `report`. */
+  reportHandshake?: (message: string) => void;
 }
 
 /** The default of --max-buffered: 64 KiB per direction of each connection. */
@@ -52,6 +63,25 @@ const IDLE_CLOSE_GRACE = 2000;
  */
 const RESET_PROBE_INTERVAL = 500;
 const EMPTY = Buffer.alloc(0);
+
+/** The blank line that ends an HTTP header block (RFC 9112 §2.1). */
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/** Watches one direction's first bytes for the end of an HTTP header block, across reads. */
+class HeadEnd {
+  done = false;
+  /** The last bytes seen (at most 3): the blank line may straddle two reads. */
+  private tail = Buffer.alloc(0);
+
+  /** True once the header block has ended (in this chunk or before). */
+  push(chunk: Buffer): boolean {
+    if (this.done) return true;
+    if (this.tail.length > 0 && Buffer.concat([this.tail, chunk.subarray(0, 3)]).includes(HEAD_END)) return (this.done = true);
+    if (chunk.includes(HEAD_END)) return (this.done = true);
+    this.tail = Buffer.from(chunk.length >= 3 ? chunk.subarray(chunk.length - 3) : Buffer.concat([this.tail, chunk]).subarray(-3));
+    return false;
+  }
+}
 
 const other = (d: Direction): Direction => (d === 'client' ? 'server' : 'client');
 const NAMES: Record<Direction, string> = { client: 'client', server: 'target' };
@@ -75,7 +105,11 @@ export class ConnectionRelay {
   private open = 2;
   private readonly maxBuffered: number;
   private idleTimer: NodeJS.Timeout | null = null;
-  private idleClosed = false;
+  /** Closing both sides already (idle, or the handshake deadline). */
+  private closing = false;
+  /** Until both header blocks have ended (see `handshakeTimeout`). */
+  private handshakeTimer: NodeJS.Timeout | null = null;
+  private readonly heads = { client: new HeadEnd(), server: new HeadEnd() };
   private readonly queue: TapQueue;
 
   constructor(
@@ -111,7 +145,7 @@ export class ConnectionRelay {
       stream.once('close', () => {
         raw.destroy();
         if (--this.open === 0) {
-          this.stopIdleTimer();
+          this.stopTimers();
           this.queue.close(this.tap, captureClock(), this.resolveDone);
         }
       });
@@ -120,6 +154,11 @@ export class ConnectionRelay {
     if (idle > 0) {
       this.idleTimer = setTimeout(() => this.idleClose(idle), idle);
       this.idleTimer.unref();
+    }
+    const handshake = this.options.handshakeTimeout ?? 0;
+    if (handshake > 0) {
+      this.handshakeTimer = setTimeout(() => this.handshakeExpired(handshake), handshake);
+      this.handshakeTimer.unref();
     }
     // The client was accepted paused (pauseOnConnect): a 'data' listener alone does not start it.
     this.sides.client.stream.resume();
@@ -130,7 +169,7 @@ export class ConnectionRelay {
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.stopIdleTimer();
+    this.stopTimers();
     this.queue.reset(this.tap, 'server', captureClock());
     resetSide(this.sides.client);
     resetSide(this.sides.server);
@@ -170,6 +209,7 @@ export class ConnectionRelay {
     src.on('data', (chunk: Buffer) => {
       if (dst.destroyed || dst.writableEnded) return;
       this.idleTimer?.refresh();
+      if (this.handshakeTimer !== null) this.sawHead(from, chunk);
       // Forward first; the tap gets the chunk once it has been handed to the other side, and
       // decodes it after the sockets that are ready have been served.
       dst.write(chunk, release);
@@ -187,21 +227,46 @@ export class ConnectionRelay {
     });
   }
 
-  /**
-   * No byte moved either way for `idle` ms: report it, pass a FIN to both sides (and record
-   * it as each side sees it: the target's FIN to the client, the client's to the target), drop
-   * whatever still arrives, and destroy what is not closed after a short grace.
-   */
+  /** No byte moved either way for `idle` ms: both sides are closed. */
   private idleClose(idle: number): void {
     this.idleTimer = null;
-    if (this.aborted || this.idleClosed) return;
-    this.idleClosed = true;
-    (this.options.reportIdle ?? this.options.report)(`#${this.conn}: no bytes either way for ${idle / 1000} s (--idle-timeout): both sides closed.`);
+    this.closeBoth(this.options.reportIdle ?? this.options.report, `#${this.conn}: no bytes either way for ${idle / 1000} s (--idle-timeout): both sides closed.`, idle);
+  }
+
+  /** The client's request, then the target's answer, must end their header blocks in time. */
+  private sawHead(from: Direction, chunk: Buffer): void {
+    const head = this.heads[from];
+    if (head.done || !head.push(chunk)) return;
+    if (this.heads.client.done && this.heads.server.done) {
+      clearTimeout(this.handshakeTimer!);
+      this.handshakeTimer = null;
+    } else if (from === 'client') {
+      // The target has the whole time again to answer.
+      this.handshakeTimer!.refresh();
+    }
+  }
+
+  private handshakeExpired(timeout: number): void {
+    this.handshakeTimer = null;
+    const late = this.heads.client.done ? 'the target did not finish the header of its answer' : 'the client did not finish the header of its request';
+    this.closeBoth(this.options.reportHandshake ?? this.options.report, `#${this.conn}: ${late} within ${timeout / 1000} s (--handshake-timeout): both sides closed.`, timeout);
+  }
+
+  /**
+   * Reports why, passes a FIN to both sides (and records it as each side sees it: the target's
+   * FIN to the client, the client's to the target), drops whatever still arrives, and destroys
+   * what is not closed after a short grace (at most `waited`).
+   */
+  private closeBoth(report: (message: string) => void, message: string, waited: number): void {
+    if (this.aborted || this.closing) return;
+    this.closing = true;
+    this.stopTimers();
+    report(message);
     const ts = captureClock();
     for (const side of ['server', 'client'] as const) this.queue.end(this.tap, side, ts);
     const timer = setTimeout(() => {
       for (const side of ['client', 'server'] as const) this.sides[side].stream.destroy();
-    }, Math.min(IDLE_CLOSE_GRACE, idle));
+    }, Math.min(IDLE_CLOSE_GRACE, waited));
     timer.unref();
     void this.done.then(() => clearTimeout(timer));
     for (const side of ['client', 'server'] as const) {
@@ -211,18 +276,20 @@ export class ConnectionRelay {
     }
   }
 
-  private stopIdleTimer(): void {
+  private stopTimers(): void {
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.idleTimer = null;
+    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
   }
 
   /** A reset (or any socket error) on one side resets the other. */
   private failed(side: Direction, error: NodeJS.ErrnoException): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.stopIdleTimer();
-    if (this.idleClosed) {
-      // Closing for idleness already; a peer answering the FIN with a reset needs no second line.
+    this.stopTimers();
+    if (this.closing) {
+      // Closing already (idle, deadline); a peer answering the FIN with a reset needs no second line.
       resetSide(this.sides[other(side)]);
       this.sides[side].stream.destroy();
       return;

@@ -98,6 +98,7 @@ describe('wsproxy arguments', () => {
     [['--listen', '9000', '--target', '8080', '--json', '--summary'], /choose one of/],
     [['--listen', '9000', '--target', '8080', '--grace', 'soon'], /seconds/],
     [['--listen', '9000', '--target', '8080', '--idle-timeout', '-1'], /--idle-timeout.*seconds/],
+    [['--listen', '9000', '--target', '8080', '--handshake-timeout', 'never'], /--handshake-timeout.*seconds/],
     [['--listen', '9000', '--target', '8080', '--max-buffered', 'lots'], /--max-buffered.*size/],
     [['--listen', '9000', '--target', '8080', '--max-buffered', '0'], /--max-buffered.*at least 1 byte/],
     [['--listen', '0', '--target', '8080', '--tls-cert', '/nonexistent/cert.pem', '--tls-key', '/nonexistent/key.pem'], /^wsproxy: cannot read --tls-cert \/nonexistent\/cert.pem: no such file\n$/],

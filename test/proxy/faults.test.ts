@@ -438,6 +438,51 @@ describe('faults', () => {
     expect(ofType(p.events, 'end').filter((e) => e.totals.client.bytes === REQUEST.length)).toHaveLength(1);
   });
 
+  it('the handshake deadline: a client trickling its request, and a target that never answers, are closed; a finished handshake is not', async () => {
+    // Requests for /answered get the 101 in two pieces, the blank line split across them.
+    const t = await target((socket, first) => {
+      if (!first.toString('latin1').startsWith('GET /answered')) return; // never answers
+      socket.write(RESPONSE.slice(0, -3));
+      setTimeout(() => socket.write(RESPONSE.slice(-3)), 50);
+      socket.on('data', (chunk) => socket.write(chunk)); // then an echo of the raw bytes
+    }, true);
+    const p = await proxied(t.port, { handshakeTimeout: 400 });
+    const ended = (s: Socket) => new Promise<void>((resolve) => s.once('end', () => resolve()));
+    // A client sending its request a byte at a time, each byte well within any idle timeout.
+    const trickling = client(p.port);
+    const tricklingEnded = ended(trickling);
+    await once(trickling, 'connect');
+    let sent = 0;
+    const trickle = setInterval(() => trickling.write(REQUEST[sent++ % REQUEST.length]!), 20);
+    cleanups.push(() => clearInterval(trickle));
+    // A request the target never answers.
+    const unanswered = client(p.port);
+    const unansweredEnded = ended(unanswered);
+    unanswered.write(REQUEST);
+    // A request that ends in its own read (the blank line split across two writes), answered.
+    const served = client(p.port);
+    let echoed = '';
+    served.on('data', (chunk: Buffer) => (echoed += chunk.toString('latin1')));
+    const request = REQUEST.replace('GET /raw', 'GET /answered');
+    served.write(request.slice(0, -2));
+    await sleep(50);
+    served.write(request.slice(-2));
+
+    await Promise.all([tricklingEnded, unansweredEnded]);
+    clearInterval(trickle);
+    expect(sent).toBeGreaterThan(5);
+    const notices = ofType(p.events, 'notice').filter((n) => n.code === 'proxy.handshake-timeout').map((n) => n.message.replace(/^#\d+/, '#N'));
+    expect(notices.sort()).toEqual([
+      '#N: the client did not finish the header of its request within 0.4 s (--handshake-timeout): both sides closed.',
+      '#N: the target did not finish the header of its answer within 0.4 s (--handshake-timeout): both sides closed.',
+    ]);
+    // The handshake that finished in time outlives the deadline.
+    await sleep(600);
+    served.write('still here');
+    await until(() => echoed.endsWith('still here'));
+    expect(echoed).toBe(RESPONSE + 'still here');
+  });
+
   it('a target that never answers, without an idle timeout: the client closing ends it', async () => {
     const t = await target(() => {});
     const p = await proxied(t.port);
