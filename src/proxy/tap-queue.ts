@@ -5,17 +5,19 @@
  * decoded, and a burst of decoding never sits between a read and the write that forwards it.
  *
  * - Order: one first-in first-out queue for every connection of a proxy, so events come out
- *   (and packets are numbered in a recording) in exactly the order things happened, as they
- *   would if each chunk were decoded at once. Lines the proxy reports itself (`run`) keep their
- *   place in that order.
+ *   (and packets are numbered in a recording) in the order things happened, as they would if
+ *   each chunk were decoded at once. Lines the proxy reports itself (`run`) keep their place in
+ *   that order. A connection whose dissection is suspended (below) keeps its own order, while
+ *   the other connections go on: its later events come after theirs.
  * - Latency: the work runs in slices of about SLICE_MS; between slices the event loop polls the
  *   sockets again, so forwarding waits for at most one slice (plus one step that cannot be cut,
  *   such as hashing a large message).
  * - Inflating is work that the bytes do not bound (a permessage-deflate "bomb" of 78 KB
  *   inflates to --max-inflated, tens of MB): each slice may inflate at most INFLATE_PER_SLICE
  *   bytes (`budget`). A message that needs more suspends its connection's dissection, which
- *   goes on in the next slices; the queue waits behind it, so the order of events is kept, and
- *   the sockets are served between slices as always.
+ *   goes on first in the next slices; that connection's later steps are parked meanwhile (and
+ *   still counted against the bound below), the other connections' steps run as usual, and the
+ *   sockets are served between slices as always.
  * - Memory: at most `maxBacklog` bytes wait to be decoded (each queued step counted as
  *   STEP_COST bytes more, so tiny chunks are bounded too). Past that, `shouldHold` tells the
  *   relays of the connections with more than HEAVY_SHARE of the bound waiting to stop reading
@@ -65,6 +67,8 @@ const enum Kind {
 
 class Step {
   next: Step | null = null;
+  /** Pushed onto the queue, so counted in its backlog (a step done at once is not). */
+  counted = false;
   constructor(
     readonly kind: Kind,
     readonly tap: ConnectionTap | null,
@@ -97,8 +101,11 @@ export class TapQueue {
   private readonly heavy: number;
   /** Inflating left in this slice; unbounded outside the slices (steps done at once are cheap). Give it to the taps. */
   readonly budget: WorkBudget = { remaining: Infinity };
-  /** A connection whose dissection ran out of budget: the next slice goes on with it first. */
-  private suspendedTap: ConnectionTap | null = null;
+  /**
+   * Connections whose dissection ran out of budget, with their steps that came since, in order:
+   * each slice goes on with them first (in turns), then with the queue.
+   */
+  private readonly parked = new Map<ConnectionTap, Step[]>();
   private waiting = new Set<() => void>();
   private idle: (() => void)[] = [];
 
@@ -175,7 +182,7 @@ export class TapQueue {
 
   /** Resolves once everything queued so far (and since) has been done. */
   drained(): Promise<void> {
-    if (this.length === 0 && this.suspendedTap === null) return Promise.resolve();
+    if (this.length === 0 && this.parked.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
@@ -185,11 +192,12 @@ export class TapQueue {
    * without the queue; queued behind the bytes otherwise.
    */
   private later(step: Step): void {
-    if (this.running || (this.length === 0 && this.suspendedTap === null)) this.step(step);
+    if (this.running || (this.length === 0 && this.parked.size === 0)) this.dispatch(step);
     else this.push(step);
   }
 
   private push(step: Step): void {
+    step.counted = true;
     const cost = STEP_COST + (step.bytes?.length ?? 0);
     this.cost += cost;
     if (step.tap !== null) step.tap.queued += cost;
@@ -212,46 +220,72 @@ export class TapQueue {
     this.running = true;
     this.budget.remaining = INFLATE_PER_SLICE;
     try {
-      if (this.suspendedTap !== null) this.resumeTap(this.suspendedTap);
-      while (this.head !== null && this.suspendedTap === null) {
+      for (const tap of [...this.parked.keys()]) {
+        if (this.budget.remaining <= 0) break;
+        this.resumeParked(tap);
+      }
+      while (this.head !== null) {
         const step = this.head;
         this.head = step.next;
         step.next = null;
         if (this.head === null) this.tail = null;
         this.length--;
-        const cost = STEP_COST + (step.bytes?.length ?? 0);
-        this.cost -= cost;
-        if (step.bytes !== null) this.bytes -= step.bytes.length;
-        if (step.tap !== null) step.tap.queued -= cost;
-        this.step(step);
-        if (step.tap?.suspended) this.suspendedTap = step.tap;
-        else if (this.head !== null && performance.now() >= deadline) break;
+        this.dispatch(step);
+        if (this.head !== null && performance.now() >= deadline) break;
       }
     } finally {
       this.running = false;
       this.budget.remaining = Infinity;
     }
-    if (this.head !== null || this.suspendedTap !== null) this.schedule();
+    if (this.head !== null || this.parked.size > 0) this.schedule();
     if (this.waiting.size > 0 && this.cost <= this.low) {
       const waiting = this.waiting;
       this.waiting = new Set();
       for (const resume of waiting) resume();
     }
-    if (this.length === 0 && this.suspendedTap === null && this.idle.length > 0) {
+    if (this.length === 0 && this.parked.size === 0 && this.idle.length > 0) {
       const idle = this.idle;
       this.idle = [];
       for (const resolve of idle) resolve();
     }
   };
 
-  /** Goes on with a suspended connection's dissection; it stays at the head while still suspended. */
-  private resumeTap(tap: ConnectionTap): void {
+  /** Does a step now, or parks it behind its connection's suspended dissection. */
+  private dispatch(step: Step): void {
+    const tap = step.tap;
+    const parked = tap === null ? undefined : this.parked.get(tap);
+    if (parked !== undefined) {
+      parked.push(step);
+      return;
+    }
+    this.done(step);
+    if (tap?.suspended) this.parked.set(tap, []);
+  }
+
+  /** Goes on with a suspended connection, then with its parked steps, until done or suspended again. */
+  private resumeParked(tap: ConnectionTap): void {
+    const steps = this.parked.get(tap)!;
+    // Taken out and put back at the end while still suspended: suspended connections take turns.
+    this.parked.delete(tap);
     try {
       tap.resume();
     } catch (error) {
       this.options.onError?.(error);
     }
-    if (!tap.suspended) this.suspendedTap = null;
+    let i = 0;
+    while (!tap.suspended && i < steps.length) this.done(steps[i++]!);
+    if (tap.suspended) this.parked.set(tap, steps.slice(i));
+  }
+
+  /** Runs a step, and takes what it cost off the backlog. */
+  private done(step: Step): void {
+    if (step.counted) {
+      const cost = STEP_COST + (step.bytes?.length ?? 0);
+      this.cost -= cost;
+      if (step.bytes !== null) this.bytes -= step.bytes.length;
+      if (step.tap !== null) step.tap.queued -= cost;
+    }
+    this.step(step);
   }
 
   private step(step: Step): void {

@@ -169,6 +169,24 @@ describe('TapQueue and work the bytes do not bound (permessage-deflate bombs)', 
     expect(events.map((e) => e.type).filter((t) => t !== 'alert')).toEqual(['connection', 'handshake', 'frame', 'message', 'frame', 'message']);
   });
 
+  it('dissects the other connections while one is suspended; each keeps its own order', async () => {
+    const queue = new TapQueue();
+    const events: DissectEvent[] = [];
+    const tap = (conn: number) => new ConnectionTap(conn, { ip: '127.0.0.1', port: conn }, { ip: '127.0.0.1', port: 2 }, { emit: (e) => events.push(e), budget: queue.budget, limits: { maxInflatedSize: 16 << 20 } });
+    const bombed = tap(1);
+    const other = tap(2);
+    for (const t of [bombed, other]) {
+      queue.open(t, 0);
+      queue.data(t, 'client', request, 1);
+    }
+    queue.data(bombed, 'server', Buffer.concat([response, bomb]), 2);
+    queue.data(bombed, 'server', encodeFrame({ opcode: 1, payload: 'after' }), 3);
+    queue.data(other, 'server', Buffer.concat([response, encodeFrame({ opcode: 1, payload: 'meanwhile' })]), 4);
+    await queue.drained();
+    const messages = ofType(events, 'message').map((e) => [e.conn, e.message.text ?? e.message.length]);
+    expect(messages).toEqual([[2, 'meanwhile'], [1, 8 << 20], [1, 'after']]);
+  });
+
   it('while the backlog is at its bound, holds only the connections that have much of it waiting', () => {
     const queue = new TapQueue({ maxBacklog: 64 * 1024 });
     const log: string[] = [];
