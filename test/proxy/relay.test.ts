@@ -409,3 +409,31 @@ describe.skipIf(needs(OPENSSL))('TLS', () => {
     expect(ofType(p.events, 'notice')[0]).toMatchObject({ code: 'proxy.client-tls-failed', message: expect.stringMatching(/^#1 127\.0\.0\.1:\d+: TLS handshake with the client failed: the client sent plain HTTP/) });
   });
 });
+
+describe('a burst of connects', () => {
+  it('the listen backlog follows --max-connections: 1,200 connects at once are all taken, none left to the SYN retry', async () => {
+    const N = 1200;
+    const target = createServer((socket) => socket.on('error', () => {}));
+    target.maxConnections = 100_000;
+    await new Promise<void>((resolve) => target.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
+    cleanups.push(() => closeServer(target));
+    const p = await proxyTo((target.address() as { port: number }).port, { maxConnections: 2000 });
+    cleanups.push(() => p.close(100));
+    const sockets: Socket[] = [];
+    cleanups.push(() => sockets.forEach((s) => s.destroy()));
+    let connected = 0;
+    for (let i = 0; i < N; i++) {
+      const socket = connect({ port: p.port, host: '127.0.0.1' });
+      socket.on('error', () => {});
+      socket.on('connect', () => connected++);
+      sockets.push(socket);
+    }
+    // Nothing is accepted while the event loop is held: the kernel queues the handshakes it
+    // completes, up to the backlog, and drops the other SYNs (retried after 1 s, RFC 6298 §2).
+    const until = Date.now() + 100;
+    while (Date.now() < until);
+    await sleep(500);
+    // With Node's default backlog (511), about 512 were connected here.
+    expect(connected).toBe(N);
+  });
+});
