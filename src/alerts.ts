@@ -36,6 +36,8 @@ const SIO5 = 'Socket.IO v5';
 const JSONRPC = 'JSON-RPC 2.0';
 const SIGNALR = 'SignalR HubProtocol';
 const GQLWS = 'GraphQL over WebSocket';
+const MQTT = 'MQTT 3.1.1 and 5.0';
+const STOMP = 'STOMP 1.2';
 
 export const ALERT_CATALOGUE = {
   // --- Opening handshake: request (RFC 6455 §4.1, §4.2.1) -------------------------------
@@ -153,6 +155,24 @@ export const ALERT_CATALOGUE = {
   'graphqlws.before-ack': { severity: 'error', section: `${GQLWS} "Subscribe"`, rule: 'Operations are sent only after the server\'s connection_ack (else the socket closes with 4401).' },
   'graphqlws.id-reused': { severity: 'error', section: `${GQLWS} "Subscribe"`, rule: 'A subscribe uses an id no active operation has (else the socket closes with 4409).' },
   'graphqlws.id-unknown': { severity: 'warning', section: `${GQLWS} "Next"`, rule: 'A next, error or complete from the server answers an operation the client started (in this capture).' },
+  // --- MQTT over WebSocket (src/app/mqtt.ts) ---------------------------------------------------
+  'mqtt.text-frame': { severity: 'error', section: `${MQTT} §6 [MQTT-6.0.0-1]`, rule: 'MQTT control packets travel in binary WebSocket messages; a text message is a protocol violation.' },
+  'mqtt.remaining-length-invalid': { severity: 'error', section: `${MQTT} §2.2.3`, rule: 'The remaining length is one to four bytes of seven bits; a fifth byte makes the packets after it impossible to find.' },
+  'mqtt.packet-invalid': { severity: 'error', section: `${MQTT} §2, §3`, rule: 'A control packet is of a defined type, sent by the side that may send it, with its fields within its remaining length and its strings valid UTF-8.' },
+  'mqtt.flags-invalid': { severity: 'error', section: `${MQTT} §2.2.2 [MQTT-2.2.2-2]`, rule: 'The fixed header flags are those of the packet type (0010 for PUBREL, SUBSCRIBE, UNSUBSCRIBE); a PUBLISH never has QoS 3.' },
+  'mqtt.connect-first': { severity: 'error', section: `${MQTT} §3.1 [MQTT-3.1.0-1]`, rule: 'The first packet a client sends is CONNECT.' },
+  'mqtt.packet-id-unknown': { severity: 'warning', section: `${MQTT} §2.3.1, §4.3`, rule: 'An acknowledgement carries a packet identifier no request from the other side is waiting on (in this capture).' },
+  'mqtt.packet-id-reused': { severity: 'warning', section: `${MQTT} §2.3.1 [MQTT-2.3.1-2]`, rule: 'A packet identifier is used again while its first use is still unacknowledged (a PUBLISH resent with DUP excepted).' },
+  'mqtt.packet-incomplete': { severity: 'warning', section: `${MQTT} §2.2.3`, rule: 'The connection ended inside a control packet.' },
+  // --- STOMP over WebSocket (src/app/stomp.ts) --------------------------------------------------
+  'stomp.frame-invalid': { severity: 'error', section: `${STOMP} "STOMP Frames"`, rule: 'A frame is a command, header lines name:value, a blank line, and a body followed by NUL (after content-length octets when given).' },
+  'stomp.command-unknown': { severity: 'error', section: `${STOMP} "Client Frames", "Server Frames"`, rule: 'A frame\'s command is one its sender may send.' },
+  'stomp.header-missing': { severity: 'error', section: `${STOMP} "Frames and Headers"`, rule: 'Each frame carries the headers its command requires (SEND a destination, SUBSCRIBE a destination and an id, MESSAGE a subscription …).' },
+  'stomp.header-invalid': { severity: 'error', section: `${STOMP} "Standard Headers", "Heart-beating"`, rule: 'content-length is a number of octets; heart-beat is two numbers of milliseconds.' },
+  'stomp.header-escape-invalid': { severity: 'error', section: `${STOMP} "Value Encoding"`, rule: 'A header escapes only \\r, \\n, \\c and \\\\; any other escape is a fatal protocol error.' },
+  'stomp.receipt-unknown': { severity: 'warning', section: `${STOMP} "RECEIPT"`, rule: 'A RECEIPT answers a receipt header the client sent (in this capture).' },
+  'stomp.subscription-unknown': { severity: 'warning', section: `${STOMP} "MESSAGE"`, rule: 'A MESSAGE names a subscription the client opened with SUBSCRIBE (in this capture).' },
+  'stomp.frame-incomplete': { severity: 'warning', section: `${STOMP} "STOMP Frames"`, rule: 'The connection ended inside a frame.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type AlertCode = keyof typeof ALERT_CATALOGUE;

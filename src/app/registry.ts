@@ -35,6 +35,8 @@ const cbor = decoderModule('./cbor.js', () => import('./cbor.js'));
 const protobuf = decoderModule('./protobuf.js', () => import('./protobuf.js'));
 const signalr = decoderModule('./signalr.js', () => import('./signalr.js'));
 const graphqlWs = decoderModule('./graphql-ws.js', () => import('./graphql-ws.js'));
+const mqtt = decoderModule('./mqtt.js', () => import('./mqtt.js'));
+const stomp = decoderModule('./stomp.js', () => import('./stomp.js'));
 
 /** The first character that is not JSON whitespace (RFC 8259 §2), or -1. */
 function firstNonSpace(text: string): number {
@@ -95,6 +97,22 @@ export const PROTOCOLS: readonly ProtocolEntry[] = [
     create: (context) => graphqlWs().createGraphQlWsDecoder(context),
   },
   {
+    name: 'mqtt',
+    description: 'MQTT 3.1, 3.1.1 and 5.0: control packets however messages cut them, PUBLISH paired with PUBACK/PUBREC/PUBCOMP, SUBSCRIBE with SUBACK, pings',
+    // "mqtt" is registered for MQTT over WebSocket (MQTT 3.1.1 and 5.0 §6); "mqttv3.1" is what 3.1 clients offer.
+    subprotocols: ['mqtt', 'mqttv3.1'],
+    sniff: (input) => input.direction === 'client' && input.data[0] === 0x10 && mqtt().isMqttConnect(input.data),
+    create: (context) => mqtt().createMqttDecoder(context),
+  },
+  {
+    name: 'stomp',
+    description: 'STOMP 1.0-1.2: frames however messages cut them, escaped headers, heart-beats and their negotiation, receipts, subscriptions',
+    // The names STOMP clients offer (stomp.js, @stomp/stompjs; RabbitMQ and Spring accept them).
+    subprotocols: ['v12.stomp', 'v11.stomp', 'v10.stomp', 'stomp'],
+    sniff: (input) => input.direction === 'client' && input.text !== null && (input.text.startsWith('CONNECT') || input.text.startsWith('STOMP')) && stomp().isStompConnect(input.text),
+    create: (context) => stomp().createStompDecoder(context),
+  },
+  {
     name: 'msgpack',
     description: 'MessagePack binary messages, each decoded when it parses whole',
     subprotocols: ['msgpack', 'messagepack'],
@@ -129,7 +147,7 @@ export const PROTOCOLS: readonly ProtocolEntry[] = [
  * The prefixes of the alert codes the application layer raises (src/alerts.ts), so the
  * --events view can show them among application messages. A new protocol adds its own.
  */
-const APP_ALERT_PREFIXES = new Set(['app', 'engineio', 'socketio', 'jsonrpc', 'signalr', 'graphqlws']);
+const APP_ALERT_PREFIXES = new Set(['app', 'engineio', 'socketio', 'jsonrpc', 'signalr', 'graphqlws', 'mqtt', 'stomp']);
 
 export function isAppAlert(code: string): boolean {
   return APP_ALERT_PREFIXES.has(code.slice(0, code.indexOf('.')));

@@ -56,7 +56,7 @@ describe('what wsdump loads', () => {
 
   it('loads an application decoder only for a connection that needs it (src/app/load.ts)', () => {
     const decoder = (name: string) => new RegExp(`/dist/app/${name}\\.js$`);
-    const others = ['json-rpc', 'json', 'msgpack', 'cbor', 'protobuf'];
+    const others = ['json-rpc', 'json', 'msgpack', 'cbor', 'protobuf', 'mqtt', 'stomp'];
     const plain = run('--json', 'fixtures/real/ws-basic.pcap');
     expect(plain.status).toBe(0);
     for (const name of ['socket-io', ...others]) expect(loads(plain.loaded, decoder(name)), name).toBe(false);
