@@ -89,6 +89,7 @@ function checkSocketIo(events: Json[], app: AppManifest): void {
   expect(pongs.map((p) => p.replyTo)).toEqual(pings.map((p) => p.packet));
 }
 
+<<<<<<< HEAD
 interface ExpectedGraphQlOperation {
   id: string;
   operationName: string | null;
@@ -215,11 +216,87 @@ function checkSignalR(events: Json[], app: AppManifest, end: Json): void {
     expect(events.at(-1)).toMatchObject({ from: 'server', kind: 'close', error: close.error, allowReconnect: close.allowReconnect });
     expect(String(app.closeError)).toContain(close.error);
   }
+=======
+/** MQTT: every control packet MQTT.js wrote and read, in order, with its fields (fixtures/generate/scenarios/mqtt-aedes.mjs). */
+function checkMqtt(events: Json[], app: AppManifest): void {
+  const packets = app.packets as Record<'client' | 'server', Json[]>;
+  const connect = app.connect as Json;
+  const VERSIONS: Record<string, string> = { '3.1.1': '3.1.1', '5.0': '5.0' };
+  const first = events[0]!;
+  expect(first).toMatchObject({ from: 'client', kind: 'connect', clientId: connect.clientId, keepAlive: connect.keepAlive, version: VERSIONS[app.version as string] });
+  expect(first.will === null ? null : { ...first.will, payload: first.will.payload }).toEqual(connect.will);
+  if (connect.properties) expect(first.properties).toMatchObject(connect.properties);
+  // What each packet says, in the generator's terms (MQTT.js names: cmd, messageId, granted …).
+  const ours = (e: Json): Json => {
+    const out: Json = { cmd: e.kind };
+    if (e.kind === 'publish') Object.assign(out, { topic: e.topic, qos: e.qos, retain: e.retain, dup: e.dup, payload: e.text ?? generatorTerms(e.payload) });
+    if (e.packetId !== undefined && e.packetId !== null) out.messageId = e.packetId;
+    if (e.kind === 'subscribe') out.subscriptions = e.subscriptions.map((x: Json) => ({ topic: x.topic, qos: x.qos }));
+    if (e.kind === 'suback') out.granted = e.codes;
+    if (e.kind === 'connack') Object.assign(out, { returnCode: e.returnCode, sessionPresent: e.sessionPresent });
+    return out;
+  };
+  const theirs = (p: Json): Json => {
+    const out: Json = { cmd: p.cmd };
+    if (p.cmd === 'publish') Object.assign(out, { topic: p.topic, qos: p.qos, retain: p.retain, dup: p.dup, payload: p.payload });
+    // MQTT.js numbers a QoS 0 PUBLISH 0, and PINGs and CONNACKs not at all: no packet id on the wire.
+    if (p.messageId !== undefined && !(p.cmd === 'publish' && p.qos === 0)) out.messageId = p.messageId;
+    if (p.cmd === 'subscribe') out.subscriptions = p.subscriptions;
+    if (p.cmd === 'suback') out.granted = p.granted;
+    if (p.cmd === 'connack') Object.assign(out, { returnCode: p.returnCode ?? p.reasonCode, sessionPresent: p.sessionPresent });
+    return out;
+  };
+  expect(events.filter((e) => e.from === 'client' && e.kind !== 'connect').map(ours), 'client packets').toEqual(packets.client.map(theirs));
+  expect(events.filter((e) => e.from === 'server').map(ours), 'server packets').toEqual(packets.server.map(theirs));
+  // Every acknowledgement points back at its request, from the other side, with the same id.
+  for (const answer of events.filter((e) => ['connack', 'puback', 'pubrec', 'pubcomp', 'suback', 'unsuback', 'pingresp'].includes(e.kind))) {
+    const request = events.find((e) => e.packet === answer.replyTo && e.from !== answer.from);
+    expect(request, `the request of ${answer.summary}`).toBeDefined();
+    if (answer.packetId !== undefined) expect(request.packetId).toBe(answer.packetId);
+    expect(answer.latencyMs).toBeGreaterThanOrEqual(0);
+  }
+}
+
+/** STOMP: the frames the broker read and wrote, with unescaped headers and bodies (scenarios/stomp-stompjs.mjs). */
+function checkStomp(events: Json[], app: AppManifest): void {
+  const frames = app.frames as Record<'client' | 'server', Json[]>;
+  for (const from of ['client', 'server'] as const) {
+    const got = events.filter((e) => e.from === from && e.kind !== 'heartbeat').map((e) => ({ command: e.command, headers: e.headers, body: generatorTerms(e.body) }));
+    expect(got, `${from} frames`).toEqual(frames[from]);
+  }
+  const beats = app.heartbeats as Record<'client' | 'server', number>;
+  for (const from of ['client', 'server'] as const) expect(events.filter((e) => e.from === from && e.kind === 'heartbeat').length, `${from} heart-beats`).toBe(beats[from]);
+  // The client's own view (stompjs's API): what it sent, the receipts and MESSAGEs it got.
+  const api = app.api as Json[];
+  const sends = events.filter((e) => e.kind === 'send').map((e) => ({ destination: e.destination, body: generatorTerms(e.body) }));
+  expect(sends).toEqual(api.filter((a) => a.kind === 'send').map((a) => ({ destination: a.destination, body: a.body })));
+  for (const a of api.filter((x) => x.kind === 'send')) expect(events.find((e) => e.kind === 'send' && e.destination === a.destination).headers).toMatchObject(a.headers);
+  if (app.received !== undefined) {
+    const messages = events.filter((e) => e.kind === 'message').map((e) => ({ destination: e.destination, subscription: e.subscription, body: generatorTerms(e.body) }));
+    expect(messages).toEqual((app.received as Json[]).map((m) => ({ destination: m.destination, subscription: m.subscription, body: m.body })));
+    const receipts = events.filter((e) => e.kind === 'receipt').map((e) => e.receiptId);
+    for (const r of app.receipts as string[]) expect(receipts).toContain(r);
+  }
+  const connected = events.find((e) => e.kind === 'connected');
+  const connect = api.find((a) => a.kind === 'connect');
+  if (connect.negotiated !== undefined) expect(connected.heartBeat).toEqual({ client: connect.negotiated.outgoing, server: connect.negotiated.incoming });
+  // Receipts and an ERROR with a receipt-id answer the frame that asked.
+  for (const answer of events.filter((e) => e.kind === 'receipt' || e.kind === 'error' || e.kind === 'connected')) {
+    const request = events.find((e) => e.packet === answer.replyTo && e.from === 'client');
+    expect(request, `the request of ${answer.summary}`).toBeDefined();
+    if (answer.kind !== 'connected') expect(request.receipt).toBe(answer.receiptId);
+  }
+  expect(events.flatMap((e) => e.alerts)).toEqual([]);
+>>>>>>> 2629dc4 (fixtures: MQTT.js against aedes and @stomp/stompjs against a STOMP 1.2 broker, live in wsproxy)
 }
 
 describe('application messages match what the real peers sent', () => {
   it('has manifests to check', () => {
+<<<<<<< HEAD
     expect(manifests.map((m) => m.name)).toEqual(expect.arrayContaining(['socketio-node.expected.json', 'graphql-ws.expected.json', 'signalr.expected.json']));
+=======
+    expect(manifests.map((m) => m.name)).toEqual(expect.arrayContaining(['socketio-node.expected.json', 'mqtt-aedes.expected.json', 'stomp-stompjs.expected.json']));
+>>>>>>> 2629dc4 (fixtures: MQTT.js against aedes and @stomp/stompjs against a STOMP 1.2 broker, live in wsproxy)
   });
 
   it.each(manifests)('$name', async ({ spec }) => {
@@ -228,8 +305,13 @@ describe('application messages match what the real peers sent', () => {
       expect(existsSync(`${DIR}/${spec.file}`)).toBe(true);
       const events = await appEvents(spec.file, c.client.port);
       if (c.app.protocol === 'socket.io') checkSocketIo(events, c.app);
+<<<<<<< HEAD
       else if (c.app.protocol === 'graphql-ws') checkGraphQl(events, c.app, await endOf(spec.file, c.client.port));
       else if (c.app.protocol === 'signalr') checkSignalR(events, c.app, await endOf(spec.file, c.client.port));
+=======
+      else if (c.app.protocol === 'mqtt') checkMqtt(events, c.app);
+      else if (c.app.protocol === 'stomp') checkStomp(events, c.app);
+>>>>>>> 2629dc4 (fixtures: MQTT.js against aedes and @stomp/stompjs against a STOMP 1.2 broker, live in wsproxy)
       else throw new Error(`no check for ${c.app.protocol}`);
     }
   });
