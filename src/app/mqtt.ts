@@ -23,7 +23,7 @@
 import { makeAlert, sideOf, type Alert, type AlertCode, type Direction } from '../alerts.js';
 import type { StreamPosition } from '../websocket/types.js';
 import { pairNote, type Paired } from './pairs.js';
-import { appEvent, type AppDecoder, type AppInput, type AppOutput, type AppPart, type AppValue, type DecoderContext } from './types.js';
+import { appEvent, type AppDecoder, type AppInput, type AppOutput, type AppPart, type AppValue, type DecoderContext, type HeartbeatTerms } from './types.js';
 import { bytesNote, compactValue } from './values.js';
 
 /** Control packet types (3.1.1 §2.2.1, 5.0 §2.1.2), by number; 0 is reserved, 15 AUTH is 5.0's. */
@@ -407,6 +407,18 @@ interface Decoded {
   paired: Paired | null;
   parts: AppPart[] | undefined;
   detail?: { label: string; value: AppValue };
+  /** The keep-alive this packet settles (CONNECT's, or a 5.0 CONNACK's Server Keep Alive). */
+  terms?: HeartbeatTerms;
+}
+
+/**
+ * The client's keep-alive duty (3.1.1 §3.1.2.10, 5.0 §3.1.2.10): some control packet at least
+ * every Keep Alive seconds (PINGREQ when it has nothing else), and the server gives up after
+ * one and a half times that [MQTT-3.1.2-24]; how soon PINGRESP must come is not fixed. 0 turns
+ * it off.
+ */
+function keepAliveTerms(seconds: number): HeartbeatTerms {
+  return { client: seconds === 0 ? null : { intervalMs: seconds * 1000, timeoutMs: null, silenceMs: seconds * 1500, anyMessage: true }, server: null };
 }
 
 const VERSION_NAMES: Record<number, string> = { 3: '3.1', 4: '3.1.1', 5: '5.0' };
@@ -505,6 +517,8 @@ class MqttDecoder implements AppDecoder {
         fields: decoded.fields,
         alerts: decoded.alerts,
         heartbeat,
+        ...(heartbeat ? { heartbeatRole: type === 12 ? ('ping' as const) : ('pong' as const) } : {}),
+        ...(decoded.terms ? { heartbeatTerms: decoded.terms } : {}),
         ...(decoded.paired ? { replyTo: decoded.paired.replyTo, latencyMs: decoded.paired.latencyMs } : {}),
         ...(parts ? { parts } : {}),
         ...(parts && decoded.detail ? { detail: decoded.detail } : {}),
@@ -589,7 +603,7 @@ class MqttDecoder implements AppDecoder {
         return result(
           `connect ${VERSION_NAMES[this.version] ?? `level ${level}`} client ${compactValue(clientId)}  keepalive ${keepAlive} s${clean ? (v ? '  clean start' : '  clean session') : ''}${username !== null ? `  user ${compactValue(username)}` : ''}${willNote}`,
           { version: VERSION_NAMES[level] ?? null, protocolName, protocolLevel: level, clientId, cleanSession: clean, keepAlive, will, username, password, properties },
-          properties ? { detail: { label: 'properties', value: properties } } : {},
+          { terms: keepAliveTerms(keepAlive), ...(properties ? { detail: { label: 'properties', value: properties } } : {}) },
         );
       }
       case 2: {
@@ -606,7 +620,9 @@ class MqttDecoder implements AppDecoder {
         if (!v5 && code > 5) alerts.push(makeAlert('mqtt.packet-invalid', `CONNACK return code ${code} is reserved (3.1.1 §3.2.2.3).`, where));
         const properties = v5 ? props('CONNACK') : null;
         const paired = pairs.answer(input.direction, 'connect', input.at);
-        return result(`connack ${reason}${sessionPresent ? '  session present' : ''}`, { sessionPresent, returnCode: code, reason, properties }, { paired, ...(properties ? { detail: { label: 'properties', value: properties } } : {}) });
+        // 5.0 §3.2.2.3.14: a Server Keep Alive replaces the client's.
+        const serverKeepAlive = properties !== null && typeof properties.serverKeepAlive === 'number' ? properties.serverKeepAlive : null;
+        return result(`connack ${reason}${sessionPresent ? '  session present' : ''}${serverKeepAlive !== null ? `  keepalive ${serverKeepAlive} s (server's)` : ''}`, { sessionPresent, returnCode: code, reason, properties }, { paired, ...(serverKeepAlive !== null ? { terms: keepAliveTerms(serverKeepAlive) } : {}), ...(properties ? { detail: { label: 'properties', value: properties } } : {}) });
       }
       case 3: {
         const qos = (raw.flags >> 1) & 3;

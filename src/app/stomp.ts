@@ -19,7 +19,7 @@
 import { makeAlert, sideOf, type Alert, type AlertCode, type Direction } from '../alerts.js';
 import type { StreamPosition } from '../websocket/types.js';
 import { pairNote, type Paired } from './pairs.js';
-import { appEvent, type AppDecoder, type AppInput, type AppOutput, type AppPart, type AppValue, type DecoderContext } from './types.js';
+import { appEvent, type AppDecoder, type AppInput, type AppOutput, type AppPart, type AppValue, type DecoderContext, type HeartbeatDuty, type HeartbeatTerms } from './types.js';
 import { bytesNote, compactValue } from './values.js';
 
 /** Frames each side may send ("Client Frames", "Server Frames"). */
@@ -370,6 +370,7 @@ class StompDecoder implements AppDecoder {
     const fields: Record<string, AppValue> = { command, headers };
     let name: string | null = null;
     let paired: Paired | null = null;
+    let terms: HeartbeatTerms | undefined;
     let summary = `stomp ${command.toLowerCase()}`;
     const destination = header('destination');
     const receipt = header('receipt');
@@ -398,6 +399,10 @@ class StompDecoder implements AppDecoder {
           const client = cx === 0 || sy === 0 ? 0 : Math.max(cx, sy);
           const server = sx === 0 || cy === 0 ? 0 : Math.max(sx, cy);
           fields.heartBeat = { client, server };
+          // "Heart-beating": each side sends something (an EOL when it has nothing else) at least
+          // that often; the tolerance before the other gives up is left to it.
+          const duty = (ms: number): HeartbeatDuty | null => (ms === 0 ? null : { intervalMs: ms, timeoutMs: null, silenceMs: null, anyMessage: true });
+          terms = { client: duty(client), server: duty(server) };
           parts?.push({ text: `heart-beat ${cx},${cy} / ${sx},${sy}`, meaning: `negotiated: the client beats ${client === 0 ? 'never' : `every ${client} ms`}, the server ${server === 0 ? 'never' : `every ${server} ms`} (each way 0 if either side says 0, else the larger)` });
           summary += ` version ${version ?? '1.0'}${header('server') !== undefined ? `  server ${compactValue(header('server')!, 40)}` : ''}${header('session') !== undefined ? `  session ${compactValue(header('session')!, 40)}` : ''}  heart-beat client ${client === 0 ? 'off' : `${client} ms`}, server ${server === 0 ? 'off' : `${server} ms`}`;
         }
@@ -488,6 +493,7 @@ class StompDecoder implements AppDecoder {
       fields,
       alerts,
       ...(paired ? { replyTo: paired.replyTo, latencyMs: paired.latencyMs } : {}),
+      ...(terms ? { heartbeatTerms: terms } : {}),
       ...(parts ? { parts, ...(raw.body.length > 0 ? { detail: { label: 'body', value: body } } : {}) } : {}),
     });
   }

@@ -91,6 +91,13 @@ describe('MQTT 3.1.1 over WebSocket', () => {
     expect(got.filter((e) => e.heartbeat).map((e) => e.kind)).toEqual(['pingreq', 'pingresp']);
   });
 
+  it('reports the keep-alive as the client\'s heartbeat duty, PINGREQ as a ping and PINGRESP as its pong', () => {
+    expect(got[0]!.heartbeatTerms).toEqual({ client: { intervalMs: 30000, timeoutMs: null, silenceMs: 45000, anyMessage: true }, server: null });
+    expect(got.filter((e) => e.heartbeat).map((e) => e.heartbeatRole)).toEqual(['ping', 'pong']);
+    const off = apps(run([['client', pkt(0x10, str('MQTT'), [4, 0x02], u16(0), str('z'))]], { subprotocol: 'mqtt' }))[0]!;
+    expect(off.heartbeatTerms).toEqual({ client: null, server: null });
+  });
+
   it('decodes the same however the messages cut the byte stream (a byte at a time, at random points, all in one)', () => {
     const ANSWERS = new Set(['connack', 'suback', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'pingresp']);
     // Answers name their request's topic; cut across directions, an answer may come before its request.

@@ -252,7 +252,7 @@ function checkMqtt(events: Json[], app: AppManifest): void {
   for (const answer of events.filter((e) => ['connack', 'puback', 'pubrec', 'pubcomp', 'suback', 'unsuback', 'pingresp'].includes(e.kind))) {
     const request = events.find((e) => e.packet === answer.replyTo && e.from !== answer.from);
     expect(request, `the request of ${answer.summary}`).toBeDefined();
-    if (answer.packetId !== undefined) expect(request.packetId).toBe(answer.packetId);
+    if (answer.packetId !== undefined) expect(request!.packetId).toBe(answer.packetId);
     expect(answer.latencyMs).toBeGreaterThanOrEqual(0);
   }
 }
@@ -270,21 +270,21 @@ function checkStomp(events: Json[], app: AppManifest): void {
   const api = app.api as Json[];
   const sends = events.filter((e) => e.kind === 'send').map((e) => ({ destination: e.destination, body: generatorTerms(e.body) }));
   expect(sends).toEqual(api.filter((a) => a.kind === 'send').map((a) => ({ destination: a.destination, body: a.body })));
-  for (const a of api.filter((x) => x.kind === 'send')) expect(events.find((e) => e.kind === 'send' && e.destination === a.destination).headers).toMatchObject(a.headers);
+  for (const a of api.filter((x) => x.kind === 'send')) expect(events.find((e) => e.kind === 'send' && e.destination === a.destination)!.headers).toMatchObject(a.headers);
   if (app.received !== undefined) {
     const messages = events.filter((e) => e.kind === 'message').map((e) => ({ destination: e.destination, subscription: e.subscription, body: generatorTerms(e.body) }));
     expect(messages).toEqual((app.received as Json[]).map((m) => ({ destination: m.destination, subscription: m.subscription, body: m.body })));
     const receipts = events.filter((e) => e.kind === 'receipt').map((e) => e.receiptId);
     for (const r of app.receipts as string[]) expect(receipts).toContain(r);
   }
-  const connected = events.find((e) => e.kind === 'connected');
-  const connect = api.find((a) => a.kind === 'connect');
+  const connected = events.find((e) => e.kind === 'connected')!;
+  const connect = api.find((a) => a.kind === 'connect')!;
   if (connect.negotiated !== undefined) expect(connected.heartBeat).toEqual({ client: connect.negotiated.outgoing, server: connect.negotiated.incoming });
   // Receipts and an ERROR with a receipt-id answer the frame that asked.
   for (const answer of events.filter((e) => e.kind === 'receipt' || e.kind === 'error' || e.kind === 'connected')) {
     const request = events.find((e) => e.packet === answer.replyTo && e.from === 'client');
     expect(request, `the request of ${answer.summary}`).toBeDefined();
-    if (answer.kind !== 'connected') expect(request.receipt).toBe(answer.receiptId);
+    if (answer.kind !== 'connected') expect(request!.receipt).toBe(answer.receiptId);
   }
   expect(events.flatMap((e) => e.alerts)).toEqual([]);
 >>>>>>> 2629dc4 (fixtures: MQTT.js against aedes and @stomp/stompjs against a STOMP 1.2 broker, live in wsproxy)

@@ -54,6 +54,11 @@ describe('STOMP 1.2 over WebSocket', () => {
     expect(off[1]!.fields.heartBeat).toEqual({ client: 0, server: 10000 });
   });
 
+  it('reports the negotiated heart-beat as each side\'s duty, and EOLs as one-way beats', () => {
+    expect(got[1]!.heartbeatTerms).toEqual({ client: { intervalMs: 4000, timeoutMs: null, silenceMs: null, anyMessage: true }, server: { intervalMs: 10000, timeoutMs: null, silenceMs: null, anyMessage: true } });
+    expect(got.filter((e) => e.heartbeat).map((e) => e.heartbeatRole)).toEqual(['beat', 'beat']);
+  });
+
   it('pairs receipts with the frame that asked for them, and names destinations for --event', () => {
     const receipts = got.filter((e) => e.kind === 'receipt');
     expect(receipts.map((e) => [e.replyTo, e.name])).toEqual([[12, '/topic/news'], [16, '/topic/news'], [19, null]]);
