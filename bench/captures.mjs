@@ -69,11 +69,11 @@ function sink(path) {
   };
 }
 
-function handshake(rec, ts, deflate) {
+function handshake(rec, ts, deflate, target = '/feed') {
   const ext = deflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : '';
   return [
     ...rec.open(ts),
-    ...rec.data('client', enc(`GET /feed HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${ext}\r\n`), ts),
+    ...rec.data('client', enc(`GET ${target} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${ext}\r\n`), ts),
     ...rec.data('server', enc(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(KEY)}\r\n${ext}\r\n`), ts),
   ];
 }
@@ -342,4 +342,84 @@ export async function writeManyConnections(path, connections, seed = 3) {
     conn.step++;
   }
   return { frames, packets: await out.end() };
+}
+
+/**
+ * A Socket.IO session of `events` application messages (issue 20's benchmark), on four
+ * connections to /socket.io/?EIO=4&transport=websocket as socket.io 4 writes them: the
+ * Engine.IO open packet and namespace CONNECTs, then server broadcasts (`42["pushMsg",{…}]`,
+ * 55%), client events with an ack id answered by the server's ACK (`42N["sendMsg",…]` then
+ * `43N[…]`, 2 × 15%), events in a namespace (10%), binary events with one attachment (a text
+ * packet `451-[…]` and a binary one, 4%), and an Engine.IO ping/pong every 25 events per
+ * connection. Several packets share a TCP segment, as a busy server's writes do.
+ * Returns { frames, packets, events }.
+ */
+export async function writeSocketIo(path, events, seed = 4) {
+  const rand = prng(seed);
+  const pool = bytePool(rand);
+  const out = sink(path);
+  const CONNS = 4;
+  const conns = [];
+  let ts = 1_700_000_000;
+  let frames = 0;
+  const frame = (from, opcode, payload) => {
+    frames++;
+    return encodeFrame({ opcode, payload, ...(from === 'client' ? { maskingKey: maskKey(rand) } : {}) });
+  };
+  const text = (from, s) => frame(from, 1, enc(s));
+  for (let c = 0; c < CONNS; c++) {
+    const rec = new TcpConversationRecorder({ client: { ip: `192.0.2.${50 + c}`, port: 41000 + c }, server: { ip: '198.51.100.2', port: SERVER_PORT } });
+    const sid = `bench${c}sid${'x'.repeat(12)}`;
+    conns.push({ rec, ack: 0, sinceBeat: 0 });
+    await out.put(handshake(rec, ts, false, '/socket.io/?EIO=4&transport=websocket'));
+    await out.put(rec.data('server', text('server', `0{"sid":"${sid}","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`), ts));
+    await out.put(rec.data('client', Buffer.concat([text('client', '40'), text('client', '40/chat,')]), ts));
+    await out.put(rec.data('server', Buffer.concat([text('server', `40{"sid":"${sid}n"}`), text('server', `40/chat,{"sid":"${sid}c"}`)]), ts));
+  }
+  let made = 0;
+  while (made < events) {
+    const c = conns[(rand() * CONNS) | 0];
+    const writes = { client: [], server: [] };
+    // A write of 1-8 application messages, as a busy peer batches them.
+    const batch = 1 + ((rand() * 8) | 0);
+    for (let b = 0; b < batch && made < events; b++) {
+      const r = rand();
+      const i = made;
+      if (r < 0.55) {
+        writes.server.push(text('server', `42["pushMsg",{"id":${i},"user":"user${(rand() * 997) | 0}","text":"${WORDS[(rand() * WORDS.length) | 0]} ${WORDS[(rand() * WORDS.length) | 0]}","ts":${1_700_000_000 + i}}]`));
+        made++;
+      } else if (r < 0.85) {
+        const id = c.ack++;
+        writes.client.push(text('client', `42${id}["sendMsg","${WORDS[(rand() * WORDS.length) | 0]} ${i}"]`));
+        writes.server.push(text('server', `43${id}[{"ok":true,"id":${i}}]`));
+        made += 2;
+      } else if (r < 0.96) {
+        writes.client.push(text('client', `42/chat,["chat message",{"text":"${WORDS[(rand() * WORDS.length) | 0]}","n":${i}}]`));
+        made++;
+      } else {
+        const size = 16 + ((rand() * 1024) | 0);
+        const at = (rand() * (pool.length - size)) | 0;
+        writes.client.push(text('client', `451-["upload",{"_placeholder":true,"num":0},"file${i}.bin"]`), frame('client', 2, pool.subarray(at, at + size)));
+        made++;
+      }
+      if (++c.sinceBeat >= 25) {
+        c.sinceBeat = 0;
+        writes.server.push(text('server', '2'));
+        writes.client.push(text('client', '3'));
+        made += 2;
+      }
+    }
+    ts += 0.0001;
+    if (writes.client.length > 0) await out.put(c.rec.data('client', Buffer.concat(writes.client), ts));
+    if (writes.server.length > 0) await out.put(c.rec.data('server', Buffer.concat(writes.server), ts));
+  }
+  for (const { rec } of conns) {
+    const close = closeFrames(rand);
+    frames += 2;
+    await out.put(rec.data('client', close.client, ts));
+    await out.put(rec.data('server', close.server, ts));
+    await out.put(rec.close('server', ts));
+    await out.put(rec.close('client', ts));
+  }
+  return { frames, packets: await out.end(), events: made };
 }

@@ -2,18 +2,19 @@
 //   BENCH_SCALE=0.1  a tenth of the issue's sizes, for a quick run (default 1: ~370 MB bulk)
 //   BENCH_RUNS=3     median of 3 runs per measurement (default 1: the full run takes minutes)
 //   BENCH_DIR=dir    keep the captures there and reuse them on the next run of the same scale
-//   BENCH_ONLY=bulk,compressed,many,scaling,tls   a subset (tls: the bulk capture inside TLS 1.3,
-//                    wsdump --keylog against tshark -o tls.keylog_file: with the same key log)
+//   BENCH_ONLY=bulk,compressed,many,scaling,tls,socketio   a subset (tls: the bulk capture inside TLS 1.3,
+//                    wsdump --keylog against tshark -o tls.keylog_file: with the same key log;
+//                    socketio: a Socket.IO session of ~300,000 events through the application layer)
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { SERVER_PORT, TLS_SERVER_PORT, writeBulk, writeBulkTls, writeCompressed, writeManyConnections } from './captures.mjs';
+import { SERVER_PORT, TLS_SERVER_PORT, writeBulk, writeBulkTls, writeCompressed, writeManyConnections, writeSocketIo } from './captures.mjs';
 import { fmt, hasCommand, hasGnuTime, medianOf, run } from './measure.mjs';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'bulk,compressed,many,scaling,tls').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'bulk,compressed,many,scaling,tls,socketio').split(','));
 const WSDUMP = new URL('../bin/wsdump.js', import.meta.url).pathname;
 const tshark = hasCommand('tshark');
 
@@ -40,14 +41,15 @@ const decodeAs = ['-d', `tcp.port==${SERVER_PORT},http`];
  * the text of messages): how much of --json's time is the payload bytes it prints.
  * `wsdumpArgs` and `tsharkArgs` go before the capture (the TLS run's key log and ports).
  */
-async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs = [], tsharkArgs = decodeAs, targets = { json: '0.25x', table: '0.5x' } } = {}) {
+async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs = [], tsharkArgs = decodeAs, targets = { json: '0.25x', table: '0.5x' }, extra = [], withTshark = true } = {}) {
   const mb = statSync(cap.path).size / 1e6;
   const tools = [
     ['wsdump --json', process.execPath, [WSDUMP, ...wsdumpArgs, '--json', cap.path]],
     ...(withoutPayload ? [['wsdump --json --payload 0', process.execPath, [WSDUMP, ...wsdumpArgs, '--json', '--payload', '0', cap.path]]] : []),
     ['wsdump (table)', process.execPath, [WSDUMP, ...wsdumpArgs, cap.path]],
     ['wsdump --summary', process.execPath, [WSDUMP, ...wsdumpArgs, '--summary', cap.path]],
-    ...(tshark
+    ...extra.map(([tool, args]) => [tool, process.execPath, [WSDUMP, ...wsdumpArgs, ...args, cap.path]]),
+    ...(tshark && withTshark
       ? [
           ['tshark -T json -e websocket.*', 'tshark', ['-r', cap.path, ...tsharkArgs, ...TSHARK_JSON]],
           ['tshark (one-line summary)', 'tshark', ['-r', cap.path, ...tsharkArgs, '-Y', 'websocket']],
@@ -88,6 +90,24 @@ async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs =
     console.log('');
     console.log(`${line('wsdump --json', 'tshark -T json -e websocket.*', targets.json)}; peak RSS ${fmt.mb(json.rssMB)} vs ${fmt.mb(tj.rssMB)}`);
     console.log(line('wsdump (table)', 'tshark (one-line summary)', targets.table));
+  }
+  return rows;
+}
+
+/**
+ * Issue 20: the Socket.IO capture through the application layer, next to the plain bulk
+ * capture measured in the same run: time per WebSocket frame of each, and what the layer's
+ * events add (each Socket.IO message is an `app` event and a line of its own).
+ */
+function compareWithBulk(sio, sioRows, bulk, bulkRows) {
+  console.log(`\nSocket.IO next to the plain bulk capture (same run): µs per WebSocket frame; the Socket.IO capture has ${fmt.int(sio.events)} application messages in ${fmt.int(sio.frames)} frames\n`);
+  console.log('| view | bulk: µs/frame | Socket.IO: µs/frame | Socket.IO: µs/application message |');
+  console.log('|---|---|---|---|');
+  for (const tool of ['wsdump --json', 'wsdump (table)', 'wsdump --summary']) {
+    const b = bulkRows.find((r) => r.tool === tool);
+    const x = sioRows.find((r) => r.tool === tool);
+    if (!b || !x) continue;
+    console.log(`| ${tool} | ${((b.seconds / bulk.frames) * 1e6).toFixed(2)} | ${((x.seconds / sio.frames) * 1e6).toFixed(2)} | ${((x.seconds / sio.events) * 1e6).toFixed(2)} |`);
   }
 }
 
@@ -142,9 +162,10 @@ function versions() {
 try {
   console.log(`## wsdump against tshark (\`bench/dissect.mjs\`, BENCH_SCALE=${SCALE}, ${RUNS === 1 ? 'one run' : `median of ${RUNS} runs`} each)\n`);
   console.log(versions());
+  let bulk = null;
   if (ONLY.has('bulk') || ONLY.has('scaling')) {
     const cap = await capture('bulk', (p) => writeBulk(p, Math.round(300_000 * SCALE)));
-    if (ONLY.has('bulk')) await measureCapture('Bulk capture', cap, { withoutPayload: true });
+    if (ONLY.has('bulk')) bulk = { cap, rows: await measureCapture('Bulk capture', cap, { withoutPayload: true }) };
     if (ONLY.has('scaling')) {
       const big = await capture('bulk-x2', (p) => writeBulk(p, Math.round(600_000 * SCALE)));
       await measureScaling(cap, big);
@@ -160,6 +181,12 @@ try {
       // Issue 21: with the same key log, at most half of tshark's time.
       targets: { json: '0.5x', table: '0.5x' },
     });
+  }
+  if (ONLY.has('socketio')) {
+    // Issue 20: ~300,000 Socket.IO events (Engine.IO v4 packets over WebSocket) decoded by the application layer.
+    const cap = await capture('socketio', (p) => writeSocketIo(p, Math.round(300_000 * SCALE)));
+    const rows = await measureCapture(`Socket.IO capture (${fmt.int(cap.events)} application messages)`, cap, { withTshark: false, extra: [['wsdump --events', ['--events']], ['wsdump --json --app none', ['--json', '--app', 'none']]] });
+    if (bulk !== null) compareWithBulk(cap, rows, bulk.cap, bulk.rows);
   }
   if (ONLY.has('compressed')) {
     const cap = await capture('compressed', (p) => writeCompressed(p, Math.round(100_000 * SCALE)));

@@ -21,6 +21,7 @@
  * Not mqtt-packet: see the commit that added this file for why, with measurements.
  */
 import { makeAlert, sideOf, type Alert, type AlertCode, type Direction } from '../alerts.js';
+import { concatBytes } from '../websocket/bytes.js';
 import type { StreamPosition } from '../websocket/types.js';
 import { pairNote, type Paired } from './pairs.js';
 import { appEvent, type AppDecoder, type AppInput, type AppOutput, type AppPart, type AppValue, type DecoderContext, type HeartbeatTerms } from './types.js';
@@ -265,7 +266,6 @@ function readProperties(c: Cursor, what: string): Record<string, AppValue> {
 function payloadText(bytes: Uint8Array): string | null {
   try {
     const text = utf8.decode(bytes);
-    // eslint-disable-next-line no-control-regex
     return /[\u0000-\u0008\u000e-\u001f\u007f]/.test(text) ? null : text;
   } catch {
     return null;
@@ -328,7 +328,7 @@ class Stream {
     this.need = 0;
     this.chunks.push(bytes);
     this.buffered += bytes.length;
-    let buffer = this.chunks.length === 1 ? this.chunks[0]! : concat(this.chunks, this.buffered);
+    const buffer = concatBytes(this.chunks, this.buffered);
     let offset = 0;
     for (;;) {
       const left = buffer.length - offset;
@@ -383,19 +383,8 @@ class Stream {
     // Keep a copy of what waits: the message's bytes are not ours to hold on to.
     this.chunks = rest.length > 0 ? [rest.slice()] : [];
     this.buffered = rest.length;
-    buffer = rest;
     return out;
   }
-}
-
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** What a packet decodes to, before it becomes an event. */

@@ -17,6 +17,7 @@
  * paired with it; a MESSAGE names its subscription, whose destination the SUBSCRIBE gave.
  */
 import { makeAlert, sideOf, type Alert, type AlertCode, type Direction } from '../alerts.js';
+import { concatBytes } from '../websocket/bytes.js';
 import type { StreamPosition } from '../websocket/types.js';
 import { pairNote, type Paired } from './pairs.js';
 import { appEvent, type AppDecoder, type AppInput, type AppOutput, type AppPart, type AppValue, type DecoderContext, type HeartbeatDuty, type HeartbeatTerms } from './types.js';
@@ -99,10 +100,10 @@ class FrameStream {
       }
     }
     this.need = null;
-    const parts = [this.buffer, ...this.waiting, data];
+    const parts = this.buffer.length > 0 ? [this.buffer, ...this.waiting, data] : [...this.waiting, data];
+    const buffer = concatBytes(parts, this.pending + data.length);
     this.waiting = [];
     this.waitingBytes = 0;
-    const buffer = this.buffer.length === 0 && parts.length === 2 ? data : concatAll(parts);
     // Where this message's bytes start: EOLs from there on, before any frame, are a heartbeat.
     const fresh = buffer.length - data.length;
     let offset = 0;
@@ -217,18 +218,6 @@ class FrameStream {
     const next = nul < 0 ? buffer.length : nul + 1;
     return { item: { type: 'invalid', reason, bytes: buffer.subarray(at, next) }, next };
   }
-}
-
-function concatAll(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function decode(bytes: Uint8Array): string | null {
