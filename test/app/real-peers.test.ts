@@ -89,7 +89,6 @@ function checkSocketIo(events: Json[], app: AppManifest): void {
   expect(pongs.map((p) => p.replyTo)).toEqual(pings.map((p) => p.packet));
 }
 
-<<<<<<< HEAD
 interface ExpectedGraphQlOperation {
   id: string;
   operationName: string | null;
@@ -216,7 +215,8 @@ function checkSignalR(events: Json[], app: AppManifest, end: Json): void {
     expect(events.at(-1)).toMatchObject({ from: 'server', kind: 'close', error: close.error, allowReconnect: close.allowReconnect });
     expect(String(app.closeError)).toContain(close.error);
   }
-=======
+}
+
 /** MQTT: every control packet MQTT.js wrote and read, in order, with its fields (fixtures/generate/scenarios/mqtt-aedes.mjs). */
 function checkMqtt(events: Json[], app: AppManifest): void {
   const packets = app.packets as Record<'client' | 'server', Json[]>;
@@ -287,16 +287,11 @@ function checkStomp(events: Json[], app: AppManifest): void {
     if (answer.kind !== 'connected') expect(request!.receipt).toBe(answer.receiptId);
   }
   expect(events.flatMap((e) => e.alerts)).toEqual([]);
->>>>>>> 2629dc4 (fixtures: MQTT.js against aedes and @stomp/stompjs against a STOMP 1.2 broker, live in wsproxy)
 }
 
 describe('application messages match what the real peers sent', () => {
   it('has manifests to check', () => {
-<<<<<<< HEAD
-    expect(manifests.map((m) => m.name)).toEqual(expect.arrayContaining(['socketio-node.expected.json', 'graphql-ws.expected.json', 'signalr.expected.json']));
-=======
-    expect(manifests.map((m) => m.name)).toEqual(expect.arrayContaining(['socketio-node.expected.json', 'mqtt-aedes.expected.json', 'stomp-stompjs.expected.json']));
->>>>>>> 2629dc4 (fixtures: MQTT.js against aedes and @stomp/stompjs against a STOMP 1.2 broker, live in wsproxy)
+    expect(manifests.map((m) => m.name)).toEqual(expect.arrayContaining(['socketio-node.expected.json', 'graphql-ws.expected.json', 'signalr.expected.json', 'mqtt-aedes.expected.json', 'stomp-stompjs.expected.json']));
   });
 
   it.each(manifests)('$name', async ({ spec }) => {
@@ -305,13 +300,10 @@ describe('application messages match what the real peers sent', () => {
       expect(existsSync(`${DIR}/${spec.file}`)).toBe(true);
       const events = await appEvents(spec.file, c.client.port);
       if (c.app.protocol === 'socket.io') checkSocketIo(events, c.app);
-<<<<<<< HEAD
       else if (c.app.protocol === 'graphql-ws') checkGraphQl(events, c.app, await endOf(spec.file, c.client.port));
       else if (c.app.protocol === 'signalr') checkSignalR(events, c.app, await endOf(spec.file, c.client.port));
-=======
       else if (c.app.protocol === 'mqtt') checkMqtt(events, c.app);
       else if (c.app.protocol === 'stomp') checkStomp(events, c.app);
->>>>>>> 2629dc4 (fixtures: MQTT.js against aedes and @stomp/stompjs against a STOMP 1.2 broker, live in wsproxy)
       else throw new Error(`no check for ${c.app.protocol}`);
     }
   });

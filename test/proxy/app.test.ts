@@ -28,16 +28,11 @@ function meaning(e: Json): Json {
   return { ...rest, summary: String(summary).replace(/  (answers|ends the operation of) .*$/, '') };
 }
 
-<<<<<<< HEAD
 /** The connection of a capture to replay: its number, the path to ask for and the subprotocol to offer. */
-=======
-/** A connection of a real capture, replayed: its file, its connection number, its path and subprotocol. */
->>>>>>> 2629dc4 (fixtures: MQTT.js against aedes and @stomp/stompjs against a STOMP 1.2 broker, live in wsproxy)
 interface Replay {
   file: string;
   conn: number;
   path: string;
-<<<<<<< HEAD
   protocol?: string;
 }
 
@@ -47,17 +42,6 @@ async function replayThroughProxy(args: string[], replay: Replay = SOCKET_IO): P
   const { json } = await dissectFile(replay.file);
   const messages = json.filter((e) => e.type === 'message' && e.conn === replay.conn && (e.opcode === 1 || e.opcode === 2));
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-=======
-  subprotocol?: string;
-}
-
-const SIO_REPLAY: Replay = { file: SIO, conn: 1, path: '/socket.io/?EIO=4&transport=websocket' };
-
-async function replayThroughProxy(args: string[], replay: Replay = SIO_REPLAY): Promise<string> {
-  const { json } = await dissectFile(replay.file);
-  const messages = json.filter((e) => e.type === 'message' && e.conn === replay.conn && (e.opcode === 1 || e.opcode === 2));
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...(replay.subprotocol ? { handleProtocols: () => replay.subprotocol! } : {}) });
->>>>>>> 2629dc4 (fixtures: MQTT.js against aedes and @stomp/stompjs against a STOMP 1.2 broker, live in wsproxy)
   await once(wss, 'listening');
   cleanups.push(() => closeServer(wss));
   const io = fakeIo();
@@ -68,11 +52,7 @@ async function replayThroughProxy(args: string[], replay: Replay = SIO_REPLAY): 
   const exit = main(['node', 'wsproxy', '--listen', '0', '--target', String((wss.address() as AddressInfo).port), ...args], io, control);
   const { port } = await address;
   const serverSide = once(wss, 'connection') as Promise<[WebSocket]>;
-<<<<<<< HEAD
   const client = new WebSocket(`ws://127.0.0.1:${port}${replay.path}`, replay.protocol !== undefined ? [replay.protocol] : []);
-=======
-  const client = new WebSocket(`ws://127.0.0.1:${port}${replay.path}`, replay.subprotocol ? [replay.subprotocol] : []);
->>>>>>> 2629dc4 (fixtures: MQTT.js against aedes and @stomp/stompjs against a STOMP 1.2 broker, live in wsproxy)
   await once(client, 'open');
   const [server] = await serverSide;
   const received = { client: 0, server: 0 };
@@ -124,8 +104,8 @@ describe('wsproxy decodes the application layer live', () => {
 describe('wsproxy decodes MQTT and STOMP live', () => {
   // The messages of one connection each, as the real peers cut them (MQTT packets split across messages).
   const cases: [string, Replay][] = [
-    ['MQTT (MQTT.js and aedes)', { file: 'fixtures/real/mqtt-aedes.pcap', conn: 1, path: '/mqtt', subprotocol: 'mqtt' }],
-    ['STOMP (@stomp/stompjs)', { file: 'fixtures/real/stomp-stompjs.pcap', conn: 1, path: '/stomp', subprotocol: 'v12.stomp' }],
+    ['MQTT (MQTT.js and aedes)', { file: 'fixtures/real/mqtt-aedes.pcap', conn: 1, path: '/mqtt', protocol: 'mqtt' }],
+    ['STOMP (@stomp/stompjs)', { file: 'fixtures/real/stomp-stompjs.pcap', conn: 1, path: '/stomp', protocol: 'v12.stomp' }],
   ];
   it.each(cases)('%s: --json gives the app events wsdump decodes from the capture', async (_name, replay) => {
     const live = ndjson(await replayThroughProxy(['--json', '--full'], replay)).filter((e) => e.type === 'app');
