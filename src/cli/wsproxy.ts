@@ -124,7 +124,7 @@ export function createWsproxyProgram(): Command {
     .addOption(new Option('--max-buffered <size>', 'bytes queued towards a peer that is not reading before the relay stops reading the other side (per direction of each connection)').argParser(parseBuffered).default(64 * 1024, '64k'))
     .addOption(new Option('--idle-timeout <seconds>', 'close a connection (both sides, with a notice) after this long without a byte either way').argParser(parseSeconds).default(0, '0 = never'))
     .addOption(new Option('--handshake-timeout <seconds>', 'close a connection (both sides, with a notice) whose client has not sent the whole header of its request within this long, or whose target then has not sent the whole header of its answer').argParser(parseSeconds).default(10, '10; 0 = never'))
-    .addOption(new Option('--ping-timeout <seconds>', 'a line, live, when a WebSocket Ping has had no Pong for this long').argParser(parseSeconds).default(5, '5; 0 = never'));
+    .addOption(new Option('--ping-timeout <seconds>', 'a line, live, when a WebSocket Ping has had no Pong for this long (a protocol\'s own ping: for the timeout it negotiated, else this)').argParser(parseSeconds).default(5, '5; 0 = never'));
   return addLimitOptions(program).addHelpText('after', EXAMPLES).showHelpAfterError('(run wsproxy --help for usage)');
 }
 

@@ -96,6 +96,40 @@ describe('connection health through the proxy', () => {
     expect(codes(p)).toEqual([]);
   });
 
+  it('Engine.IO: a live line when a ping has had no pong for the pingTimeout of the open packet, and appHeartbeat at the end', async () => {
+    let serverSide!: WebSocket;
+    // An Engine.IO v4 server by hand: the open packet, then pings that the client answers once.
+    const p = await proxied(await server((ws) => {
+      serverSide = ws;
+      ws.send('0{"sid":"s1","upgrades":[],"pingInterval":50,"pingTimeout":120,"maxPayload":1000000}');
+    }));
+    const client = new WebSocket(`ws://127.0.0.1:${p.port}/socket.io/?EIO=4&transport=websocket`);
+    let answer = true;
+    client.on('message', (data) => {
+      if (data.toString() !== '2') return;
+      if (answer) client.send('3');
+      answer = false;
+    });
+    await once(client, 'open');
+    await expect.poll(() => serverSide !== undefined).toBe(true);
+    const pong = once(serverSide, 'message');
+    serverSide.send('2');
+    await pong;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The answered ping raised nothing; the next one, never answered, is said after 120 ms, not --ping-timeout's 5 s.
+    expect(codes(p)).toEqual([]);
+    serverSide.send('2');
+    await expect.poll(() => codes(p), { timeout: 3000 }).toContain('proxy.ping-unanswered');
+    expect(ofType(p.events, 'end')).toEqual([]);
+    const line = p.events.find((e) => e.type === 'notice' && e.code === 'proxy.ping-unanswered');
+    expect(line).toMatchObject({ message: "#1: the server's engine.io ping has had no pong for 0.12 s (the timeout its protocol negotiated)." });
+    serverSide.close();
+    await once(client, 'close');
+    const e = await end(p);
+    expect(e.appHeartbeat).toMatchObject({ protocol: 'engine.io', negotiated: { client: null, server: { intervalMs: 50, timeoutMs: 120 } }, client: null, server: { pings: 2, pongs: 1, unanswered: 1 } });
+    expect(codes(p).filter((c) => c === 'proxy.ping-unanswered')).toHaveLength(1);
+  });
+
   it('a client that resets: "rst", sent by the client, and close.missing', async () => {
     const p = await proxied(await server(() => {}));
     const client = new WebSocket(`ws://127.0.0.1:${p.port}/`);
