@@ -44,7 +44,8 @@ export function heartbeatLines(heartbeat: ConnectionEndEvent['heartbeat']): stri
   return lines;
 }
 
-function heartbeatLine(side: Direction, s: HeartbeatStats): string {
+/** `oneWay`: what a heartbeat that answers nothing is called (a WebSocket Pong, or a protocol's own beat). */
+function heartbeatLine(side: Direction, s: HeartbeatStats, oneWay: 'unsolicited pong' | 'one-way heartbeat' = 'unsolicited pong'): string {
   const every = s.intervalMs !== null ? ` every ${formatMs(s.intervalMs.median)}` : '';
   const parts: string[] = [];
   if (s.pings > 0) {
@@ -54,9 +55,11 @@ function heartbeatLine(side: Direction, s: HeartbeatStats): string {
     else if (s.pongs === 1 || s.rttMs.min === s.rttMs.max) parts.push(`answered in ${formatMs(s.rttMs.median)}${s.pongs > 1 ? ` (${s.pongs} times)` : ''}`);
     else parts.push(`answered in ${formatSpread(s.rttMs)} (min/median/max)`);
     parts.push(`${s.unanswered} unanswered`);
-    if (s.unsolicitedPongs > 0) parts.push(`and ${s.unsolicitedPongs} unsolicited pong${s.unsolicitedPongs === 1 ? '' : 's'}`);
-  } else {
+    if (s.unsolicitedPongs > 0) parts.push(`and ${s.unsolicitedPongs} ${oneWay}${s.unsolicitedPongs === 1 ? '' : 's'}`);
+  } else if (oneWay === 'unsolicited pong') {
     parts.push(`${side} sends unsolicited pongs${every} (${s.unsolicitedPongs}): a one-way heartbeat`);
+  } else {
+    parts.push(`${side} sends one-way heartbeats${every} (${s.unsolicitedPongs})`);
   }
   return parts.join(', ');
 }
@@ -72,7 +75,7 @@ export function appHeartbeatLines(beats: AppHeartbeatSummary | null): string[] {
   const lines: string[] = [];
   for (const d of ['client', 'server'] as const) {
     const s = beats[d];
-    if (s !== null) lines.push(`${name}: ${heartbeatLine(d, s)}`);
+    if (s !== null) lines.push(`${name}: ${heartbeatLine(d, s, 'one-way heartbeat')}`);
   }
   if (beats.negotiated === null) {
     lines.push(`${name} negotiates no heartbeat timing`);

@@ -135,6 +135,10 @@ describe('health in the other views', () => {
     const explain = fakeIo();
     await main(argv('--explain', '--conn', '2', 'fixtures/real/socketio-heartbeat.pcap'), explain);
     expect(explain.stdout.text).toContain('app heartbeat: engine.io negotiated: the server pings every 150 ms');
+    // SignalR pings ask for no answer: one-way heartbeats, and nothing negotiated.
+    const signalr = fakeIo();
+    await main(argv('--summary', '--conn', '3', 'fixtures/real/signalr.pcap'), signalr);
+    expect(signalr.stdout.text).toMatch(/ {3}app heartbeat: signalr: client sends one-way heartbeats every [\d.]+ ms \(3\)\n {3}app heartbeat: signalr: server sends one-way heartbeats every [\d.]+ ms \(2\)\n {3}app heartbeat: signalr negotiates no heartbeat timing\n/);
   });
 
   it('--explain says which ping a pong answers and the round trip, and the health at the end', async () => {
