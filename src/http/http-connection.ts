@@ -32,6 +32,8 @@ export interface HttpExchange {
   /** Where its last byte (end of head or body) arrived; null while it is incomplete. */
   requestEnd: StreamPosition | null;
   requestBodyBytes: number;
+  /** Bytes around the request's content: chunk size lines, CRLFs after chunks, trailers. */
+  requestFramingBytes: number;
   requestTrailers: HttpHeader[];
   /** The final response (status 101 or 200-599); null while it has not arrived. */
   response: HttpResponse | null;
@@ -42,6 +44,7 @@ export interface HttpExchange {
   /** Where the response's last byte arrived; null while it is incomplete. */
   responseEnd: StreamPosition | null;
   responseBodyBytes: number;
+  responseFramingBytes: number;
   /** How the final response's body is delimited (null until its head is known). */
   responseBody: BodyKind | null;
   responseTrailers: HttpHeader[];
@@ -384,10 +387,12 @@ export class HttpConnection {
             half.lineBytes = 1;
             pos++;
             half.offset++;
+            this.framing(half, 1);
           } else if (byte === LF) {
             half.lineBytes = 0;
             pos++;
             half.offset++;
+            this.framing(half, 1);
             this.startChunkLine(half, 'chunk-size');
           } else {
             this.framingLost(half, 'http.chunk-invalid', `The chunk data is not followed by CRLF (byte 0x${byte.toString(16).padStart(2, '0')} at the end of a chunk): the chunked body cannot be followed.`, at, events);
@@ -441,12 +446,14 @@ export class HttpConnection {
       requestStart: at,
       requestEnd: null,
       requestBodyBytes: 0,
+      requestFramingBytes: 0,
       requestTrailers: NONE,
       response: null,
       interim: NONE,
       responseStart: null,
       responseEnd: null,
       responseBodyBytes: 0,
+      responseFramingBytes: 0,
       responseBody: null,
       responseTrailers: NONE,
       missing: 0,
@@ -559,6 +566,14 @@ export class HttpConnection {
     if (this.bodies) events.push({ type: 'body', exchange, direction: half.direction, bytes: chunk.subarray(pos, pos + n), at });
   }
 
+  /** `n` bytes of chunk framing (size lines, CRLFs, trailers) in the message being read. */
+  private framing(half: Half, n: number): void {
+    const exchange = half.exchange;
+    if (exchange === null) return;
+    if (half.direction === 'client') exchange.requestFramingBytes += n;
+    else exchange.responseFramingBytes += n;
+  }
+
   private skipped(exchange: HttpExchange, direction: Direction, size: number): void {
     exchange.missing += size;
     if (direction === 'client') exchange.requestBodyBytes += size;
@@ -627,6 +642,17 @@ export class HttpConnection {
 
   /** RFC 9112 §7.1: chunk-size [ chunk-ext ] CRLF. Returns the position after what it read. */
   private chunkSizeLine(half: Half, chunk: Uint8Array, pos: number, at: StreamPosition, events: HttpEvent[]): number {
+    const exchange = half.exchange;
+    const next = this.chunkSizeBytes(half, chunk, pos, at, events);
+    // Every byte of a chunk size line is framing.
+    if (exchange !== null) {
+      if (half.direction === 'client') exchange.requestFramingBytes += next - pos;
+      else exchange.responseFramingBytes += next - pos;
+    }
+    return next;
+  }
+
+  private chunkSizeBytes(half: Half, chunk: Uint8Array, pos: number, at: StreamPosition, events: HttpEvent[]): number {
     while (pos < chunk.length) {
       const byte = chunk[pos++]!;
       half.offset++;
@@ -676,6 +702,7 @@ export class HttpConnection {
     const lf = chunk.indexOf(LF, pos);
     const end = lf === -1 ? chunk.length : lf + 1;
     half.trailerBytes += end - pos;
+    this.framing(half, end - pos);
     if (half.trailerBytes > this.maxHead) {
       this.framingLost(half, 'http.chunk-invalid', `The trailer section is longer than ${this.maxHead} bytes: the chunked body cannot be followed.`, at, events);
       return chunk.length;
