@@ -75,6 +75,7 @@ export const ALERT_CATALOGUE = {
   'http.chunk-invalid': { severity: 'error', section: 'RFC 9112 §7.1', rule: 'A chunk size line, chunk terminator or trailer section is malformed: the body framing is lost.' },
   'http.body-incomplete': { severity: 'warning', section: 'RFC 9112 §8', rule: 'The stream ended, or bytes were missing, before the end of a message body.' },
   'http.response-without-request': { severity: 'warning', section: 'RFC 9112 §9.3', rule: 'A response arrived when no request was waiting for one.' },
+  'sse.utf8-invalid': { severity: 'warning', section: 'HTML §9.2.5', rule: 'An event stream must be UTF-8; invalid bytes are read as U+FFFD.' },
   // --- Framing (RFC 6455 §5) -------------------------------------------------------------
   'frame.rsv-unnegotiated': { severity: 'error', section: `${RFC6455} §5.2`, rule: 'RSV1-3 must be 0 unless a negotiated extension defines them.' },
   'frame.opcode-reserved': { severity: 'error', section: `${RFC6455} §5.2`, rule: 'Opcodes 0x3-0x7 and 0xB-0xF are reserved.' },

@@ -66,10 +66,17 @@ export interface ViewOptions {
   event?: string[];
   grep?: RegExp;
   hideHeartbeats?: boolean;
+  /** Seconds an HTTP answer must be held to be long polling. */
+  longPoll?: number;
 }
 
 export function parseCount(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number.');
+  return Number(value);
+}
+
+export function parseSeconds(value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new InvalidArgumentError('expected a number of seconds, such as 2 or 0.5.');
   return Number(value);
 }
 
@@ -153,6 +160,7 @@ export function addViewOptions(command: Command, fromHelp = 'only frames sent by
     .option('--columns <names>', `the table's columns, in order, from ${COLUMN_NAMES.join(', ')} (e.g. no,time,dir,opcode,length,payload)`, parseColumns)
     .option('--full', 'show whole payloads')
     .option('--width <columns>', 'table width (default: the terminal width, or 120)', parseCount)
+    .option('--long-poll <seconds>', 'an HTTP answer held this long is long polling when the client asks again (default 1)', parseSeconds)
     .option('--color', 'force colors (default: only on a terminal; NO_COLOR or FORCE_COLOR=0 turn them off, FORCE_COLOR=1-3 on)')
     .option('--no-color', 'no colors');
 }

@@ -122,7 +122,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   const capture = await openCapture(source, { name });
   const app = appOptionsFrom(options);
   if (app !== false && !canRequireModules()) await preloadDecoders();
-  const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}), ...(keyLog ? { keyLog } : {}), app });
+  const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}), ...(keyLog ? { keyLog } : {}), app, ...(options.longPoll !== undefined ? { longPollMs: options.longPoll * 1000 } : {}) });
   const out = new Output(io.stdout);
   // Every view writes into one byte buffer (src/render/byte-writer.ts), handed to the output
   // when it fills and after each batch: NDJSON lines and plain table rows as bytes, anything

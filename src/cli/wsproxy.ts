@@ -14,6 +14,7 @@ import {
   makeView,
   noConnectionMatched,
   parseCount,
+  parseSeconds,
   parseSize,
   processIo,
   UsageError,
@@ -86,11 +87,6 @@ function argument<T>(parse: (text: string) => T): (text: string) => T {
       throw error;
     }
   };
-}
-
-function parseSeconds(value: string): number {
-  if (!/^\d+(\.\d+)?$/.test(value)) throw new InvalidArgumentError('expected a number of seconds, such as 2 or 0.5.');
-  return Number(value);
 }
 
 function parsePositive(value: string): number {
@@ -286,6 +282,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
       idleTimeout: options.idleTimeout * 1000,
       handshakeTimeout: options.handshakeTimeout * 1000,
       pingTimeout: options.pingTimeout * 1000,
+      ...(options.longPoll !== undefined ? { longPollMs: options.longPoll * 1000 } : {}),
       onEvent: (event: DissectEvent) => output.write(view(event)),
       onCallbackError: (error) => warn(io, `wsproxy: internal error while showing an event (please report it): ${error instanceof Error ? error.message : String(error)}\n`),
     });

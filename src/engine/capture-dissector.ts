@@ -8,6 +8,7 @@ import { looksLikeTls, looksLikeTlsMidstream } from '../tls/sniff.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
 import { AppLayer, type AppLayerOptions } from '../app/layer.js';
 import { ConnectionDissector } from './connection-dissector.js';
+import { HttpPatterns } from './http-patterns.js';
 import type { DissectEvent } from './events.js';
 
 type TlsLayer = typeof import('../tls/index.js');
@@ -40,6 +41,8 @@ export interface CaptureDissectorOptions {
    * connection's protocol recognised on its own); false (or `{ app: 'none' }`) leaves it out.
    */
   app?: AppLayerOptions | false;
+  /** An answer held this long (ms) is long polling, when the client asks again (default 1000). */
+  longPollMs?: number;
 }
 
 /** What a flow's bytes go to: its ConnectionDissector, or the TLS layer in front of it. */
@@ -91,11 +94,14 @@ export class CaptureDissector {
   /** Key logs from the capture's Decryption Secrets Blocks, until the TLS layer is loaded. */
   private readonly secretTexts: Uint8Array[] = [];
   private readonly app: AppLayer | null;
+  /** HTTP exchanges are judged across connections: a poller may open one per request. */
+  private readonly patterns: HttpPatterns;
 
   constructor(private readonly options: CaptureDissectorOptions = {}) {
     this.app = options.app === false || options.app?.app === 'none' ? null : new AppLayer(options.app ?? {});
     this.reassembler = new TcpReassembler(options.maxBufferedBytes !== undefined ? { maxBufferedBytes: options.maxBufferedBytes } : {});
     this.decodeAs = new Set(options.decodeAs ?? []);
+    this.patterns = new HttpPatterns(options.longPollMs);
   }
 
   /**
@@ -244,7 +250,7 @@ export class CaptureDissector {
     }
     const decodeAs = this.decodeAs.has(server.port);
     const midstream = !e.sawSyn && decodeAs;
-    const dissector = new ConnectionDissector(e.conn, { ...(this.options.limits ? { limits: this.options.limits } : {}), midstream, fallbackToMidstream: decodeAs, serverPort: server.port });
+    const dissector = new ConnectionDissector(e.conn, { ...(this.options.limits ? { limits: this.options.limits } : {}), midstream, fallbackToMidstream: decodeAs, serverPort: server.port, clientAddress: client.ip, httpPatterns: this.patterns });
     this.flows.set(e.conn, { dissector, sniffed: false, sawSyn: e.sawSyn, decodeAs, swapped, ended: new Set() });
     const at = { packet: e.packet, ts: e.ts };
     return [{ type: 'connection', conn: e.conn, client, server, sawSyn: e.sawSyn, at }, ...dissector.start(at)];

@@ -6,11 +6,13 @@ import { Opcode } from '../websocket/constants.js';
 import { assumedPermessageDeflate } from '../websocket/permessage-deflate.js';
 import type { WorkBudget } from '../websocket/extension.js';
 import { WebSocketSession, type SessionEvent } from '../websocket/session.js';
-import type { Limits, StreamPosition } from '../websocket/types.js';
-import type { ConnectionEndEvent, DirectionTotals, DissectEvent, HandshakeEvent } from './events.js';
+import { DEFAULT_LIMITS, type Limits, type StreamPosition } from '../websocket/types.js';
+import type { ConnectionEndEvent, DirectionTotals, DissectEvent, HandshakeEvent, HttpExchangeEvent, TransportTotals } from './events.js';
 import { CaptureOrder } from './capture-order.js';
 import { extensionsFor } from './extensions.js';
 import { ConnectionHealth, type TcpEndReason } from './health.js';
+import { HttpExchanges, newTransportTotals, type SseDispatch } from './http-exchanges.js';
+import type { HttpPatterns } from './http-patterns.js';
 import { notHttpNote } from './sniff.js';
 
 export interface ConnectionDissectorOptions {
@@ -35,6 +37,10 @@ export interface ConnectionDissectorOptions {
    * holds what comes next and calls resume() until it is not. None (wsdump): no bound.
    */
   budget?: WorkBudget;
+  /** The client's address: HTTP exchanges of one client are judged as series (poll, long-poll). */
+  clientAddress?: string;
+  /** The judge of exchange patterns shared by the capture's connections (src/engine/http-patterns.ts). */
+  httpPatterns?: HttpPatterns;
 }
 
 type Phase =
@@ -94,6 +100,11 @@ export class ConnectionDissector {
   private phase: Phase;
   private kind: ConnectionEndEvent['kind'] = 'unknown';
   private http: HttpConnection | null = null;
+  private exchanges: HttpExchanges | null = null;
+  /** What each transport delivered and cost (see TransportTotals). */
+  private readonly transports: ConnectionEndEvent['transports'] = {};
+  /** The WebSocket phase's totals, once it has begun. */
+  private websocketTotals: Record<Direction, TransportTotals> | null = null;
   private attempt: Attempt | null = null;
   private session: WebSocketSession | null = null;
   private readonly totals: Record<Direction, DirectionTotals> = { client: newTotals(), server: newTotals() };
@@ -132,7 +143,14 @@ export class ConnectionDissector {
       this.session = this.midstreamSession();
     } else {
       this.phase = 'http';
-      this.http = new HttpConnection({ maxHeldBytes: this.maxEarly, mayUpgrade });
+      this.http = new HttpConnection({ maxHeldBytes: this.maxEarly, mayUpgrade, bodies: true });
+      this.exchanges = new HttpExchanges({
+        conn,
+        limits: { maxMessageSize: this.limits.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize, maxInflatedSize: this.limits.maxInflatedSize ?? DEFAULT_LIMITS.maxInflatedSize },
+        patterns: options.httpPatterns ?? null,
+        client: options.clientAddress ?? null,
+        transports: this.transports,
+      });
     }
   }
 
@@ -211,6 +229,11 @@ export class ConnectionDissector {
   private summary(pos: StreamPosition): DissectEvent[] {
     const events: DissectEvent[] = [];
     if (this.phase === 'http') events.push(...this.fromHttp(this.http!.finish(pos), pos));
+    if (this.exchanges !== null) {
+      const told: HttpExchangeEvent[] = [];
+      this.exchanges.finish(pos, told);
+      events.push(...told);
+    }
     this.phase = this.phase === 'websocket' ? 'websocket' : 'done';
     this.noteTime(pos);
     const websocket = this.kind === 'websocket' && this.session !== null;
@@ -228,9 +251,15 @@ export class ConnectionDissector {
       appHeartbeat: null,
       close: health?.close ?? null,
       timing: health?.timing ?? null,
+      transports: this.transports,
       at: pos,
     });
     return events;
+  }
+
+  /** The WebSocket phase's cost totals, made on first use. */
+  private websocket(): Record<Direction, TransportTotals> {
+    return (this.websocketTotals ??= this.transports.websocket ??= newTransportTotals());
   }
 
   private setKind(kind: ConnectionEndEvent['kind']): void {
@@ -240,7 +269,9 @@ export class ConnectionDissector {
   /** The HTTP layer's events as dissection events; `gap` when they answer missing bytes. */
   private fromHttp(httpEvents: HttpEvent[], pos: StreamPosition, gap?: { direction: Direction; size: number }): DissectEvent[] {
     const out: DissectEvent[] = [];
+    const exchanges = this.exchanges;
     for (const e of httpEvents) {
+      if (exchanges !== null && e.type !== 'alert' && e.type !== 'early' && e.type !== 'lost' && e.type !== 'interim') this.fromExchanges(exchanges, e, out);
       switch (e.type) {
         case 'request':
           this.onRequest(e.exchange, e.alerts, e.at, out);
@@ -266,7 +297,7 @@ export class ConnectionDissector {
           this.onLost(e, pos, gap, out);
           break;
         default:
-          // interim, body, message-end: what the HTTP issue builds on; nothing to show yet.
+          // interim, body, message-end: told by the exchange's `http` event.
           break;
       }
     }
@@ -280,6 +311,7 @@ export class ConnectionDissector {
       // Alerts about the request are reported with the handshake, once the answer is known.
       this.attempt = { exchange, head, check, parseAlerts, at };
       this.health.request(at.ts);
+      this.exchanges?.ignore(exchange);
       return;
     }
     // Plain HTTP on the same port: said once answered. Its syntax problems are said now.
@@ -305,7 +337,18 @@ export class ConnectionDissector {
     const request = exchange.request;
     const note = request === null ? `a response with no request, ${statusText(head)}` : `an HTTP request without Upgrade: websocket, answered ${statusText(head)}`;
     this.setKind('http');
-    out.push({ type: 'other', conn: this.conn, kind: 'http', requestLine: request === null ? null : requestLine(request), status: head.status, note, at });
+    out.push({ type: 'other', conn: this.conn, kind: 'http', requestLine: request === null ? null : requestLine(request), status: head.status, note, at, exchange: exchange.index });
+  }
+
+  /** What an HTTP event completes: `http` events, and the events of an event stream. */
+  private fromExchanges(exchanges: HttpExchanges, e: HttpEvent, out: DissectEvent[]): void {
+    const told: HttpExchangeEvent[] = [];
+    const sse: SseDispatch[] = [];
+    const alerts: Alert[] = [];
+    exchanges.handle(e, told, sse, alerts);
+    for (const alert of alerts) out.push(this.alertEvent(alert));
+    // Their alerts were counted when they arose (each was an `alert` event then).
+    out.push(...told);
   }
 
   private onSwitch(exchange: HttpExchange, rest: Uint8Array, held: HeldPiece[], at: StreamPosition, out: DissectEvent[]): void {
@@ -326,6 +369,9 @@ export class ConnectionDissector {
     this.phase = 'websocket';
     this.setKind('websocket');
     this.health.websocket(at.ts, true);
+    const ws = this.websocket();
+    ws.client.overheadBytes += attempt.head.headBytes;
+    ws.server.overheadBytes += head.headBytes + exchange.interim.reduce((n, r) => n + r.headBytes, 0);
     this.session = new WebSocketSession({ limits: this.limits, extensions: extensionsFor(attempt.verdict), ...this.budgeted });
     for (const piece of held) {
       out.push(...this.fromSession('bytes' in piece ? this.session.push('client', piece.bytes, piece.at) : this.session.gap('client', piece.gap, piece.at)));
@@ -341,7 +387,7 @@ export class ConnectionDissector {
       return;
     }
     const request = exchange.request;
-    out.push({ type: 'other', conn: this.conn, kind: 'http', requestLine: request === null ? null : requestLine(request), status: null, note: 'an HTTP request without Upgrade: websocket, not answered', at: pos });
+    out.push({ type: 'other', conn: this.conn, kind: 'http', requestLine: request === null ? null : requestLine(request), status: null, note: 'an HTTP request without Upgrade: websocket, not answered', at: pos, exchange: exchange.index });
   }
 
   private onLost(e: Extract<HttpEvent, { type: 'lost' }>, pos: StreamPosition, gap: { direction: Direction; size: number } | undefined, out: DissectEvent[]): void {
@@ -448,6 +494,13 @@ export class ConnectionDissector {
         }
         op.frames++;
         op.bytes += e.frame.payloadLength;
+        // Around the messages: every frame header (masking key included) and the control frames.
+        const cost = sideOf(this.websocketTotals ?? this.websocket(), e.frame.direction);
+        // Data frames carry the payload (bytes that arrived, for a frame the stream cut).
+        const carried = e.frame.incomplete || !Number.isSafeInteger(e.frame.payloadLength) ? e.frame.payload.length : e.frame.payloadLength;
+        cost.overheadBytes += e.frame.headerLength;
+        if (e.frame.opcode >= 0x8) cost.overheadBytes += carried;
+        else cost.payloadBytes += carried;
         if (e.frame.alerts.length > 0) {
           this.countAlerts(e.frame.alerts);
           this.health.frameAlerts(e.frame);
@@ -455,6 +508,10 @@ export class ConnectionDissector {
         out.push({ type: 'frame', conn: this.conn, frame: e.frame });
       } else if (e.type === 'message') {
         sideOf(this.totals, e.message.direction).messages++;
+        if (e.message.opcode === Opcode.Text || e.message.opcode === Opcode.Binary) {
+          const cost = sideOf(this.websocketTotals ?? this.websocket(), e.message.direction);
+          cost.messages++;
+        }
         this.countAlerts(e.message.alerts);
         this.health.message(e.message);
         if (e.message.opcode === Opcode.Close && e.message.close) this.closeCodes[e.message.direction].push(e.message.close.code);

@@ -57,6 +57,78 @@ export interface OtherTrafficEvent {
   /** One line saying what was seen ("the server spoke first", "403 Forbidden" …). */
   note: string;
   at: StreamPosition;
+  /**
+   * The exchange (0-based, in request order) whose `http` event tells the same in full, when
+   * there is one: the table shows that event's row instead of this line.
+   */
+  exchange?: number;
+}
+
+/** How an exchange was used, judged when it ends (see src/engine/http-patterns.ts). */
+export type HttpPattern = 'sse' | 'long-poll' | 'poll' | 'request';
+
+/** A body as received, content coding undone for display (src/http/content-coding.ts). */
+export interface HttpBody {
+  /** The body, decoded; at most the --max-message limit (--max-inflated once decoded). */
+  data: Uint8Array;
+  /** Its Content-Encoding codings, e.g. ["gzip"] (empty when none). */
+  codings: string[];
+  /** The codings were undone: `data` is the decoded body. */
+  decoded: boolean;
+  /** Why they were not, or null. */
+  decodeError: string | null;
+  /** `data` holds less than the whole body (a limit, or bytes missing from the capture). */
+  truncated: boolean;
+}
+
+/**
+ * One HTTP/1.1 request and its response on a connection that did not switch protocols there
+ * (an upgrade attempt is a `handshake` event instead), emitted when the response ends, or when
+ * the connection (or the capture) does.
+ */
+export interface HttpExchangeEvent {
+  type: 'http';
+  conn: number;
+  /** 0-based, in request order on the connection. */
+  index: number;
+  /** Where the response ended (or where the connection ended, for one never finished). */
+  at: StreamPosition;
+  /** Where the request began. */
+  start: StreamPosition;
+  /** null for a response with no request (http.response-without-request). */
+  method: string | null;
+  path: string | null;
+  version: string | null;
+  /** null when no final response came. */
+  status: number | null;
+  reason: string | null;
+  /** The response's Content-Type, or null. */
+  contentType: string | null;
+  requestHeaders: HttpHeader[];
+  responseHeaders: HttpHeader[] | null;
+  /** Head bytes (request line or status line, fields, blank line); interim 1xx heads included. */
+  requestHeaderBytes: number;
+  /** Content bytes, after the chunked coding is undone (before the content coding). */
+  requestBodyBytes: number;
+  responseHeaderBytes: number;
+  responseBodyBytes: number;
+  /** Bytes of chunk size lines, CRLFs and trailers around the content. */
+  requestFramingBytes: number;
+  responseFramingBytes: number;
+  /** End of the request to the first byte of the response (ms), or null. */
+  waitMs: number | null;
+  /** Start of the request to the end of the response (ms), or null. */
+  durationMs: number | null;
+  pattern: HttpPattern;
+  /** The response ended as its framing said (false: the connection or the capture ended first). */
+  complete: boolean;
+  requestBody: HttpBody | null;
+  responseBody: HttpBody | null;
+  /** Interim (1xx) statuses before the final one. */
+  interim: number[];
+  /** Engine.IO long-polling: the session id (from the URL, or the open packet), else null. */
+  session: string | null;
+  alerts: Alert[];
 }
 
 export interface FrameEvent {
@@ -115,7 +187,24 @@ export interface ConnectionEndEvent {
   close: CloseSummary | null;
   /** Upgrade, first messages, silences; null when not WebSocket. */
   timing: TimingSummary | null;
+  /** Per transport the connection carried, per sender: what it delivered and what that cost. */
+  transports: Partial<Record<WireTransport, Record<Direction, TransportTotals>>>;
   at: StreamPosition;
+}
+
+/** How a connection carried messages: WebSocket, plain HTTP exchanges, an event stream, Engine.IO long-polling. */
+export type WireTransport = 'websocket' | 'http' | 'sse' | 'polling';
+
+/**
+ * Messages delivered and the bytes spent around them, on the wire (TCP payload): for WebSocket
+ * the data messages, their payload, and the handshake heads, frame headers, masking keys and
+ * control frames; for HTTP the bodies, and the heads and chunk framing; for SSE the events,
+ * their data, and everything else of the stream; for polling the Engine.IO message packets.
+ */
+export interface TransportTotals {
+  messages: number;
+  payloadBytes: number;
+  overheadBytes: number;
 }
 
 /**
@@ -196,4 +285,4 @@ export interface NoticeEvent {
 
 export type { AppEvent } from '../app/types.js';
 
-export type DissectEvent = NoticeEvent | ConnectionEvent | TlsEvent | TlsRecordEvent | HandshakeEvent | OtherTrafficEvent | FrameEvent | MessageEvent | AlertEvent | ConnectionEndEvent | AppEvent;
+export type DissectEvent = NoticeEvent | ConnectionEvent | TlsEvent | TlsRecordEvent | HandshakeEvent | OtherTrafficEvent | HttpExchangeEvent | FrameEvent | MessageEvent | AlertEvent | ConnectionEndEvent | AppEvent;

@@ -16,6 +16,7 @@ import type { Limits } from '../websocket/types.js';
 import { canonicalIp, formatHostPort, parseTarget, sameFamily, type HostPort, type ProxyTarget } from './address.js';
 import { refuseClient } from './bad-gateway.js';
 import { ConnectionRelay, DEFAULT_MAX_BUFFERED, resetSide, type RelaySide } from './relay.js';
+import { HttpPatterns } from '../engine/http-patterns.js';
 import { CaptureRecording, captureClock, ConnectionTap, describe, notice } from './tap.js';
 import { TapQueue } from './tap-queue.js';
 
@@ -66,6 +67,8 @@ export interface ProxyOptions {
    * says so, live. Default 5000; 0: never.
    */
   pingTimeout?: number;
+  /** An HTTP answer held this long (ms) is long polling, when the client asks again. Default 1000. */
+  longPollMs?: number;
   /**
    * Bytes forwarded but not yet dissected, all connections together, before the relay stops
    * reading until the dissection has caught up to half of it. Default 2 MiB (a larger backlog
@@ -195,6 +198,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const idleTimeout = options.idleTimeout ?? 0;
   const handshakeTimeout = options.handshakeTimeout ?? 0;
   const pingTimeout = options.pingTimeout ?? 5000;
+  const httpPatterns = new HttpPatterns(options.longPollMs);
   if (!(maxBuffered >= 1)) throw new ProxyError(`maxBufferedBytes must be at least 1 (got ${maxBuffered})`);
   if (!(idleTimeout >= 0)) throw new ProxyError(`idleTimeout must be 0 (off) or a number of milliseconds (got ${idleTimeout})`);
   if (!(handshakeTimeout >= 0)) throw new ProxyError(`handshakeTimeout must be 0 (off) or a number of milliseconds (got ${handshakeTimeout})`);
@@ -344,6 +348,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         recording,
         emit,
         pingTimeout,
+        httpPatterns,
         onPingTimeout: (message) => report('proxy.ping-unanswered', message),
         app,
         number,

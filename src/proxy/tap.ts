@@ -16,6 +16,7 @@ import type { AppLayer } from '../app/layer.js';
 import { ConnectionDissector } from '../engine/connection-dissector.js';
 import type { DissectEvent, Endpoint } from '../engine/events.js';
 import type { WorkBudget } from '../websocket/extension.js';
+import { HttpPatterns } from '../engine/http-patterns.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
 import { PingWatch } from './ping-watch.js';
 
@@ -113,6 +114,8 @@ export interface ConnectionTapOptions {
    * connections), so live rows have a No. all the same: the order they crossed the proxy.
    */
   number?: () => number;
+  /** The judge of HTTP exchange patterns the proxy's connections share. */
+  httpPatterns?: HttpPatterns;
 }
 
 const DIRECTIONS: readonly Direction[] = ['client', 'server'];
@@ -136,7 +139,7 @@ export class ConnectionTap {
     readonly server: Endpoint,
     private readonly options: ConnectionTapOptions,
   ) {
-    this.dissector = new ConnectionDissector(conn, { ...(options.limits ? { limits: options.limits } : {}), ...(options.budget ? { budget: options.budget } : {}) });
+    this.dissector = new ConnectionDissector(conn, { ...(options.limits ? { limits: options.limits } : {}), ...(options.budget ? { budget: options.budget } : {}), clientAddress: client.ip, ...(options.httpPatterns ? { httpPatterns: options.httpPatterns } : {}) });
     this.clock = options.clock ?? captureClock;
     const timeout = options.pingTimeout ?? 0;
     this.pings = timeout > 0 && options.onPingTimeout ? new PingWatch(conn, timeout, options.onPingTimeout) : null;

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { Chalk } from 'chalk';
 import { ALERT_CATALOGUE, type Alert, type Direction } from '../alerts.js';
-import type { DissectEvent, Endpoint, HandshakeEvent } from '../engine/events.js';
+import type { DissectEvent, HttpExchangeEvent, Endpoint, HandshakeEvent } from '../engine/events.js';
 import type { HttpHeader } from '../http/http-parser.js';
 import { computeAccept, isValidKey } from '../http/accept.js';
 import { closeCodeName, isControlOpcode, isReservedOpcode, WEBSOCKET_GUID } from '../websocket/constants.js';
@@ -21,6 +21,7 @@ import { explainApp } from './app-explain.js';
 import { escapeText, hexPreview } from './escape.js';
 import { appHeartbeatLines, closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
 import { prettyJson } from './json-text.js';
+import { bodyPreview, exchangeTitle, PATTERN_MEANING } from './http-text.js';
 import { otherLabel, palette } from './table.js';
 import { explainTls, explainTlsRecord, keylogWouldHelp } from './tls-text.js';
 import { visibleLength, wrapBlock } from './wrap.js';
@@ -395,8 +396,12 @@ export class ExplainRenderer {
       }
       case 'tls-record':
         return [...explainTlsRecord(event, this.title(`#${event.conn} ${event.direction === 'client' ? 'C→S' : 'S→C'} the TLS record around the next frame, packet ${event.at.packet ?? '?'}`), c), ''].join('\n') + '\n';
+      case 'http':
+        this.note(event.start.ts);
+        return this.exchange(event);
       case 'other':
         this.note(event.at.ts);
+        if (event.exchange !== undefined) return '';
         return `${c.heading(`#${event.conn}`)} ${this.endpoints.get(event.conn) ?? ''} ${c.dim(otherLabel(event))} ${escapeText(event.note, 200)}${event.requestLine ? ` (${escapeText(event.requestLine, 60)})` : ''}\n\n`;
       case 'frame':
         this.note(event.frame.start.ts);
@@ -425,6 +430,23 @@ export class ExplainRenderer {
 
   private note(ts: number | undefined): void {
     if (this.t0 === null && ts !== undefined) this.t0 = ts;
+  }
+
+  /** An HTTP exchange: what was asked and answered, what each part cost, the pattern and what it means. */
+  private exchange(e: HttpExchangeEvent): string {
+    const c = this.c;
+    const where = e.at.packet !== undefined ? `, packets ${e.start.packet ?? '?'}-${e.at.packet}` : '';
+    const lines = [this.title(`#${e.conn} HTTP exchange ${e.index + 1}${where}`)];
+    lines.push(`   ${c.heading(exchangeTitle(e, this.width - 10))}`);
+    lines.push(`   request:  ${e.requestHeaderBytes} bytes of head (request line, ${e.requestHeaders.length} header fields, blank line)${e.requestBodyBytes > 0 ? ` + ${e.requestBodyBytes} bytes of body` : ''}`);
+    if (e.status !== null) {
+      lines.push(`   response: ${e.responseHeaderBytes} bytes of head${e.responseBodyBytes > 0 ? ` + ${e.responseBodyBytes} bytes of body` : ''}${e.responseFramingBytes > 0 ? ` + ${e.responseFramingBytes} bytes of chunk framing (sizes in hex, CRLFs, RFC 9112 §7.1)` : ''}`);
+    }
+    if (e.waitMs !== null) lines.push(`   waited ${formatMs(e.waitMs)} for the first byte of the answer${e.durationMs !== null ? `, ${formatMs(e.durationMs)} from request to the end of the answer` : ''}`);
+    lines.push(`   pattern: ${e.pattern}: ${PATTERN_MEANING[e.pattern]}`);
+    const preview = bodyPreview(e.responseBody, this.width - 12);
+    if (preview !== '' && e.pattern !== 'sse') lines.push(`   body: ${preview}`);
+    return lines.join('\n') + '\n' + this.alerts(e.alerts) + '\n';
   }
 
   /** A rule across the width with a title in it. */

@@ -1,10 +1,10 @@
 import type { Alert } from '../alerts.js';
 import { appEventJson } from './app-json.js';
 import { digest } from '../digest.js';
-import type { DissectEvent } from '../engine/events.js';
+import type { DissectEvent, HttpBody } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { StreamPosition } from '../websocket/types.js';
-import { decodeUtf8Lossy } from '../websocket/utf8.js';
+import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { UNSAFE_RANGES } from './escape.js';
 
 export interface JsonOptions {
@@ -67,6 +67,20 @@ export function alertJson(alert: Alert, conn: number | null): Record<string, unk
     offset: alert.offset ?? null,
     ...(alert.detail !== undefined ? { detail: alert.detail } : {}),
   };
+}
+
+/**
+ * A body in NDJSON: its decoded length, codings, and its content as `text` (UTF-8 text, capped
+ * like payloads, in characters) or `payload` (hex, capped) with the sha256 of what was kept.
+ */
+function bodyJson(body: HttpBody | null, maxHex: number): Record<string, unknown> | null {
+  if (body === null) return null;
+  const common = { length: body.data.length, codings: body.codings, decoded: body.decoded, decodeError: body.decodeError, truncated: body.truncated };
+  if (body.data.length === 0 || isValidUtf8Prefix(body.data)) {
+    const text = decodeUtf8Lossy(body.data);
+    return { ...common, text: Number.isFinite(maxHex) && text.length > maxHex ? text.slice(0, maxHex) : text };
+  }
+  return { ...common, payload: hex(body.data, maxHex), sha256: sha256(body.data) };
 }
 
 function extensionText(e: ExtensionOffer): string {
@@ -154,6 +168,39 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
       };
     case 'other':
       return { type: 'other', conn: event.conn, kind: event.kind, requestLine: event.requestLine, status: event.status, note: event.note, ...position(event.at) };
+    case 'http':
+      return {
+        type: 'http',
+        conn: event.conn,
+        index: event.index,
+        packet: event.at.packet ?? null,
+        startPacket: event.start.packet ?? null,
+        ts: event.at.ts ?? null,
+        startTs: event.start.ts ?? null,
+        method: event.method,
+        path: event.path,
+        version: event.version,
+        status: event.status,
+        reason: event.reason,
+        contentType: event.contentType,
+        requestHeaders: event.requestHeaders.map((h) => [h.name, h.value]),
+        responseHeaders: event.responseHeaders === null ? null : event.responseHeaders.map((h) => [h.name, h.value]),
+        requestHeaderBytes: event.requestHeaderBytes,
+        requestBodyBytes: event.requestBodyBytes,
+        responseHeaderBytes: event.responseHeaderBytes,
+        responseBodyBytes: event.responseBodyBytes,
+        requestFramingBytes: event.requestFramingBytes,
+        responseFramingBytes: event.responseFramingBytes,
+        waitMs: event.waitMs,
+        durationMs: event.durationMs,
+        pattern: event.pattern,
+        complete: event.complete,
+        interim: event.interim,
+        session: event.session,
+        requestBody: bodyJson(event.requestBody, maxHex),
+        responseBody: bodyJson(event.responseBody, maxHex),
+        alerts: event.alerts.map((a) => alertJson(a, event.conn)),
+      };
     case 'frame': {
       const f = event.frame;
       const close = f.opcode === 0x8 && f.data.length >= 2 && !f.truncated ? { closeCode: (f.data[0]! << 8) | f.data[1]!, closeReason: decodeUtf8Lossy(f.data.subarray(2)) } : {};
@@ -222,6 +269,7 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
         appHeartbeat: event.appHeartbeat,
         close: event.close,
         timing: event.timing,
+        transports: event.transports,
         ...position(event.at),
         ...(event.tls !== undefined ? { tls: event.tls } : {}),
       };

@@ -2,7 +2,7 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import type { Alert, Direction } from '../alerts.js';
 import { isAppAlert } from '../app/registry.js';
 import type { AppEvent } from '../app/types.js';
-import type { DissectEvent, Endpoint, FrameEvent, HandshakeEvent, MessageEvent, OtherTrafficEvent } from '../engine/events.js';
+import type { DissectEvent, Endpoint, FrameEvent, HandshakeEvent, HttpExchangeEvent, MessageEvent, OtherTrafficEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
@@ -12,6 +12,7 @@ import { escapeText, hexPreview, hexString } from './escape.js';
 import { appHeartbeatLines, closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
 import { compactJson, spreadOverLines } from './json-text.js';
 import { pickColumns } from './columns.js';
+import { bodyPreview, exchangeFacts, exchangeTitle, transportLines } from './http-text.js';
 import { RowWriter, tableRow, type CellGroup } from './row.js';
 import { KEYLOG_HINT, keylogWouldHelp, tlsHeadline, tlsSummaryNote } from './tls-text.js';
 import { visibleLength, wrapBlock } from './wrap.js';
@@ -202,6 +203,8 @@ export class TableRenderer {
   private readonly endpoints = new Map<number, string>();
   /** Request path per open connection, for --summary. */
   private readonly paths = new Map<number, string>();
+  /** --summary: HTTP exchanges per pattern, per open connection. */
+  private readonly patterns = new Map<number, Map<string, number>>();
   /** What --summary says of a TLS connection, per open connection. */
   private readonly tlsNotes = new Map<number, string>();
   /** The --keylog hint is given once per run. */
@@ -266,6 +269,8 @@ export class TableRenderer {
         return this.handshake(event);
       case 'other':
         this.noteTime(event.at.ts);
+        // An exchange's `http` event tells it in full, in its own row.
+        if (event.exchange !== undefined) return '';
         this.interrupted(event.conn);
         return `${this.c.heading(`#${event.conn}`)} ${this.endpoints.get(event.conn) ?? ''} ${this.c.dim(otherLabel(event))} ${escapeText(event.note)}${event.requestLine ? ` ${this.c.dim('(')}${escapeText(event.requestLine, 80)}${this.c.dim(')')}` : ''}\n`;
       case 'frame':
@@ -278,6 +283,13 @@ export class TableRenderer {
         return this.message(event.message);
       case 'app':
         return this.appLine(event);
+      case 'http': {
+        this.noteTime(event.start.ts);
+        // The connection's addresses once, above its first exchange.
+        const head = this.described.has(event.conn) ? '' : `${this.c.heading(`#${event.conn}`)} ${this.endpoints.get(event.conn) ?? ''}  HTTP/1.1\n`;
+        this.interrupted(event.conn);
+        return head + this.exchangeRow(event);
+      }
       case 'alert':
         return this.alerts([event.alert], `#${event.conn} `);
       case 'end': {
@@ -323,6 +335,21 @@ export class TableRenderer {
    */
   setTimeOrigin(ts: number): void {
     this.t0 ??= ts;
+  }
+
+  /**
+   * An HTTP exchange: its packet (where the response ended), the time its request began, the
+   * connection, then what was asked and answered and what it cost; the body's start under it.
+   */
+  private exchangeRow(e: HttpExchangeEvent): string {
+    const c = this.c;
+    const packet = e.at.packet !== undefined ? String(e.at.packet) : '-';
+    const time = this.time(e.start.ts);
+    const lead = this.compact ? ` ${c.packet(packet.padEnd(6))} ${c.time(time.padEnd(8))} ${`#${e.conn}`.padEnd(4)} ` : ` ${c.packet(packet.padEnd(6))} ${c.time(time.padEnd(10))} ${`#${e.conn}`.padEnd(4)} `;
+    let out = `${lead}${c.opcode('HTTP')} ${c.heading(exchangeTitle(e, this.compact ? 40 : 80))}  ${c.dim(exchangeFacts(e))}\n`;
+    const preview = bodyPreview(e.responseBody, this.options.full ? Infinity : Math.max(20, this.previewChars));
+    if (preview !== '' && e.pattern !== 'sse') out += `${c.dim('   └')} ${preview}\n`;
+    return out + this.alerts(e.alerts);
   }
 
   private noteTime(ts: number | undefined): void {
@@ -665,6 +692,12 @@ export class TableRenderer {
       case 'tls':
         this.tlsNotes.set(event.conn, tlsSummaryNote(event));
         return '';
+      case 'http': {
+        const counts = this.patterns.get(event.conn) ?? new Map<string, number>();
+        counts.set(event.pattern, (counts.get(event.pattern) ?? 0) + 1);
+        this.patterns.set(event.conn, counts);
+        return '';
+      }
       case 'end':
         return this.summaryBlock(event);
       case 'app':
@@ -683,6 +716,8 @@ export class TableRenderer {
     this.endpoints.delete(e.conn);
     this.paths.delete(e.conn);
     this.tlsNotes.delete(e.conn);
+    const patterns = this.patterns.get(e.conn);
+    this.patterns.delete(e.conn);
     const duration = e.duration !== null ? `, ${e.duration.toFixed(3)} s` : '';
     const lines = [`${c.heading(`#${e.conn}`)} ${where}  ${e.kind}${path ? ` ${escapeText(path, 80)}` : ''}${tls}${duration}`];
     if (e.kind === 'websocket') {
@@ -702,6 +737,11 @@ export class TableRenderer {
     lines.push(...this.appSummary.take(e.conn));
     const hidden = this.options.hiddenHeartbeats?.(e.conn) ?? 0;
     if (hidden > 0) lines.push(`   ${hidden} heartbeat message(s) hidden (--hide-heartbeats)`);
+    if (patterns !== undefined) {
+      const total = [...patterns.values()].reduce((a, b) => a + b, 0);
+      lines.push(`   HTTP: ${total} exchange${total === 1 ? '' : 's'} (${[...patterns].map(([p, n]) => `${p} ${n}`).join(', ')})`);
+    }
+    for (const line of transportLines(e.transports)) lines.push(`   ${line}`);
     const alerts = [e.alerts.error && c.error(`✖ ${e.alerts.error} error(s)`), e.alerts.warning && c.warning(`▲ ${e.alerts.warning} warning(s)`), e.alerts.info && c.info(`ℹ ${e.alerts.info} info`)].filter(Boolean).join(', ');
     if (alerts) lines.push(`   alerts: ${alerts}`);
     return lines.join('\n') + '\n';

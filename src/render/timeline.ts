@@ -16,6 +16,7 @@ import type { DissectEvent, Endpoint } from '../engine/events.js';
 import { Opcode } from '../websocket/constants.js';
 import { escapeText } from './escape.js';
 import { appHeartbeatLines, closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
+import { exchangeTitle } from './http-text.js';
 import { otherLabel, palette } from './table.js';
 import { KEYLOG_HINT, keylogWouldHelp, tlsSummaryNote } from './tls-text.js';
 import { wrapBlock } from './wrap.js';
@@ -144,7 +145,12 @@ export class TimelineRenderer {
       }
       case 'tls-record':
         return '';
+      case 'http': {
+        const conn = this.connections.get(event.conn);
+        return wrapBlock(`${this.c.heading(`#${event.conn}`)} ${conn?.endpoints ?? ''} ${this.c.dim('HTTP:')} ${exchangeTitle(event, 80)} (${event.pattern})\n`, this.width, 3);
+      }
       case 'other': {
+        if (event.exchange !== undefined) return '';
         const conn = this.connections.get(event.conn);
         return wrapBlock(`${this.c.heading(`#${event.conn}`)} ${conn?.endpoints ?? ''} ${this.c.dim(otherLabel(event))} ${escapeText(event.note, 200)}\n`, this.width, 3);
       }

@@ -54,7 +54,7 @@ export function handshakeEvent(conn: number, target: string, subprotocol: string
 
 export function endEvent(conn: number, packet = 1000): DissectEvent {
   const totals = () => ({ bytes: 0, frames: 0, messages: 0, missing: 0, byOpcode: {} });
-  return { type: 'end', conn, kind: 'websocket', totals: { client: totals(), server: totals() }, alerts: { error: 0, warning: 0, info: 0 }, closeCodes: { client: [], server: [] }, duration: null, heartbeat: null, appHeartbeat: null, close: null, timing: null, at: { packet, ts: packet / 1000 } };
+  return { type: 'end', conn, kind: 'websocket', totals: { client: totals(), server: totals() }, alerts: { error: 0, warning: 0, info: 0 }, closeCodes: { client: [], server: [] }, duration: null, heartbeat: null, appHeartbeat: null, close: null, timing: null, transports: {}, at: { packet, ts: packet / 1000 } };
 }
 
 /**
