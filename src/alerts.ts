@@ -131,6 +131,8 @@ export const ALERT_CATALOGUE = {
   // --- Application layer (src/app; docs/json.md "app") --------------------------------------
   'app.decoder-stopped': { severity: 'warning', section: `${RFC6455} §1.9`, rule: 'The application decoder chosen for the connection could not follow it and stopped: the rest is shown as plain messages.' },
   'engineio.packet-invalid': { severity: 'error', section: `${EIO4} "Protocol"`, rule: 'An Engine.IO packet starts with its type, a digit 0-6 (open, close, ping, pong, message, upgrade, noop).' },
+  'engineio.payload-invalid': { severity: 'error', section: `${EIO4} "Packet encoding"`, rule: 'A long-polling body is Engine.IO packets separated by 0x1E (v4), or each led by its length and a colon (v3).' },
+  'engineio.payload-skipped': { severity: 'warning', section: `${EIO4} "Packet encoding"`, rule: 'A long-polling body cut by a limit or the capture, not decodable, or in the binary v3 encoding: its packets are not shown.' },
   'engineio.open-invalid': { severity: 'error', section: `${EIO4} "Handshake"`, rule: 'The open packet carries a JSON object with sid, upgrades, pingInterval and pingTimeout.' },
   'socketio.packet-invalid': { severity: 'error', section: `${SIO5} "Packet encoding"`, rule: 'A Socket.IO packet is a type 0-6, an attachment count for binary types, an optional namespace and ack id, then JSON.' },
   'socketio.payload-invalid': { severity: 'error', section: `${SIO5} "Sending and receiving data"`, rule: 'An EVENT carries a non-empty array led by the event name, an ACK an array, a CONNECT an object if anything.' },

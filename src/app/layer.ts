@@ -14,10 +14,11 @@
  * so one Engine.IO session reads as one story across its polling requests and its WebSocket.
  */
 import { makeAlert, type Alert } from '../alerts.js';
-import type { ConnectionEndEvent, DissectEvent, HandshakeEvent, MessageEvent } from '../engine/events.js';
+import type { ConnectionEndEvent, DissectEvent, HandshakeEvent, HttpExchangeEvent, MessageEvent } from '../engine/events.js';
 import type { StreamPosition } from '../websocket/types.js';
 import { AppHeartbeats } from './heartbeats.js';
 import { Pairs } from './pairs.js';
+import { pollingPackets } from './polling.js';
 import { protocolByName, protocolBySniffing, protocolForSubprotocol, protocolForTarget, type ProtocolEntry } from './registry.js';
 import type { AppDecoder, AppEvent, AppInput, AppOutput, DecoderContext } from './types.js';
 
@@ -49,6 +50,8 @@ interface ConnState {
   binaryLeft: number;
   /** Nothing more to do on this connection: no protocol found, or the decoder gave up. */
   off: boolean;
+  /** The connection upgraded to WebSocket (a session ends with its WebSocket, not with a polling request's connection). */
+  websocket: boolean;
   /** Alerts raised here, by severity: added to the connection's `end` counts. */
   counts: { error: number; warning: number; info: number };
 }
@@ -81,6 +84,7 @@ export class AppLayer {
       const event = events[i]!;
       let added: DissectEvent[] | null = null;
       if (event.type === 'message') added = this.message(event);
+      else if (event.type === 'http') added = this.polling(event);
       else if (event.type === 'handshake') this.handshake(event);
       else if (event.type === 'end') added = this.end(event);
       if (added === null) {
@@ -116,12 +120,35 @@ export class AppLayer {
 
   private handshake(h: HandshakeEvent): void {
     if (!h.upgraded) return;
-    this.conns.set(h.conn, this.newState(h.request.target, h.protocol));
+    const state = this.newState(h.request.target, h.protocol);
+    state.websocket = true;
+    this.conns.set(h.conn, state);
+  }
+
+  /**
+   * An HTTP exchange of Engine.IO long-polling: its body's packets, each fed as the packets of
+   * a WebSocket are (src/app/polling.ts); the app events follow the exchange's `http` event.
+   */
+  private polling(e: HttpExchangeEvent): DissectEvent[] | null {
+    const packets = pollingPackets(e);
+    if (packets === null) return null;
+    const out: DissectEvent[] = [];
+    for (const input of packets.inputs) for (const event of this.input(input, e.path)) out.push(event);
+    if (packets.alerts.length > 0) {
+      let state = this.conns.get(e.conn);
+      if (state === undefined) {
+        state = this.newState(e.path, null);
+        this.conns.set(e.conn, state);
+      }
+      this.count(state, packets.alerts);
+      for (const alert of packets.alerts) out.push({ type: 'alert', conn: e.conn, alert });
+    }
+    return out.length > 0 ? out : null;
   }
 
   private newState(target: string | null, subprotocol: string | null): ConnState {
     const named = (subprotocol !== null ? protocolForSubprotocol(subprotocol) : undefined) ?? (target !== null ? protocolForTarget(target) : undefined);
-    return { target, subprotocol, named, decoder: null, sessionKey: null, textLeft: SNIFF_MESSAGES, binaryLeft: SNIFF_MESSAGES, off: false, counts: { error: 0, warning: 0, info: 0 } };
+    return { target, subprotocol, named, decoder: null, sessionKey: null, textLeft: SNIFF_MESSAGES, binaryLeft: SNIFF_MESSAGES, off: false, websocket: false, counts: { error: 0, warning: 0, info: 0 } };
   }
 
   private message(event: MessageEvent): DissectEvent[] | null {
@@ -254,7 +281,7 @@ export class AppLayer {
       }
       this.countOutput(state, out);
       // A session ends with the WebSocket that carried it last; polling requests come and go.
-      if (state.sessionKey !== null && this.sessions.get(state.sessionKey) === state.decoder) this.sessions.delete(state.sessionKey);
+      if (state.websocket && state.sessionKey !== null && this.sessions.get(state.sessionKey) === state.decoder) this.sessions.delete(state.sessionKey);
     }
     const beats = this.heartbeats.end(e.conn, e.at);
     e.appHeartbeat = beats.summary;

@@ -250,7 +250,7 @@ export class CaptureDissector {
     }
     const decodeAs = this.decodeAs.has(server.port);
     const midstream = !e.sawSyn && decodeAs;
-    const dissector = new ConnectionDissector(e.conn, { ...(this.options.limits ? { limits: this.options.limits } : {}), midstream, fallbackToMidstream: decodeAs, serverPort: server.port, clientAddress: client.ip, httpPatterns: this.patterns });
+    const dissector = new ConnectionDissector(e.conn, { ...(this.options.limits ? { limits: this.options.limits } : {}), midstream, fallbackToMidstream: decodeAs, serverPort: server.port, clientAddress: client.ip, httpPatterns: this.patterns, appEvents: this.app !== null });
     this.flows.set(e.conn, { dissector, sniffed: false, sawSyn: e.sawSyn, decodeAs, swapped, ended: new Set() });
     const at = { packet: e.packet, ts: e.ts };
     return [{ type: 'connection', conn: e.conn, client, server, sawSyn: e.sawSyn, at }, ...dissector.start(at)];

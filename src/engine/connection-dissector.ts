@@ -14,6 +14,7 @@ import { ConnectionHealth, type TcpEndReason } from './health.js';
 import { HttpExchanges, newTransportTotals, type SseDispatch } from './http-exchanges.js';
 import type { HttpPatterns } from './http-patterns.js';
 import { notHttpNote } from './sniff.js';
+import { sseAppEvent } from '../app/sse.js';
 
 export interface ConnectionDissectorOptions {
   limits?: Partial<Limits>;
@@ -41,6 +42,11 @@ export interface ConnectionDissectorOptions {
   clientAddress?: string;
   /** The judge of exchange patterns shared by the capture's connections (src/engine/http-patterns.ts). */
   httpPatterns?: HttpPatterns;
+  /**
+   * Emit each Server-Sent Event as an `app` event (default true); false when the application
+   * layer is left out (--app none).
+   */
+  appEvents?: boolean;
 }
 
 type Phase =
@@ -101,6 +107,8 @@ export class ConnectionDissector {
   private kind: ConnectionEndEvent['kind'] = 'unknown';
   private http: HttpConnection | null = null;
   private exchanges: HttpExchanges | null = null;
+  /** Server-Sent Events become `app` events (not with --app none). */
+  private readonly appEvents: boolean;
   /** What each transport delivered and cost (see TransportTotals). */
   private readonly transports: ConnectionEndEvent['transports'] = {};
   /** The WebSocket phase's totals, once it has begun. */
@@ -137,6 +145,7 @@ export class ConnectionDissector {
     this.maxEarly = options.maxEarlyBytes ?? DEFAULT_MAX_EARLY;
     this.fallback = options.fallbackToMidstream ?? false;
     this.serverPort = options.serverPort;
+    this.appEvents = options.appEvents ?? true;
     if (options.midstream) {
       this.phase = 'websocket';
       this.kind = 'websocket';
@@ -346,6 +355,7 @@ export class ConnectionDissector {
     const sse: SseDispatch[] = [];
     const alerts: Alert[] = [];
     exchanges.handle(e, told, sse, alerts);
+    if (this.appEvents) for (const d of sse) out.push(sseAppEvent(this.conn, d.event, d.at));
     for (const alert of alerts) out.push(this.alertEvent(alert));
     // Their alerts were counted when they arose (each was an `alert` event then).
     out.push(...told);

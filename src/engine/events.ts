@@ -95,6 +95,8 @@ export interface HttpExchangeEvent {
   at: StreamPosition;
   /** Where the request began. */
   start: StreamPosition;
+  /** Where the request ended (its last byte), or null when it never did. */
+  requestAt: StreamPosition | null;
   /** null for a response with no request (http.response-without-request). */
   method: string | null;
   path: string | null;
@@ -128,6 +130,8 @@ export interface HttpExchangeEvent {
   interim: number[];
   /** Engine.IO long-polling: the session id (from the URL, or the open packet), else null. */
   session: string | null;
+  /** Server-Sent Events dispatched by the response (each an `app` event), or null when it is no event stream. */
+  events: number | null;
   alerts: Alert[];
 }
 

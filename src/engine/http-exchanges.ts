@@ -14,13 +14,10 @@ import type { Limits, StreamPosition } from '../websocket/types.js';
 import type { HttpBody, HttpExchangeEvent, TransportTotals, WireTransport } from './events.js';
 import { engineIoPollingTarget, engineIoSid, type HttpPatterns } from './http-patterns.js';
 
-/** One dispatched Server-Sent Event, where its blank line arrived. */
+/** One dispatched Server-Sent Event, where the chunk holding its blank line arrived. */
 export interface SseDispatch {
-  exchange: HttpExchangeEvent | null;
-  index: number;
   event: SseEvent;
   at: StreamPosition;
-  path: string | null;
 }
 
 export interface HttpExchangesOptions {
@@ -168,7 +165,7 @@ export class HttpExchanges {
       for (const event of state.sse.push(piece)) {
         state.sseEvents++;
         state.sseDataBytes += event.dataBytes;
-        sse.push({ exchange: null, index: exchange.index, event, at, path: exchange.request?.target ?? null });
+        sse.push({ event, at });
       }
     }
     if (state.sse.invalidUtf8 && !state.sseInvalidSaid) {
@@ -202,7 +199,7 @@ export class HttpExchanges {
     const eventStream = responseHeaders !== null && isEventStream(responseHeaders);
     const waitMs = ms(exchange.requestEnd, exchange.responseStart);
     const pattern = this.options.patterns?.judge({ client: this.options.client, method: request?.method ?? null, path: target, waitMs, eventStream, engineIoPolling: polling })
-      ?? (eventStream ? 'sse' : polling ? 'long-poll' : 'request');
+      ?? (eventStream ? 'sse' : polling && request?.method === 'GET' ? 'long-poll' : 'request');
     if (state.sse !== null) state.sse.end();
     const event: HttpExchangeEvent = {
       type: 'http',
@@ -210,6 +207,7 @@ export class HttpExchanges {
       index: exchange.index,
       at: exchange.responseEnd ?? at,
       start: exchange.requestStart,
+      requestAt: exchange.requestEnd,
       method: request?.method ?? null,
       path: target,
       version: request?.version ?? null,
@@ -232,6 +230,7 @@ export class HttpExchanges {
       responseBody: responseHeaders === null ? null : this.bodyOf(state.response, responseHeaders, exchange.responseBodyBytes),
       interim: exchange.interim.map((r) => r.status),
       session: polling ? engineIoSid(target) : null,
+      events: state.sse !== null ? state.sseEvents : null,
       alerts: exchange.alerts,
     };
     this.count(event, state);
@@ -276,9 +275,25 @@ export class HttpExchanges {
         server.payloadBytes += e.responseBodyBytes;
       }
     } else {
-      // Engine.IO packets are counted by the polling layer; until then the bodies are payload.
-      client.payloadBytes += e.requestBodyBytes;
-      server.payloadBytes += e.responseBodyBytes;
+      // Engine.IO long-polling: the client's POST bodies and the answers to its GETs carry
+      // packets (a POST's "ok" is no packet); a v4 body separates them with 0x1E, overhead too.
+      const post = e.method === 'POST';
+      addPackets(client, post ? e.requestBody : null, e.requestBodyBytes);
+      addPackets(server, post ? null : e.responseBody, e.responseBodyBytes);
     }
   }
+}
+
+/** A polling body's packets into `t`: each packet a message, the v4 separators (when the body was sent as it is) overhead. */
+function addPackets(t: TransportTotals, body: HttpBody | null, wireBytes: number): void {
+  if (body === null || body.data.length === 0) {
+    t.overheadBytes += wireBytes;
+    return;
+  }
+  let separators = 0;
+  for (const byte of body.data) if (byte === 0x1e) separators++;
+  t.messages += separators + 1;
+  const plain = body.codings.length === 0 && !body.truncated;
+  t.payloadBytes += plain ? wireBytes - separators : wireBytes;
+  if (plain) t.overheadBytes += separators;
 }

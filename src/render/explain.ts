@@ -446,7 +446,7 @@ export class ExplainRenderer {
     lines.push(`   pattern: ${e.pattern}: ${PATTERN_MEANING[e.pattern]}`);
     const preview = bodyPreview(e.responseBody, this.width - 12);
     if (preview !== '' && e.pattern !== 'sse') lines.push(`   body: ${preview}`);
-    return lines.join('\n') + '\n' + this.alerts(e.alerts) + '\n';
+    return lines.join('\n') + '\n\n';
   }
 
   /** A rule across the width with a title in it. */

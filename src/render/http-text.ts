@@ -38,6 +38,7 @@ export function exchangeFacts(e: HttpExchangeEvent): string {
   parts.push(`C→S ${sizes(e.requestHeaderBytes, e.requestBodyBytes, e.requestFramingBytes)}`);
   if (e.status !== null) parts.push(`S→C ${sizes(e.responseHeaderBytes, e.responseBodyBytes, e.responseFramingBytes)}`);
   if (e.contentType !== null) parts.push(escapeText(e.contentType, 40));
+  if (e.events !== null) parts.push(`${e.events} event${e.events === 1 ? '' : 's'}`);
   const body = e.responseBody;
   if (body !== null && body.codings.length > 0) parts.push(body.decoded ? `${body.codings.join('+')} ${e.responseBodyBytes} → ${body.data.length} B` : `${body.codings.join('+')} not decoded`);
   if (!e.complete) parts.push(e.status === null ? 'unanswered' : 'incomplete');

@@ -197,6 +197,7 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
         complete: event.complete,
         interim: event.interim,
         session: event.session,
+        events: event.events,
         requestBody: bodyJson(event.requestBody, maxHex),
         responseBody: bodyJson(event.responseBody, maxHex),
         alerts: event.alerts.map((a) => alertJson(a, event.conn)),

@@ -283,13 +283,9 @@ export class TableRenderer {
         return this.message(event.message);
       case 'app':
         return this.appLine(event);
-      case 'http': {
+      case 'http':
         this.noteTime(event.start.ts);
-        // The connection's addresses once, above its first exchange.
-        const head = this.described.has(event.conn) ? '' : `${this.c.heading(`#${event.conn}`)} ${this.endpoints.get(event.conn) ?? ''}  HTTP/1.1\n`;
-        this.interrupted(event.conn);
-        return head + this.exchangeRow(event);
-      }
+        return this.httpHead(event.conn) + this.exchangeRow(event);
       case 'alert':
         return this.alerts([event.alert], `#${event.conn} `);
       case 'end': {
@@ -312,7 +308,28 @@ export class TableRenderer {
   /** An application message: a line under the message it came from (in --messages, the first one is the row's content already). */
   private appLine(event: AppEvent): string {
     if (event === this.inRow) return this.alerts(event.alerts);
+    if (event.transport !== 'websocket') return this.httpHead(event.conn) + this.bodyAppRow(event);
     return `${this.c.dim('   └')} ${appText(event, this.options.width - 6)}\n${this.alerts(event.alerts)}`;
+  }
+
+  /** The connection's addresses once, above the first exchange or event-stream row of an HTTP connection. */
+  private httpHead(conn: number): string {
+    const head = this.described.has(conn) ? '' : `${this.c.heading(`#${conn}`)} ${this.endpoints.get(conn) ?? ''}  HTTP/1.1\n`;
+    this.interrupted(conn);
+    return head;
+  }
+
+  /**
+   * An application message that came in an HTTP body (a Server-Sent Event, an Engine.IO packet
+   * of long-polling): a row of its own, on the same timeline as the exchanges and the frames.
+   */
+  private bodyAppRow(e: AppEvent): string {
+    const c = this.c;
+    const packet = e.at.packet !== undefined ? String(e.at.packet) : '-';
+    const time = this.time(e.at.ts);
+    const lead = ` ${c.packet(packet.padEnd(6))} ${c.time(time.padEnd(this.compact ? 8 : 10))} ${`#${e.conn}`.padEnd(4)} `;
+    const label = e.transport === 'sse' ? 'SSE ' : 'POLL';
+    return `${lead}${this.dir(e.direction)} ${c.opcode(label)} ${appText(e, this.options.width - 36)}\n${this.alerts(e.alerts)}`;
   }
 
   /** Something other than rows about `conn` is printed: the next row gets the column header again. */
@@ -345,11 +362,12 @@ export class TableRenderer {
     const c = this.c;
     const packet = e.at.packet !== undefined ? String(e.at.packet) : '-';
     const time = this.time(e.start.ts);
-    const lead = this.compact ? ` ${c.packet(packet.padEnd(6))} ${c.time(time.padEnd(8))} ${`#${e.conn}`.padEnd(4)} ` : ` ${c.packet(packet.padEnd(6))} ${c.time(time.padEnd(10))} ${`#${e.conn}`.padEnd(4)} `;
+    const lead = ` ${c.packet(packet.padEnd(6))} ${c.time(time.padEnd(this.compact ? 8 : 10))} ${`#${e.conn}`.padEnd(4)} `;
     let out = `${lead}${c.opcode('HTTP')} ${c.heading(exchangeTitle(e, this.compact ? 40 : 80))}  ${c.dim(exchangeFacts(e))}\n`;
     const preview = bodyPreview(e.responseBody, this.options.full ? Infinity : Math.max(20, this.previewChars));
     if (preview !== '' && e.pattern !== 'sse') out += `${c.dim('   └')} ${preview}\n`;
-    return out + this.alerts(e.alerts);
+    // Its alerts were shown as they arose.
+    return out;
   }
 
   private noteTime(ts: number | undefined): void {
