@@ -91,9 +91,11 @@ export class AppHeartbeats {
 
   /**
    * Connection `id` is over (at `at`): its summary, null when it carried no protocol heartbeat
-   * and negotiated none, and the late findings only its end shows.
+   * and negotiated none, and the late findings only its end shows. `judgeSilence` false: the
+   * connection was one of a session's HTTP long-polling connections, which come and go while
+   * the session's heartbeats continue elsewhere, so its quiet end says nothing.
    */
-  end(id: number, at: StreamPosition): { summary: AppHeartbeatSummary | null; alerts: Alert[] } {
+  end(id: number, at: StreamPosition, judgeSilence = true): { summary: AppHeartbeatSummary | null; alerts: Alert[] } {
     const conn = this.conns.get(id);
     if (conn === undefined) return { summary: null, alerts: [] };
     this.conns.delete(id);
@@ -111,7 +113,7 @@ export class AppHeartbeats {
         alerts.push(late(other(ping.direction), ping.packet, `The ${conn.protocol} ping of the ${ping.direction} got no answer within its timeout (${ms(timeoutMs)}): the connection lived ${ms(lived)} after it.`, { waitedMs: roundMs(lived), timeoutMs }));
       }
     }
-    for (const side of ['client', 'server'] as const) {
+    for (const side of judgeSilence ? (['client', 'server'] as const) : []) {
       const duty = this.duty(conn, side);
       const last = conn.lastSent[side];
       if (duty?.silenceMs == null || last === undefined || at.ts === undefined) continue;

@@ -283,7 +283,7 @@ export class AppLayer {
       // A session ends with the WebSocket that carried it last; polling requests come and go.
       if (state.websocket && state.sessionKey !== null && this.sessions.get(state.sessionKey) === state.decoder) this.sessions.delete(state.sessionKey);
     }
-    const beats = this.heartbeats.end(e.conn, e.at);
+    const beats = this.heartbeats.end(e.conn, e.at, e.kind === 'websocket' || state.websocket);
     e.appHeartbeat = beats.summary;
     if (beats.alerts.length > 0) {
       const late: AppOutput[] = beats.alerts.map((alert) => ({ type: 'alert', conn: e.conn, alert }));

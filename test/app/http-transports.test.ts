@@ -140,6 +140,11 @@ describe('real peers', () => {
     const app = all.filter((e) => e.type === 'app');
     expect(app.every((e) => e.session === session.sid)).toBe(true);
     expect(app.flatMap((e) => e.alerts)).toEqual([]);
+    // Polling connections end quietly when the session moves to its WebSocket: no heartbeat is late.
+    expect(all.filter((e) => e.type === 'alert')).toEqual([]);
+    // The WebSocket's Engine.IO heartbeat is judged against the pingInterval of the open packet that came over polling.
+    const wsEnd = all.find((e) => e.type === 'end' && e.kind === 'websocket');
+    expect(wsEnd!.appHeartbeat).toMatchObject({ protocol: 'engine.io', negotiated: { server: { intervalMs: session.pingInterval, timeoutMs: session.pingTimeout } } });
     // The open packet came over polling, with the heartbeat the server was configured with.
     expect(app[0]).toMatchObject({ transport: 'polling', protocol: 'engine.io', kind: 'open', data: { sid: session.sid, pingInterval: session.pingInterval, pingTimeout: session.pingTimeout } });
     // Several TCP connections carried the session: polling requests, then the WebSocket.
@@ -170,6 +175,6 @@ describe('real peers', () => {
     }
     // Chromium's own report of what it dispatched is in the capture too.
     const report = all.find((e) => e.type === 'http' && e.method === 'POST' && e.path === '/report');
-    expect(JSON.parse(report.requestBody.text)).toEqual(spec.connections[0].sse.dispatched);
+    expect(JSON.parse(report!.requestBody.text)).toEqual(spec.connections[0].sse.dispatched);
   });
 });
