@@ -68,6 +68,8 @@ export interface ViewOptions {
   hideHeartbeats?: boolean;
   /** Seconds an HTTP answer must be held to be long polling. */
   longPoll?: number;
+  /** Write HAR 1.2 to this file as well (src/render/har.ts). */
+  har?: string;
 }
 
 export function parseCount(value: string): number {
@@ -160,6 +162,7 @@ export function addViewOptions(command: Command, fromHelp = 'only frames sent by
     .option('--columns <names>', `the table's columns, in order, from ${COLUMN_NAMES.join(', ')} (e.g. no,time,dir,opcode,length,payload)`, parseColumns)
     .option('--full', 'show whole payloads')
     .option('--width <columns>', 'table width (default: the terminal width, or 120)', parseCount)
+    .option('--har <file>', 'also write every HTTP exchange and WebSocket (with its messages) to FILE as HAR 1.2')
     .option('--long-poll <seconds>', 'an HTTP answer held this long is long polling when the client asks again (default 1)', parseSeconds)
     .option('--color', 'force colors (default: only on a terminal; NO_COLOR or FORCE_COLOR=0 turn them off, FORCE_COLOR=1-3 on)')
     .option('--no-color', 'no colors');

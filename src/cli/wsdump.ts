@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { Command } from 'commander';
 import { FILE_CHUNK, openCapture } from '../capture/open-capture.js';
@@ -7,6 +7,7 @@ import { CaptureDissector } from '../engine/capture-dissector.js';
 import type { DissectEvent } from '../engine/events.js';
 import { NdjsonEncoder, ndjsonLines } from '../render/ndjson-encoder.js';
 import { ByteWriter } from '../render/byte-writer.js';
+import { escapeText } from '../render/escape.js';
 import { canRequireModules, preloadDecoders } from '../app/load.js';
 import { Progress } from './progress.js';
 import {
@@ -119,9 +120,11 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
     warn(io, "wsdump: reading a capture from stdin, which is a terminal: pipe one in (tcpdump -i lo -U -w - 'tcp port 8080' | wsdump -) or give a file name; Ctrl-D ends\n");
   }
   const keyLog = options.keylog !== undefined ? await readKeyLogs(options.keylog, io, path === '-') : undefined;
-  const capture = await openCapture(source, { name });
   const app = appOptionsFrom(options);
   if (app !== false && !canRequireModules()) await preloadDecoders();
+  // A HAR (DevTools' export, or wsdump --har's) holds exchanges and messages, not packets.
+  const harIn = path !== '-' && looksLikeJson(path) ? await readHar(path, app, io) : null;
+  const capture = harIn === null ? await openCapture(source, { name }) : null;
   const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}), ...(keyLog ? { keyLog } : {}), app, ...(options.longPoll !== undefined ? { longPollMs: options.longPoll * 1000 } : {}) });
   const out = new Output(io.stdout);
   // Every view writes into one byte buffer (src/render/byte-writer.ts), handed to the output
@@ -177,8 +180,10 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   };
   let errors = 0;
   let damaged = false;
+  const har = options.har !== undefined ? (await import('./har-file.js')).openHarFile(options.har, 'wsdump') : null;
   const collect = (events: ReturnType<CaptureDissector['item']>) => {
     for (const event of events) {
+      har?.event(event);
       if (options.strict && hasError(event)) errors++;
       if (event.type === 'notice' && DAMAGE_NOTICES.has(event.code)) {
         // Damage is said once on stderr, after what came before it; the table does not
@@ -195,7 +200,12 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   // Output is written once per batch (one chunk of input), so live input
   // (tcpdump -U -w - | wsdump -) is shown as it comes.
   let first = true;
-  for await (const batch of capture.batches) {
+  if (harIn !== null) {
+    const ts = harIn.find((e) => e.type === 'connection')?.at.ts;
+    if (ts !== undefined) setTimeOrigin(ts);
+    collect(harIn);
+  }
+  for await (const batch of capture?.batches ?? []) {
     if (first) {
       const packet = batch.find((item) => item.kind === 'packet');
       if (packet !== undefined) {
@@ -211,6 +221,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
     if (out.isClosed) break;
   }
   collect(dissector.finish());
+  har?.close();
   await flush();
   progress?.hide();
   const unmatched = noConnectionMatched(filter, options);
@@ -218,6 +229,41 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   if (out.failure) throw new UsageError(`cannot write the output: ${out.failure.message}`);
   if (options.strict && errors > 0) return EXIT.strict;
   return damaged ? EXIT.damaged : EXIT.ok;
+}
+
+/** The file starts with "{" (after a BOM and white space): a JSON document, not a capture. */
+function looksLikeJson(path: string): boolean {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const head = Buffer.alloc(64);
+      const n = readSync(fd, head, 0, 64, 0);
+      return /^(\ufeff)?\s*\{/.test(head.subarray(0, n).toString('utf8'));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A HAR file as the engine's events (src/engine/har-input.ts), through the application layer
+ * unless --app none. It has no frames: said once on stderr. Not a HAR: a one-line error.
+ */
+async function readHar(path: string, app: ReturnType<typeof appOptionsFrom>, io: CliIo): Promise<DissectEvent[]> {
+  const { harToEvents, HarError } = await import('../engine/har-input.js');
+  let input;
+  try {
+    input = harToEvents(readFileSync(path, 'utf8'), app !== false);
+  } catch (error) {
+    if (error instanceof HarError) throw new UsageError(`${escapeText(path, 200)}: ${error.message}`);
+    throw error;
+  }
+  warn(io, `wsdump: ${escapeText(path, 200)} is a HAR${input.creator !== null ? ` (${escapeText(input.creator, 60)})` : ''}: it holds HTTP exchanges and WebSocket messages, not packets or frames, so only the message-level views (--messages, --events, --summary, --json) show them${input.skipped > 0 ? `; ${input.skipped} entr${input.skipped === 1 ? 'y' : 'ies'} without a request URL skipped` : ''}\n`);
+  if (app === false) return input.events;
+  const { AppLayer } = await import('../app/layer.js');
+  return new AppLayer(app).process(input.events);
 }
 
 /**

@@ -263,6 +263,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
   if (options.keylog !== undefined && tls === undefined && !options.target.tls) warn(io, 'wsproxy: note: --keylog has nothing to log without a TLS leg (--tls-cert, or a wss:// target)\n');
   const keylog = options.keylog !== undefined ? openKeylog(options.keylog) : undefined;
   const record = options.write !== undefined ? await openCaptureFile(options.write) : undefined;
+  const har = options.har !== undefined ? (await import('./har-file.js')).openHarFile(options.har, 'wsproxy') : null;
   let proxy;
   try {
     proxy = await startProxy({
@@ -283,11 +284,15 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
       handshakeTimeout: options.handshakeTimeout * 1000,
       pingTimeout: options.pingTimeout * 1000,
       ...(options.longPoll !== undefined ? { longPollMs: options.longPoll * 1000 } : {}),
-      onEvent: (event: DissectEvent) => output.write(view(event)),
+      onEvent: (event: DissectEvent) => {
+        har?.event(event);
+        output.write(view(event));
+      },
       onCallbackError: (error) => warn(io, `wsproxy: internal error while showing an event (please report it): ${error instanceof Error ? error.message : String(error)}\n`),
     });
   } catch (error) {
     record?.destroy();
+    har?.close();
     if (keylog !== undefined) closeSync(keylog);
     throw error;
   }
@@ -299,6 +304,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
   stopCollecting();
   if (proxy.connections > 0) warn(io, `wsproxy: stopping; ${proxy.connections} connection(s) open, waiting up to ${options.grace} s\n`);
   await proxy.close({ grace: options.grace * 1000 });
+  har?.close();
   if (keylog !== undefined) closeSync(keylog);
   // The output gets --grace too: a stdout nobody reads must not keep the proxy from stopping.
   const unwritten = await output.flush(options.grace * 1000);

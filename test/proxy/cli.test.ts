@@ -415,3 +415,22 @@ describe('wsproxy --keylog', () => {
     expect(io.stderr.text).toBe('wsproxy: cannot write the key log /no/such/dir/keys.txt: no such directory\n');
   });
 });
+
+describe('wsproxy --har', () => {
+  it('writes the relayed WebSocket, with its messages as Chrome writes them, as HAR 1.2 when stopped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsproxy-har-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'session.har');
+    const target = await wsEcho();
+    const proxy = await run(['--listen', '0', '--target', String(target), '--json', '--har', file]);
+    await session(proxy.port);
+    expect(await proxy.stop()).toBe(0);
+    const har = JSON.parse(readFileSync(file, 'utf8'));
+    expect(har.log).toMatchObject({ version: '1.2', creator: { name: 'wsproxy' } });
+    const [entry] = har.log.entries;
+    expect(entry).toMatchObject({ _resourceType: 'websocket', request: { method: 'GET', url: `ws://127.0.0.1:${proxy.port}/live` }, response: { status: 101 } });
+    const sent = ndjson(proxy.io.stdout.text).filter((e) => e.type === 'message' && (e.opcode === 1 || e.opcode === 2));
+    expect(entry._webSocketMessages.map((m: { type: string; opcode: number }) => [m.type, m.opcode])).toEqual(sent.map((m) => [m.from === 'client' ? 'send' : 'receive', m.opcode]));
+    expect(entry._webSocketMessages[0]).toMatchObject({ type: 'send', opcode: 1, data: 'hello, live view' });
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * HAR in and out: `wsdump --har FILE` writes HAR 1.2 (the spec's required fields and types,
+ * Chrome's `_webSocketMessages`), and `wsdump FILE.har` reads it back into the message-level
+ * views: the round trip keeps every exchange, every WebSocket message and what the
+ * application layer makes of them.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/wsdump.js';
+import { argv, fakeIo, ndjson } from './io.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'wsdump-har-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function wsdump(...args: string[]) {
+  const io = fakeIo();
+  const code = await main(argv(...args), io);
+  return { code, stdout: io.stdout.text, stderr: io.stderr.text };
+}
+
+type Json = Record<string, any>;
+
+/** The HAR 1.2 rules for what we write ("HAR 1.2 Spec", softwareishard.com). */
+function checkHar12(har: Json): void {
+  expect(har.log.version).toBe('1.2');
+  expect(har.log.creator).toMatchObject({ name: 'wsdump', version: expect.any(String) });
+  expect(Array.isArray(har.log.entries)).toBe(true);
+  const pair = { name: expect.any(String), value: expect.any(String) };
+  for (const e of har.log.entries) {
+    expect(new Date(e.startedDateTime).toISOString()).toBe(e.startedDateTime);
+    expect(e.time).toBeGreaterThanOrEqual(0);
+    // "time: total elapsed time of the request in milliseconds. This is the sum of all timings available in the timings object (i.e. not including -1 values)."
+    const sum = ['blocked', 'dns', 'connect', 'send', 'wait', 'receive'].map((k) => e.timings[k] ?? -1).filter((v: number) => v !== -1).reduce((a: number, b: number) => a + b, 0);
+    expect(Math.abs(sum - e.time)).toBeLessThan(0.01);
+    for (const k of ['send', 'wait', 'receive']) expect(e.timings[k]).toBeGreaterThanOrEqual(0);
+    expect(e.cache).toEqual({});
+    const rq = e.request;
+    expect(rq).toMatchObject({ method: expect.any(String), url: expect.stringMatching(/^(https?|wss?):\/\//), httpVersion: expect.any(String), cookies: [], headersSize: expect.any(Number), bodySize: expect.any(Number) });
+    for (const h of [...rq.headers, ...rq.queryString]) expect(h).toEqual(pair);
+    if (rq.postData !== undefined) expect(rq.postData).toMatchObject({ mimeType: expect.any(String), text: expect.any(String) });
+    const rs = e.response;
+    expect(rs).toMatchObject({ status: expect.any(Number), statusText: expect.any(String), httpVersion: expect.any(String), cookies: [], redirectURL: expect.any(String), headersSize: expect.any(Number), bodySize: expect.any(Number) });
+    for (const h of rs.headers) expect(h).toEqual(pair);
+    expect(rs.content).toMatchObject({ size: expect.any(Number), mimeType: expect.any(String) });
+    if (rs.content.encoding !== undefined) expect(rs.content.encoding).toBe('base64');
+    for (const m of e._webSocketMessages ?? []) {
+      expect(['send', 'receive']).toContain(m.type);
+      expect(typeof m.time).toBe('number');
+      expect([1, 2]).toContain(m.opcode);
+      expect(typeof m.data).toBe('string');
+    }
+  }
+}
+
+describe('wsdump --har', () => {
+  it.each(['fixtures/real/socketio-chromium.pcap', 'fixtures/real/sse.pcap', 'fixtures/real/keepalive-upgrade.pcap', 'fixtures/real/deflate.pcap'])('%s: HAR 1.2 that reads back to the same exchanges, messages and app events', async (capture) => {
+    const file = join(dir, `${capture.split('/').pop()}.har`);
+    const direct = await wsdump('--json', '--full', '--har', file, capture);
+    expect(direct.code).toBe(0);
+    const har = JSON.parse(readFileSync(file, 'utf8'));
+    checkHar12(har);
+    const events = ndjson(direct.stdout);
+    const http = events.filter((e) => e.type === 'http');
+    const upgrades = events.filter((e) => e.type === 'handshake');
+    expect(har.log.entries).toHaveLength(http.length + upgrades.length);
+    // Every WebSocket's text and binary messages, in order, as Chrome writes them.
+    for (const h of upgrades.filter((u) => u.upgraded)) {
+      const entry = har.log.entries.find((e: Json) => e._wsdump.conn === h.conn && e.response.status === 101);
+      expect(entry._resourceType).toBe('websocket');
+      const messages = events.filter((e) => e.type === 'message' && e.conn === h.conn && (e.opcode === 1 || e.opcode === 2));
+      expect(entry._webSocketMessages.map((m: Json) => [m.type, m.opcode, m.opcode === 1 ? m.data : Buffer.from(m.data, 'base64').toString('hex')])).toEqual(
+        messages.map((m) => [m.from === 'client' ? 'send' : 'receive', m.opcode, m.opcode === 1 ? m.text : m.payload]),
+      );
+    }
+
+    const back = await wsdump('--json', '--full', file);
+    expect(back.code).toBe(0);
+    expect(back.stderr).toMatch(/is a HAR \(wsdump .*\): it holds HTTP exchanges and WebSocket messages, not packets or frames/);
+    const read = ndjson(back.stdout);
+    expect(read.filter((e) => e.type === 'frame')).toEqual([]);
+    const key = (e: Json) => [e.method, e.path, e.status, e.responseBody?.text ?? e.responseBody?.payload ?? null];
+    expect(read.filter((e) => e.type === 'http').map(key).sort()).toEqual(http.map(key).sort());
+    const text = (list: Json[]) => list.filter((e) => e.type === 'message' && (e.opcode === 1 || e.opcode === 2)).map((e) => [e.from, e.text ?? e.payload]);
+    expect(text(read)).toEqual(text(events));
+    const app = (list: Json[]) => list.filter((e) => e.type === 'app').map((e) => [e.from, e.transport, e.protocol, e.kind, e.session, e.event ?? null, e.data ?? null]).sort();
+    expect(app(read)).toEqual(app(events));
+  });
+
+  it('reads a HAR as DevTools writes it: a WebSocket entry without our extras, a binary message in base64', async () => {
+    const file = join(dir, 'devtools.har');
+    writeFileSync(file, JSON.stringify({
+      log: {
+        version: '1.2',
+        creator: { name: 'WebInspector', version: '537.36' },
+        pages: [],
+        entries: [
+          {
+            startedDateTime: '2026-12-05T10:00:00.000Z', time: 12, _resourceType: 'websocket',
+            request: { method: 'GET', url: 'wss://example.test/chat', httpVersion: 'HTTP/1.1', headers: [{ name: 'Sec-WebSocket-Key', value: 'dGhlIHNhbXBsZSBub25jZQ==' }], queryString: [], cookies: [], headersSize: -1, bodySize: 0 },
+            response: { status: 101, statusText: 'Switching Protocols', httpVersion: 'HTTP/1.1', headers: [{ name: 'Sec-WebSocket-Accept', value: 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=' }], cookies: [], content: { size: 0, mimeType: 'x-unknown' }, redirectURL: '', headersSize: -1, bodySize: 0 },
+            cache: {}, timings: { blocked: -1, dns: -1, ssl: -1, connect: -1, send: 0, wait: 12, receive: 0 },
+            _webSocketMessages: [
+              { type: 'send', time: 1796464800.1, opcode: 1, data: 'hello' },
+              { type: 'receive', time: 1796464800.2, opcode: 2, data: Buffer.from([1, 2, 3]).toString('base64') },
+            ],
+          },
+        ],
+      },
+    }));
+    const { code, stdout } = await wsdump('--json', file);
+    expect(code).toBe(0);
+    const events = ndjson(stdout);
+    expect(events.find((e) => e.type === 'handshake')).toMatchObject({ path: '/chat', status: 101, upgraded: true, acceptValid: true });
+    expect(events.filter((e) => e.type === 'message').map((e) => [e.from, e.opcodeName, e.text ?? e.payload, e.ts])).toEqual([
+      ['client', 'text', 'hello', 1796464800.1],
+      ['server', 'binary', '010203', 1796464800.2],
+    ]);
+    const table = await wsdump('--messages', file);
+    expect(table.stdout).toMatch(/C→S text .*"hello"/);
+  });
+
+  it.each([
+    ['{ not json', /not JSON/],
+    ['{"version": 1}', /no "log": not a HAR/],
+    ['{"log": {}}', /no "entries" array/],
+  ])('says in one line that %s is no HAR, exit 1', async (content, message) => {
+    const file = join(dir, 'bad.har');
+    writeFileSync(file, content);
+    const { code, stderr, stdout } = await wsdump(file);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(message);
+  });
+
+  it('says in one line that it cannot write the HAR', async () => {
+    const { code, stderr } = await wsdump('--har', join(dir, 'no', 'such', 'dir.har'), 'fixtures/real/ws-basic.pcap');
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/cannot write --har/);
+  });
+});
