@@ -257,7 +257,7 @@ async function readHar(path: string, app: ReturnType<typeof appOptionsFrom>, io:
   try {
     input = harToEvents(readFileSync(path, 'utf8'), app !== false);
   } catch (error) {
-    if (error instanceof HarError) throw new UsageError(`${escapeText(path, 200)}: ${error.message}`);
+    if (error instanceof HarError) throw new UsageError(`${escapeText(path, 200)}: not a pcap or pcapng file, nor a HAR: ${error.message}`);
     throw error;
   }
   warn(io, `wsdump: ${escapeText(path, 200)} is a HAR${input.creator !== null ? ` (${escapeText(input.creator, 60)})` : ''}: it holds HTTP exchanges and WebSocket messages, not packets or frames, so only the message-level views (--messages, --events, --summary, --json) show them${input.skipped > 0 ? `; ${input.skipped} entr${input.skipped === 1 ? 'y' : 'ies'} without a request URL skipped` : ''}\n`);

@@ -84,11 +84,11 @@ export function harToEvents(text: string, appEvents = true): HarInput {
   try {
     doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
-    throw new HarError(`not JSON (${(error as Error).message})`);
+    throw new HarError(`it starts like JSON but is not JSON (${(error as Error).message})`);
   }
-  if (!isObject(doc) || !isObject(doc.log)) throw new HarError('a JSON document with no "log": not a HAR');
+  if (!isObject(doc) || !isObject(doc.log)) throw new HarError('a JSON document with no "log"');
   const entries = doc.log.entries;
-  if (!Array.isArray(entries)) throw new HarError('its "log" has no "entries" array: not a HAR');
+  if (!Array.isArray(entries)) throw new HarError('its "log" has no "entries" array');
   const creator = isObject(doc.log.creator) ? [str(doc.log.creator.name), str(doc.log.creator.version)].filter(Boolean).join(' ') || null : null;
   const events: DissectEvent[] = [];
   let skipped = 0;

@@ -122,9 +122,9 @@ describe('wsdump --har', () => {
   });
 
   it.each([
-    ['{ not json', /not JSON/],
-    ['{"version": 1}', /no "log": not a HAR/],
-    ['{"log": {}}', /no "entries" array/],
+    ['{ not json', /bad\.har: not a pcap or pcapng file, nor a HAR: it starts like JSON but is not JSON/],
+    ['{"version": 1}', /not a pcap or pcapng file, nor a HAR: a JSON document with no "log"/],
+    ['{"log": {}}', /not a pcap or pcapng file, nor a HAR: its "log" has no "entries" array/],
   ])('says in one line that %s is no HAR, exit 1', async (content, message) => {
     const file = join(dir, 'bad.har');
     writeFileSync(file, content);
