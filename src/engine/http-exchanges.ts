@@ -145,8 +145,9 @@ export class HttpExchanges {
   }
 
   private body(exchange: HttpExchange, direction: Direction, bytes: Uint8Array, at: StreamPosition, sse: SseDispatch[], alerts: Alert[]): void {
-    const state = this.state(exchange);
-    if (state.ignored) return;
+    // An exchange already told (or an upgrade, told by its handshake) keeps nothing more.
+    const state = this.states.get(exchange);
+    if (state === undefined || state.ignored) return;
     const max = this.options.limits.maxMessageSize;
     if (direction === 'client') {
       (state.request ??= new BodyCollector(max)).add(bytes);
