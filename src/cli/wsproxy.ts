@@ -25,8 +25,10 @@ import {
   addViewOptions,
   parseProgram,
 } from './common.js';
+import { addInterceptOptions, faultsFrom, type InterceptCliOptions } from './intercept-options.js';
+import { describeFaults, hasFaults } from '../proxy/intercept/faults.js';
 
-export interface WsproxyOptions extends ViewOptions {
+export interface WsproxyOptions extends ViewOptions, InterceptCliOptions {
   listen: HostPort;
   target: ProxyTarget;
   insecure?: boolean;
@@ -67,11 +69,16 @@ Examples:
   $ wsproxy -l 0.0.0.0:9000 -t 10.0.0.5:80 --json | jq 'select(.type=="alert")'
   $ wsproxy -l 9000 -t 8080 --timeline --ping-timeout 2   each connection's life
   $ wsproxy -l 9000 -t 3000 --events --hide-heartbeats   events, no pings
+  $ wsproxy -l 9000 -t 8080 --drop-pongs          watch a heartbeat time out
+  $ wsproxy -l 9000 -t 8080 --fragment 16 --delay 50-200   fragments, jitter
+  $ wsproxy -l 9000 -t 8080 --throttle 2k --close-after 10:4000
 
 Bytes are forwarded untouched and first; dissection never slows or alters them.
-Output is live; if the terminal cannot keep up, events are dropped (and
-counted), never the traffic. Ctrl-C: stop accepting, let open connections
-finish (--grace), print their summaries, exit 0.
+With a fault (--delay, --drop-pings, --drop-pongs, --fragment, --close-after,
+--throttle) WebSocket messages are changed as asked, each change a line in the
+view (docs/labs.md). Output is live; if the terminal cannot keep up, events are
+dropped (and counted), never the traffic. Ctrl-C: stop accepting, let open
+connections finish (--grace), print their summaries, exit 0.
 Output not written within another --grace is then dropped (said on stderr).
 
 Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 unusable arguments, address in use,
@@ -121,7 +128,7 @@ export function createWsproxyProgram(): Command {
     .addOption(new Option('--idle-timeout <seconds>', 'close a connection (both sides, with a notice) after this long without a byte either way').argParser(parseSeconds).default(0, '0 = never'))
     .addOption(new Option('--handshake-timeout <seconds>', 'close a connection (both sides, with a notice) whose client has not sent the whole header of its request within this long, or whose target then has not sent the whole header of its answer').argParser(parseSeconds).default(10, '10; 0 = never'))
     .addOption(new Option('--ping-timeout <seconds>', 'a line, live, when a WebSocket Ping has had no Pong for this long (a protocol\'s own ping: for the timeout it negotiated, else this)').argParser(parseSeconds).default(5, '5; 0 = never'));
-  return addLimitOptions(program).addHelpText('after', EXAMPLES).showHelpAfterError('(run wsproxy --help for usage)');
+  return addInterceptOptions(addLimitOptions(program)).addHelpText('after', EXAMPLES).showHelpAfterError('(run wsproxy --help for usage)');
 }
 
 function readPem(path: string, option: string): Buffer {
@@ -264,6 +271,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
   const keylog = options.keylog !== undefined ? openKeylog(options.keylog) : undefined;
   const record = options.write !== undefined ? await openCaptureFile(options.write) : undefined;
   const har = options.har !== undefined ? (await import('./har-file.js')).openHarFile(options.har, 'wsproxy') : null;
+  const faults = faultsFrom(options);
   let proxy;
   try {
     proxy = await startProxy({
@@ -284,6 +292,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
       handshakeTimeout: options.handshakeTimeout * 1000,
       pingTimeout: options.pingTimeout * 1000,
       ...(options.longPoll !== undefined ? { longPollMs: options.longPoll * 1000 } : {}),
+      faults,
       onEvent: (event: DissectEvent) => {
         har?.event(event);
         output.write(view(event));
@@ -298,6 +307,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
   }
   const scheme = tls ? 'wss' : 'ws';
   warn(io, `wsproxy: ${scheme}://${formatHostPort(proxy.address)} → ${options.target.tls ? 'wss://' : ''}${formatHostPort(options.target)}${options.write ? `, recording to ${options.write}` : ''} (Ctrl-C to stop)\n`);
+  if (hasFaults(faults)) warn(io, `wsproxy: faults: ${describeFaults(faults)}\n`);
   control.onListening?.(proxy.address);
   const stopCollecting = collectWhenQuiet(proxy);
   await waitForStop(control.signal);

@@ -19,6 +19,9 @@ import { ConnectionRelay, DEFAULT_MAX_BUFFERED, resetSide, type RelaySide } from
 import { HttpPatterns } from '../engine/http-patterns.js';
 import { CaptureRecording, captureClock, ConnectionTap, describe, notice } from './tap.js';
 import { TapQueue } from './tap-queue.js';
+import { hasFaults, type FaultOptions } from './intercept/faults.js';
+import { ConnectionInterceptor } from './intercept/interceptor.js';
+import { DEFAULT_LIMITS } from '../websocket/types.js';
 
 export interface ProxyOptions {
   /** Where to listen. Host default 127.0.0.1 (all interfaces only when asked: 0.0.0.0 or ::); port 0 picks a free one. */
@@ -81,6 +84,11 @@ export interface ProxyOptions {
    * CLI queues text).
    */
   onEvent?: (event: DissectEvent) => void;
+  /**
+   * Built-in faults (src/proxy/intercept): with any, each connection's WebSocket traffic goes
+   * through an interceptor that applies them; with none, bytes are relayed untouched.
+   */
+  faults?: FaultOptions;
   /** onEvent threw (a bug in the caller): reported here, and the relay goes on. Default: ignored. */
   onCallbackError?: (error: unknown) => void;
 }
@@ -202,6 +210,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   if (!(maxBuffered >= 1)) throw new ProxyError(`maxBufferedBytes must be at least 1 (got ${maxBuffered})`);
   if (!(idleTimeout >= 0)) throw new ProxyError(`idleTimeout must be 0 (off) or a number of milliseconds (got ${idleTimeout})`);
   if (!(handshakeTimeout >= 0)) throw new ProxyError(`handshakeTimeout must be 0 (off) or a number of milliseconds (got ${handshakeTimeout})`);
+  const faults = options.faults !== undefined && hasFaults(options.faults) ? options.faults : null;
+  const maxMessage = options.limits?.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize;
   const ca = options.ca?.length ? [...rootCertificates, ...options.ca.map(String)] : undefined;
 
   let secureContext: SecureContext | null = null;
@@ -363,6 +373,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         maxBuffered,
         idleTimeout,
         handshakeTimeout,
+        ...(faults !== null ? { intercept: (link) => new ConnectionInterceptor(conn, link, { faults, maxMessage, report }) } : {}),
       });
       relay.start();
       await relay.done;

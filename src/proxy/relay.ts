@@ -47,6 +47,26 @@ export interface RelayOptions {
   handshakeTimeout?: number;
   /** One line for the view when the handshake deadline closes the connection. Default: `report`. */
   reportHandshake?: (message: string) => void;
+  /** A fault or script is loaded: the bytes go through this instead of straight on (src/proxy/intercept). */
+  intercept?: (link: InterceptorLink) => RelayInterceptor;
+}
+
+/** What takes the bytes read from each side, instead of the relay writing them on untouched. */
+export interface RelayInterceptor {
+  data(from: Direction, chunk: Uint8Array): void;
+  /** `from` sent its FIN: the interceptor calls `finish(from)` once what it holds from that side is out. */
+  end(from: Direction): void;
+  /** Bytes from `from` held by the interceptor, not yet written: they count against --max-buffered. */
+  held(from: Direction): number;
+  /** The connection is gone: drop what is held, stop timers. */
+  dispose(): void;
+}
+
+/** How an interceptor sends on: `from`'s bytes (as they now are) to the other side, its FIN, and room again. */
+export interface InterceptorLink {
+  forward(from: Direction, bytes: Uint8Array): void;
+  finish(from: Direction): void;
+  room(from: Direction): void;
 }
 
 /** The default of --max-buffered: 64 KiB per direction of each connection. */
@@ -111,6 +131,9 @@ export class ConnectionRelay {
   private handshakeTimer: NodeJS.Timeout | null = null;
   private readonly heads = { client: new HeadEnd(), server: new HeadEnd() };
   private readonly queue: TapQueue;
+  private readonly interceptor: RelayInterceptor | null;
+  /** Each direction's way to resume reading once the queue ahead of it has room. */
+  private readonly releases: Partial<Record<Direction, () => void>> = {};
 
   constructor(
     readonly conn: number,
@@ -123,6 +146,20 @@ export class ConnectionRelay {
     this.queue = options.queue;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.maxBuffered = Math.max(1, options.maxBuffered ?? DEFAULT_MAX_BUFFERED);
+    this.interceptor = options.intercept?.({
+      forward: (from, bytes) => {
+        const dst = this.sides[other(from)].stream;
+        if (dst.destroyed || dst.writableEnded) return;
+        dst.write(bytes, this.releases[from]);
+        this.queue.data(this.tap, from, bytes, captureClock());
+      },
+      finish: (from) => {
+        this.queue.end(this.tap, from, captureClock());
+        const dst = this.sides[other(from)].stream;
+        if (!dst.destroyed) dst.end();
+      },
+      room: (from) => this.releases[from]?.(),
+    }) ?? null;
   }
 
   /** Bytes relayed but still queued in the proxy (not yet taken by the kernel), both directions. */
@@ -146,6 +183,7 @@ export class ConnectionRelay {
         raw.destroy();
         if (--this.open === 0) {
           this.stopTimers();
+          this.interceptor?.dispose();
           this.queue.close(this.tap, captureClock(), this.resolveDone);
         }
       });
@@ -180,6 +218,8 @@ export class ConnectionRelay {
     const dst = this.sides[other(from)].stream;
     const queue = this.queue;
     const maxBuffered = this.maxBuffered;
+    const interceptor = this.interceptor;
+    const backlog = interceptor === null ? () => dst.writableLength : () => dst.writableLength + interceptor.held(from);
     // Paused because the queue towards `dst` is full (resumed as it empties: a write's callback
     // runs once that chunk is flushed, 'drain' once the queue is empty), or because the tap's
     // backlog is (resumed once it is down to half).
@@ -190,7 +230,7 @@ export class ConnectionRelay {
       probe = null;
     };
     const release = () => {
-      if (!held || dst.writableLength >= maxBuffered) return;
+      if (!held || backlog() >= maxBuffered) return;
       if (queue.shouldHold(this.tap)) return void queue.onRoom(release);
       held = false;
       stopProbe();
@@ -204,17 +244,21 @@ export class ConnectionRelay {
         if (src.writable && src.writableLength === 0) src.write(EMPTY);
       }, RESET_PROBE_INTERVAL);
       probe.unref();
-      if (dst.writableLength < maxBuffered) queue.onRoom(release);
+      if (backlog() < maxBuffered) queue.onRoom(release);
     };
+    this.releases[from] = release;
     src.on('data', (chunk: Buffer) => {
       if (dst.destroyed || dst.writableEnded) return;
       this.idleTimer?.refresh();
       if (this.handshakeTimer !== null) this.sawHead(from, chunk);
       // Forward first; the tap gets the chunk once it has been handed to the other side, and
       // decodes it after the sockets that are ready have been served.
-      dst.write(chunk, release);
-      queue.data(this.tap, from, chunk, captureClock());
-      if (!held && (dst.writableLength >= maxBuffered || queue.shouldHold(this.tap))) hold();
+      if (interceptor !== null) interceptor.data(from, chunk);
+      else {
+        dst.write(chunk, release);
+        queue.data(this.tap, from, chunk, captureClock());
+      }
+      if (!held && (backlog() >= maxBuffered || queue.shouldHold(this.tap))) hold();
     });
     src.once('close', () => {
       stopProbe();
@@ -222,6 +266,7 @@ export class ConnectionRelay {
     });
     dst.on('drain', release);
     src.on('end', () => {
+      if (interceptor !== null) return interceptor.end(from);
       queue.end(this.tap, from, captureClock());
       if (!dst.destroyed) dst.end();
     });
