@@ -4,7 +4,8 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseCloseAfter, parseDelay, type FaultOptions } from '../proxy/intercept/faults.js';
-import { parseSize } from './common.js';
+import { loadScript, ScriptError, type HookName, type InterceptScript } from '../proxy/intercept/script.js';
+import { parseSize, UsageError, warn, type CliIo } from './common.js';
 
 export interface InterceptCliOptions {
   delay?: { min: number; max: number };
@@ -13,6 +14,7 @@ export interface InterceptCliOptions {
   fragment?: number;
   closeAfter?: { messages: number; code: number };
   throttle?: number;
+  script?: string;
 }
 
 function argument<T>(parse: (text: string) => T): (text: string) => T {
@@ -35,6 +37,7 @@ function atLeastOne(what: string): (text: string) => number {
 
 export function addInterceptOptions(program: Command): Command {
   return program
+    .option('--script <file.mjs>', 'pass each WebSocket message through this ES module\'s hooks (onMessage, onOpen, onClose): change, drop, hold or inject messages (README, "Scripts")')
     .option('--delay <ms|ms-ms>', 'fault: hold each WebSocket message this many milliseconds (a range: random in it), order kept', argument(parseDelay))
     .option('--drop-pings', 'fault: drop every Ping, both ways')
     .option('--drop-pongs', 'fault: drop every Pong, both ways (watch a heartbeat time out)')
@@ -52,4 +55,26 @@ export function faultsFrom(options: InterceptCliOptions): FaultOptions {
     ...(options.closeAfter !== undefined ? { closeAfter: options.closeAfter } : {}),
     ...(options.throttle !== undefined ? { throttle: options.throttle } : {}),
   };
+}
+
+/** Loads --script FILE before listening: a script that cannot be used is an error at start. */
+export async function scriptFrom(options: InterceptCliOptions): Promise<InterceptScript | undefined> {
+  if (options.script === undefined) return undefined;
+  try {
+    return await loadScript(options.script);
+  } catch (error) {
+    if (error instanceof ScriptError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** A hook's first failure: on stderr with its stack (the live view has one line about it). */
+export function reportScriptError(io: CliIo, hook: HookName, conn: number, error: unknown): void {
+  const stack = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  warn(io, `wsproxy: the script's ${hook} failed on #${conn} (later failures are counted, not shown):\n${stack}\n`);
+}
+
+/** At the end: how often each hook failed, when more than the once shown. */
+export function reportScriptFailures(io: CliIo, failures: ReadonlyMap<HookName, number>): void {
+  for (const [hook, count] of failures) if (count > 1) warn(io, `wsproxy: the script's ${hook} failed ${count} times in all\n`);
 }

@@ -25,7 +25,7 @@ import {
   addViewOptions,
   parseProgram,
 } from './common.js';
-import { addInterceptOptions, faultsFrom, type InterceptCliOptions } from './intercept-options.js';
+import { addInterceptOptions, faultsFrom, reportScriptError, reportScriptFailures, scriptFrom, type InterceptCliOptions } from './intercept-options.js';
 import { describeFaults, hasFaults } from '../proxy/intercept/faults.js';
 
 export interface WsproxyOptions extends ViewOptions, InterceptCliOptions {
@@ -72,11 +72,14 @@ Examples:
   $ wsproxy -l 9000 -t 8080 --drop-pongs          watch a heartbeat time out
   $ wsproxy -l 9000 -t 8080 --fragment 16 --delay 50-200   fragments, jitter
   $ wsproxy -l 9000 -t 8080 --throttle 2k --close-after 10:4000
+  $ wsproxy -l 9000 -t 3000 --script redact.mjs -w legs.pcap
+      (redact.mjs: export function onMessage(m) { return m.text?.replace(…) })
 
 Bytes are forwarded untouched and first; dissection never slows or alters them.
 With a fault (--delay, --drop-pings, --drop-pongs, --fragment, --close-after,
 --throttle) WebSocket messages are changed as asked, each change a line in the
-view (docs/labs.md). Output is live; if the terminal cannot keep up, events are
+view (docs/labs.md); --script hooks may change, drop, hold or inject messages
+(README, "Scripts"). Output is live; if the terminal cannot keep up, events are
 dropped (and counted), never the traffic. Ctrl-C: stop accepting, let open
 connections finish (--grace), print their summaries, exit 0.
 Output not written within another --grace is then dropped (said on stderr).
@@ -272,6 +275,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
   const record = options.write !== undefined ? await openCaptureFile(options.write) : undefined;
   const har = options.har !== undefined ? (await import('./har-file.js')).openHarFile(options.har, 'wsproxy') : null;
   const faults = faultsFrom(options);
+  const script = await scriptFrom(options);
   let proxy;
   try {
     proxy = await startProxy({
@@ -293,6 +297,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
       pingTimeout: options.pingTimeout * 1000,
       ...(options.longPoll !== undefined ? { longPollMs: options.longPoll * 1000 } : {}),
       faults,
+      ...(script ? { script, onScriptError: (hook, conn, error) => reportScriptError(io, hook, conn, error) } : {}),
       onEvent: (event: DissectEvent) => {
         har?.event(event);
         output.write(view(event));
@@ -308,6 +313,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
   const scheme = tls ? 'wss' : 'ws';
   warn(io, `wsproxy: ${scheme}://${formatHostPort(proxy.address)} → ${options.target.tls ? 'wss://' : ''}${formatHostPort(options.target)}${options.write ? `, recording to ${options.write}` : ''} (Ctrl-C to stop)\n`);
   if (hasFaults(faults)) warn(io, `wsproxy: faults: ${describeFaults(faults)}\n`);
+  if (script) warn(io, `wsproxy: script: ${options.script} (permessage-deflate is not negotiated while it runs)\n`);
   control.onListening?.(proxy.address);
   const stopCollecting = collectWhenQuiet(proxy);
   await waitForStop(control.signal);
@@ -315,6 +321,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
   if (proxy.connections > 0) warn(io, `wsproxy: stopping; ${proxy.connections} connection(s) open, waiting up to ${options.grace} s\n`);
   await proxy.close({ grace: options.grace * 1000 });
   har?.close();
+  reportScriptFailures(io, proxy.scriptFailures);
   if (keylog !== undefined) closeSync(keylog);
   // The output gets --grace too: a stdout nobody reads must not keep the proxy from stopping.
   const unwritten = await output.flush(options.grace * 1000);

@@ -21,6 +21,8 @@ import { CaptureRecording, captureClock, ConnectionTap, describe, notice } from 
 import { TapQueue } from './tap-queue.js';
 import { hasFaults, type FaultOptions } from './intercept/faults.js';
 import { ConnectionInterceptor } from './intercept/interceptor.js';
+import { LegRecording } from './intercept/legs.js';
+import { ScriptHost, type HookName, type InterceptScript } from './intercept/script.js';
 import { DEFAULT_LIMITS } from '../websocket/types.js';
 
 export interface ProxyOptions {
@@ -89,6 +91,13 @@ export interface ProxyOptions {
    * through an interceptor that applies them; with none, bytes are relayed untouched.
    */
   faults?: FaultOptions;
+  /**
+   * A script's hooks (loadScript): each upgraded connection's data messages go through them,
+   * with permessage-deflate negotiated away. With `record`, both legs are recorded.
+   */
+  script?: InterceptScript;
+  /** A hook failed for the first time (later failures are counted): its name, the connection, the error with its stack. */
+  onScriptError?: (hook: HookName, conn: number, error: unknown) => void;
   /** onEvent threw (a bug in the caller): reported here, and the relay goes on. Default: ignored. */
   onCallbackError?: (error: unknown) => void;
 }
@@ -107,6 +116,8 @@ export interface RunningProxy {
   readonly tapBacklog: number;
   /** Bytes relayed so far, both directions, all connections. */
   readonly relayed: number;
+  /** How many times each script hook failed, all connections (empty without a script). */
+  readonly scriptFailures: ReadonlyMap<HookName, number>;
   /**
    * Stops accepting, lets open connections finish for `grace` milliseconds (default 2000),
    * resets those still open, waits for their summaries and flushes the recording.
@@ -211,6 +222,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   if (!(idleTimeout >= 0)) throw new ProxyError(`idleTimeout must be 0 (off) or a number of milliseconds (got ${idleTimeout})`);
   if (!(handshakeTimeout >= 0)) throw new ProxyError(`handshakeTimeout must be 0 (off) or a number of milliseconds (got ${handshakeTimeout})`);
   const faults = options.faults !== undefined && hasFaults(options.faults) ? options.faults : null;
+  const faults = options.faults !== undefined && hasFaults(options.faults) ? options.faults : options.script !== undefined ? {} : null;
   const maxMessage = options.limits?.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize;
   const ca = options.ca?.length ? [...rootCertificates, ...options.ca.map(String)] : undefined;
 
@@ -256,6 +268,19 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const recording = options.record
     ? new CaptureRecording(options.record, { ...(options.maxRecordLag !== undefined ? { maxPendingBytes: options.maxRecordLag } : {}), onStop: (reason) => report('proxy.record-stopped', reason) })
     : null;
+
+  const script = options.script
+    ? new ScriptHost(options.script, (hook, conn, error) => {
+        report('proxy.script-error', `#${conn}: the script's ${hook} failed (${describe(error)}); ${hook === 'onMessage' ? 'the message went on unchanged' : 'the connection goes on'}. Later failures are counted, not shown.`);
+        try {
+          options.onScriptError?.(hook, conn, error);
+        } catch (callbackError) {
+          options.onCallbackError?.(callbackError);
+        }
+      })
+    : null;
+  // The script's own view of the application layer, apart from the tap's (which runs later, on what was forwarded).
+  const scriptApp = script !== null && app !== null ? new AppLayer(options.app === false ? {} : (options.app ?? {})) : null;
 
   const entries = new Set<Entry>();
   let accepted = 0;
@@ -353,9 +378,25 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         return;
       }
       const [clientIp, serverIp] = sameFamily(raw.remoteAddress ?? '0.0.0.0', upstream.remoteAddress ?? '0.0.0.0');
+      // Intercepted and recorded: each leg is its own conversation in the file, and the tap records nothing.
+      const legRecording = faults !== null && recording !== null
+        ? (() => {
+            const [clientLegIp, listenIp] = sameFamily(raw.remoteAddress ?? '0.0.0.0', raw.localAddress ?? '0.0.0.0');
+            const [localIp, targetIp] = sameFamily(upstream.localAddress ?? '0.0.0.0', upstream.remoteAddress ?? '0.0.0.0');
+            const ends = {
+              client: { ip: clientLegIp, port: raw.remotePort ?? 0 },
+              listen: { ip: listenIp, port: raw.localPort ?? 0 },
+              local: { ip: localIp, port: upstream.localPort ?? 0 },
+              target: { ip: targetIp, port: upstream.remotePort ?? 0 },
+            };
+            return new LegRecording(recording, ends, (error) =>
+              report('proxy.record-failed', `#${conn}: could not record this connection (${describe(error)}); it is still relayed and decoded.`),
+            );
+          })()
+        : null;
       const tap = new ConnectionTap(conn, { ip: clientIp, port: raw.remotePort ?? 0 }, { ip: serverIp, port: upstream.remotePort ?? 0 }, {
         ...(options.limits ? { limits: options.limits } : {}),
-        recording,
+        recording: legRecording !== null ? null : recording,
         emit,
         pingTimeout,
         httpPatterns,
@@ -374,6 +415,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         idleTimeout,
         handshakeTimeout,
         ...(faults !== null ? { intercept: (link) => new ConnectionInterceptor(conn, link, { faults, maxMessage, report }) } : {}),
+        ...(faults !== null ? { intercept: (link) => new ConnectionInterceptor(conn, link, { faults, maxMessage, report, script, app: scriptApp, legs: legRecording }) } : {}),
       });
       relay.start();
       await relay.done;
@@ -424,6 +466,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
     get relayed() {
       return queue.relayed;
+    },
+    get scriptFailures() {
+      return script?.failed ?? new Map<HookName, number>();
     },
     close(closeOptions = {}) {
       closing ??= (async () => {

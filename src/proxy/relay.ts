@@ -58,6 +58,8 @@ export interface RelayInterceptor {
   end(from: Direction): void;
   /** Bytes from `from` held by the interceptor, not yet written: they count against --max-buffered. */
   held(from: Direction): number;
+  /** `from` reset the connection (or the proxy did, `from` 'server'): the other side is reset too. */
+  reset(from: Direction): void;
   /** The connection is gone: drop what is held, stop timers. */
   dispose(): void;
 }
@@ -208,6 +210,7 @@ export class ConnectionRelay {
     if (this.aborted) return;
     this.aborted = true;
     this.stopTimers();
+          this.interceptor?.dispose();
     this.queue.reset(this.tap, 'server', captureClock());
     resetSide(this.sides.client);
     resetSide(this.sides.server);
@@ -341,6 +344,7 @@ export class ConnectionRelay {
     }
     const what = error.code === 'ECONNRESET' ? 'reset the connection' : error.code === 'EPIPE' ? 'closed the connection while data was still being sent to it' : `failed (${error.message})`;
     this.options.report(`#${this.conn}: the ${NAMES[side]} ${what}; the ${NAMES[other(side)]} connection was reset too.`);
+    this.interceptor?.reset(side);
     this.queue.reset(this.tap, side, captureClock());
     resetSide(this.sides[other(side)]);
     this.sides[side].stream.destroy();
