@@ -12,6 +12,8 @@
 //   BENCH_COMPARE=/other/bin/wsproxy.js  also measure another build of wsproxy, in the same rounds
 //                    (bench/forward-only-relay.mjs: a relay that only forwards, wsproxy without its work)
 //   BENCH_PROXY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'  node options for wsproxy
+//   BENCH_SCRIPT=0   leave out the path through wsproxy --script bench/pass-through-script.mjs
+//                    (a script that changes nothing: what intercepting costs next to relaying)
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { openSync, closeSync, readFileSync } from 'node:fs';
@@ -28,6 +30,8 @@ const children = new Set();
 const NODE_ARGS = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const SKIP_SOCAT = process.env.BENCH_SOCAT === '0';
+const SKIP_SCRIPT = process.env.BENCH_SCRIPT === '0';
+const PASS_THROUGH = new URL('./pass-through-script.mjs', import.meta.url).pathname;
 const COMPARE = process.env.BENCH_COMPARE;
 const MEMORY_RUNS = Math.max(1, Number(process.env.BENCH_MEMORY_RUNS ?? 2));
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,latency,memory').split(','));
@@ -222,6 +226,11 @@ try {
   const proxyPort = await freePort();
   const proxy = await start(process.execPath, [...NODE_ARGS, WSPROXY, '--listen', `127.0.0.1:${proxyPort}`, '--target', `127.0.0.1:${serverPort}`, '--json', '--max-connections', String(CONNECTIONS + 100)], 'Ctrl-C');
   paths.push({ name: 'wsproxy --json > /dev/null', port: proxyPort, pid: proxy.pid });
+  if (!SKIP_SCRIPT) {
+    const port = await freePort();
+    const scripted = await start(process.execPath, [...NODE_ARGS, WSPROXY, '--listen', `127.0.0.1:${port}`, '--target', `127.0.0.1:${serverPort}`, '--json', '--script', PASS_THROUGH, '--max-connections', String(CONNECTIONS + 100)], 'Ctrl-C');
+    paths.push({ name: 'wsproxy --json --script pass-through > /dev/null', port, pid: scripted.pid });
+  }
   let compare = null;
   if (COMPARE) {
     // Another build of wsproxy (say, before a change), measured in the same rounds.

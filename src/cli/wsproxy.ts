@@ -72,6 +72,8 @@ Examples:
   $ wsproxy -l 9000 -t 8080 --drop-pongs          watch a heartbeat time out
   $ wsproxy -l 9000 -t 8080 --fragment 16 --delay 50-200   fragments, jitter
   $ wsproxy -l 9000 -t 8080 --throttle 2k --close-after 10:4000
+  $ wsproxy replay s.pcap --target ws://localhost:8080 --fast
+      compare a server's answers with a recording (wsproxy replay --help)
   $ wsproxy -l 9000 -t 3000 --script redact.mjs -w legs.pcap
       (redact.mjs: export function onMessage(m) { return m.text?.replace(…) })
 
@@ -83,6 +85,14 @@ view (docs/labs.md); --script hooks may change, drop, hold or inject messages
 dropped (and counted), never the traffic. Ctrl-C: stop accepting, let open
 connections finish (--grace), print their summaries, exit 0.
 Output not written within another --grace is then dropped (said on stderr).
+
+Bytes are forwarded untouched and first; dissection never slows or alters them.
+With a fault (--delay, --drop-pings, --drop-pongs, --fragment, --close-after,
+--throttle) WebSocket messages are changed as asked, each change a line in the
+view (docs/labs.md); --script hooks may change, drop, hold or inject messages
+(README, "Scripts"). Output is live; if the terminal cannot keep up, events are
+dropped (and counted), never the traffic. Ctrl-C: stop accepting, let open
+connections finish (--grace), print their summaries, exit 0.
 
 Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 unusable arguments, address in use,
             unreadable certificate or file.
@@ -336,6 +346,8 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
  * Returns the exit code; never calls process.exit, so it can run inside tests.
  */
 export async function main(argv: string[], io: CliIo = processIo(), control: WsproxyControl = {}): Promise<number> {
+  // `wsproxy replay …` is a command of its own, loaded only when asked for.
+  if (argv[2] === 'replay') return (await import('./replay.js')).replayMain([argv[0]!, `${argv[1]!} replay`, ...argv.slice(3)], io);
   const parsed = parseProgram<WsproxyOptions>(createWsproxyProgram(), argv, io);
   if ('exit' in parsed) return parsed.exit;
   const { options } = parsed;
