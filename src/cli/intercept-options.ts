@@ -7,13 +7,8 @@ import { parseCloseAfter, parseDelay, type FaultOptions } from '../proxy/interce
 import { loadScript, ScriptError, type HookName, type InterceptScript } from '../proxy/intercept/script.js';
 import { parseSize, UsageError, warn, type CliIo } from './common.js';
 
-export interface InterceptCliOptions {
-  delay?: { min: number; max: number };
-  dropPings?: boolean;
-  dropPongs?: boolean;
-  fragment?: number;
-  closeAfter?: { messages: number; code: number };
-  throttle?: number;
+/** The faults' options parse straight into FaultOptions; --script is a path until loaded. */
+export interface InterceptCliOptions extends FaultOptions {
   script?: string;
 }
 

@@ -264,6 +264,26 @@ describe('--script with --write: both legs recorded', () => {
   });
 });
 
+describe('--script with --write: early bytes', () => {
+  it('a frame sent with the upgrade request, in one write, is recorded once on the client leg', async () => {
+    const server = await wsServer({ echo: false });
+    const file = join(dir, 'early.pcap');
+    const sink = createWriteStream(file);
+    await once(sink, 'open');
+    const p = await scripted(server.port, `export function onMessage() {}`, { record: sink });
+    const socket = connect(p.port, '127.0.0.1');
+    await once(socket, 'connect');
+    const request = 'GET /early HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    socket.write(Buffer.concat([Buffer.from(request), encodeFrame({ opcode: Opcode.Text, payload: 'early', maskingKey: new Uint8Array(4) })]));
+    await expect.poll(() => server.got).toEqual(['early']);
+    socket.end();
+    await expect.poll(() => p.events.some((e) => e.type === 'end'), { timeout: 5000 }).toBe(true);
+    await p.close();
+    const texts = ofType(await dissectEvents(file), 'message').map((e) => `#${e.conn} ${e.message.direction} ${e.message.type} ${e.message.text ?? ''}`);
+    expect(texts.filter((t) => t.includes('early'))).toEqual(['#1 client text early', '#2 client text early']);
+  });
+});
+
 describe('loadScript', () => {
   it('refuses, in one line, a file that is missing, broken, or has no hook', async () => {
     await expect(loadScript(join(dir, 'missing.mjs'))).rejects.toThrow(new ScriptError(`cannot load the script ${join(dir, 'missing.mjs')}: no such file`));

@@ -227,7 +227,7 @@ export class ConnectionInterceptor implements RelayInterceptor {
       }
       this.outbox.client.push(sent);
       this.phase.client = 'wait';
-      if (result.rest.length > 0) this.data('client', result.rest);
+      if (result.rest.length > 0) this.take('client', result.rest);
       return;
     }
     const response = result.head as HttpResponse;
@@ -282,7 +282,9 @@ export class ConnectionInterceptor implements RelayInterceptor {
         this.options.report('proxy.intercept-off', `#${this.conn} ${ARROW[from]}: a frame larger than ${this.options.maxMessage} bytes (--max-message): this direction is relayed untouched from here.`);
         for (const unit of this.assemblers[from].end()) this.unit(from, unit);
       }
-      this.outbox[from].push(through);
+      // Behind whatever a pending hook holds of this direction, never ahead of it.
+      if (this.busy[from]) this.wait(from, through.length, () => this.outbox[from].push(through));
+      else this.outbox[from].push(through);
     }
   }
 
