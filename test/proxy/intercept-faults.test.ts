@@ -259,6 +259,61 @@ asyncio.run(main())
   });
 });
 
+describe.skipIf(needs(PYTHON))("more faults with Python's websockets as the client", () => {
+  it('--close-after 2:4000 and --drop-pings: its ping is never answered, and the proxy closes it with 4000', async () => {
+    const server = await wsServer(true);
+    const p = await proxied(server.port, { closeAfter: { messages: 2, code: 4000 }, dropPings: true });
+    const lines = await python(
+      `
+import asyncio, sys, websockets
+async def main():
+    async with websockets.connect(sys.argv[1], ping_interval=None) as ws:
+        pong = await ws.ping(b"py")
+        try:
+            await asyncio.wait_for(asyncio.shield(pong), 0.5)
+            print("pong")
+        except asyncio.TimeoutError:
+            print("no pong")
+        await ws.send("one")
+        try:
+            while True:
+                print(await asyncio.wait_for(ws.recv(), 5))
+        except websockets.ConnectionClosed as closed:
+            print(closed.rcvd.code)
+asyncio.run(main())
+`,
+      `ws://127.0.0.1:${p.port}/py`,
+    );
+    // "one" and its echo are the two messages; then the proxy's Close.
+    expect(lines).toEqual(['no pong', 'one', '4000']);
+    expect(server.got).toEqual(['one']);
+    await ended(p);
+    expect(notices(p, 'proxy.dropped')[0]).toMatchObject({ message: '#1 client→target: Ping (2 bytes) dropped (--drop-pings).' });
+    expect(notices(p, 'proxy.closed')[0]!.message).toMatch(/sent Close 4000 to both sides after 2 message/);
+  });
+
+  it('--throttle: a 20,000-byte message arrives whole, no faster than the rate', async () => {
+    const server = await wsServer(true);
+    const p = await proxied(server.port, { throttle: 20_000 });
+    const start = performance.now();
+    const lines = await python(
+      `
+import asyncio, os, sys, websockets
+async def main():
+    async with websockets.connect(sys.argv[1], compression=None) as ws:
+        data = os.urandom(20000)
+        await ws.send(data)
+        print(await ws.recv() == data)
+asyncio.run(main())
+`,
+      `ws://127.0.0.1:${p.port}/py`,
+    );
+    expect(lines).toEqual(['True']);
+    // 20,000 bytes each way at 20,000 B/s, 2,000-byte bursts: at least about 1.8 s.
+    expect(performance.now() - start).toBeGreaterThanOrEqual(1700);
+  });
+});
+
 describe('wsproxy --help and the README', () => {
   it('documents every long option of wsproxy --help in the README', async () => {
     const help = createWsproxyProgram().helpInformation();
