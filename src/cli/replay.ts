@@ -22,20 +22,22 @@ interface ReplayCliOptions {
 
 const EXAMPLES = `
 Examples:
-  $ wsproxy -l 9000 -t 8080 --write session.pcap       record a session first
+  $ wsproxy -l 9000 -t 8080 --write session.pcap    record a session first
   $ wsproxy replay session.pcap --target ws://localhost:8080 --fast
-  $ wsproxy replay session.pcap --target wss://staging.example.org --conn 3 || echo "the API changed"
+  $ wsproxy replay s.pcap -t wss://staging.example.org --conn 3 || echo changed
 
-Each answer is one line: = same, ~ changed (recorded, then now, and where they first differ),
-- missing (recorded, not answered now), + new (answered now, not recorded).
-Exit codes: 0 every answer the same, 2 one changed, missing or new, 1 unusable capture or target.`;
+Each answer is one line: = same, ~ changed (recorded, then now, and where they
+first differ), - missing (recorded, not answered now), + new (answered now,
+not recorded).
+Exit codes: 0 every answer the same, 2 one changed, missing or new,
+            1 unusable capture or target.`;
 
 function createReplayProgram(): Command {
   return new Command('wsproxy replay')
     .description('Play the client side of a recorded WebSocket connection against a live server, and compare its answers with the recorded ones.')
     .argument('<capture>', 'a pcap or pcapng file (wsproxy --write, tcpdump, Wireshark)')
     .addOption(
-      new Option('-t, --target <ws://host[:port]|wss://…>', 'the server to replay against (the path is the recorded one)')
+      new Option('-t, --target <url>', 'ws://host[:port] or wss://…: the server (the path is the recorded one)')
         .argParser((value) => {
           try {
             return parseTarget(value);
