@@ -221,7 +221,6 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   if (!(maxBuffered >= 1)) throw new ProxyError(`maxBufferedBytes must be at least 1 (got ${maxBuffered})`);
   if (!(idleTimeout >= 0)) throw new ProxyError(`idleTimeout must be 0 (off) or a number of milliseconds (got ${idleTimeout})`);
   if (!(handshakeTimeout >= 0)) throw new ProxyError(`handshakeTimeout must be 0 (off) or a number of milliseconds (got ${handshakeTimeout})`);
-  const faults = options.faults !== undefined && hasFaults(options.faults) ? options.faults : null;
   const faults = options.faults !== undefined && hasFaults(options.faults) ? options.faults : options.script !== undefined ? {} : null;
   const maxMessage = options.limits?.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize;
   const ca = options.ca?.length ? [...rootCertificates, ...options.ca.map(String)] : undefined;
@@ -414,7 +413,6 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         maxBuffered,
         idleTimeout,
         handshakeTimeout,
-        ...(faults !== null ? { intercept: (link) => new ConnectionInterceptor(conn, link, { faults, maxMessage, report }) } : {}),
         ...(faults !== null ? { intercept: (link) => new ConnectionInterceptor(conn, link, { faults, maxMessage, report, script, app: scriptApp, legs: legRecording }) } : {}),
       });
       relay.start();

@@ -210,7 +210,7 @@ export class ConnectionRelay {
     if (this.aborted) return;
     this.aborted = true;
     this.stopTimers();
-          this.interceptor?.dispose();
+    this.interceptor?.reset('server');
     this.queue.reset(this.tap, 'server', captureClock());
     resetSide(this.sides.client);
     resetSide(this.sides.server);
