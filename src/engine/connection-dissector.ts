@@ -437,6 +437,13 @@ export class ConnectionDissector {
     }
     // Not HTTP.
     if (e.direction === 'client') {
+      const tooLarge = e.alerts.find((a) => a.code === 'handshake.header-too-large');
+      if (tooLarge !== undefined) {
+        // An over-long request head is HTTP the tool will not parse, not some other protocol.
+        out.push(this.alertEvent(tooLarge));
+        out.push(...this.notHttp(pos, `the HTTP request's header is too long (over ${String(tooLarge.detail?.limit)} bytes): the rest of the client stream is not parsed`));
+        return;
+      }
       if (http.exchangeCount === 0) out.push(...this.notHttp(pos, notHttpNote(e.head, 'client', this.serverPort)));
       else out.push({ type: 'other', conn: this.conn, kind: 'not-http', requestLine: null, status: null, note: `after ${http.exchangeCount} HTTP request(s), the client stream is no longer HTTP`, at: pos });
       return;

@@ -107,6 +107,14 @@ describe('ConnectionDissector', () => {
     expect(byType(events, 'message').map((e) => e.message.text)).toEqual(['Hello']);
   });
 
+  it('says an over-long request head is too large, not that the stream is not HTTP', () => {
+    const events = dissect([['client', request(`X-Big: ${'a'.repeat(100_000)}\r\n`)], ['server', response()]]);
+    expect(byType(events, 'alert').map((e) => e.alert.code)).toEqual(['handshake.header-too-large']);
+    const [other] = byType(events, 'other');
+    expect(other).toMatchObject({ kind: 'not-http' });
+    expect(other!.note).toMatch(/request's header is too long/);
+  });
+
   it('reports an upgrade request left unanswered by the end of the capture', () => {
     const events = dissect([['client', request()]]);
     expect(byType(events, 'handshake')).toMatchObject([{ response: null, upgraded: false }]);
