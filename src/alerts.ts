@@ -67,6 +67,7 @@ export const ALERT_CATALOGUE = {
   'handshake.extension-invalid': { severity: 'error', section: `${RFC7692} §7`, rule: 'An extension offer or answer carries parameters its specification forbids.' },
   'handshake.extension-legacy': { severity: 'info', section: `${RFC7692} §1`, rule: 'The pre-standard x-webkit-deflate-frame extension was offered.' },
   'handshake.early-data': { severity: 'error', section: `${RFC6455} §4.1`, rule: 'A peer sent data before the opening handshake completed.' },
+  'handshake.early-data-dropped': { severity: 'warning', section: `${RFC6455} §4.1`, rule: 'More client data arrived before the 101 than is held (1 MiB); the rest was not kept and is decoded as bytes missing.' },
   'handshake.not-seen': { severity: 'info', section: `${RFC6455} §4`, rule: 'The handshake is not in the capture: decoding mid-stream, negotiated extensions are unknown.' },
   // --- HTTP/1.1 messages on the connection (RFC 9112 §6-§9) -------------------------------
   'http.content-length-invalid': { severity: 'error', section: 'RFC 9112 §6.3', rule: 'Content-Length must be one decimal number (repeated values must agree); otherwise where the body ends cannot be known.' },

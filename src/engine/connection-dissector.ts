@@ -294,7 +294,7 @@ export class ConnectionDissector {
           this.onResponse(e.exchange, e.alerts, e.at, out);
           break;
         case 'switch':
-          this.onSwitch(e.exchange, e.rest, e.held, e.at, out);
+          this.onSwitch(e.exchange, e.rest, e.held, e.heldDropped, e.at, out);
           break;
         case 'alert':
           out.push(this.alertEvent(e.alert));
@@ -361,7 +361,7 @@ export class ConnectionDissector {
     out.push(...told);
   }
 
-  private onSwitch(exchange: HttpExchange, rest: Uint8Array, held: HeldPiece[], at: StreamPosition, out: DissectEvent[]): void {
+  private onSwitch(exchange: HttpExchange, rest: Uint8Array, held: HeldPiece[], heldDropped: number, at: StreamPosition, out: DissectEvent[]): void {
     const attempt = this.attempt;
     this.attempt = null;
     this.http = null;
@@ -385,6 +385,12 @@ export class ConnectionDissector {
     this.session = new WebSocketSession({ limits: this.limits, extensions: extensionsFor(attempt.verdict), ...this.budgeted });
     for (const piece of held) {
       out.push(...this.fromSession('bytes' in piece ? this.session.push('client', piece.bytes, piece.at) : this.session.gap('client', piece.gap, piece.at)));
+    }
+    if (heldDropped > 0) {
+      // Early bytes past the hold limit were not kept: they are a gap in the client's stream, so
+      // the frame they cut is marked truncated and framing resynchronises after it (RFC 6455 §5.2).
+      out.push(this.alertEvent(makeAlert('handshake.early-data-dropped', `The client sent more than ${this.maxEarly} bytes before the server answered the upgrade request; the ${heldDropped} bytes beyond that were not kept and are decoded as missing.`, { direction: 'client', ...(at.packet !== undefined ? { packet: at.packet } : {}), detail: { limit: this.maxEarly, dropped: heldDropped } })));
+      out.push(...this.fromSession(this.session.gap('client', heldDropped, at)));
     }
     if (rest.length > 0) out.push(...this.fromSession(this.session.push('server', rest, at)));
   }

@@ -107,6 +107,21 @@ describe('ConnectionDissector', () => {
     expect(byType(events, 'message').map((e) => e.message.text)).toEqual(['Hello']);
   });
 
+  it('marks client data past the early-data limit as lost, and decodes the frame after the 101', () => {
+    // Three 100-byte frames before the answer; the 150-byte limit cuts the second one.
+    const early = [1, 2, 3].map((i) => encodeFrame({ opcode: 2, payload: new Uint8Array(100).fill(i), maskingKey: Uint8Array.from([1, 2, 3, i]) }));
+    const after = encodeFrame({ opcode: 1, payload: 'after-answer', maskingKey: Uint8Array.from([5, 6, 7, 8]) });
+    const events = dissect([['client', cat(request(), ...early)], ['server', response()], ['client', after]], { maxEarlyBytes: 150 });
+    const alerts = byType(events, 'alert').map((e) => e.alert);
+    const dropped = alerts.find((a) => a.code === 'handshake.early-data-dropped');
+    expect(dropped).toMatchObject({ direction: 'client', detail: { limit: 150, dropped: 3 * 106 - 150 } });
+    const frames = byType(events, 'frame').map((e) => e.frame);
+    const frameCodes = frames.flatMap((f) => f.alerts.map((a) => a.code));
+    expect([...alerts.map((a) => a.code), ...frameCodes]).not.toContain('frame.incomplete');
+    expect(frameCodes).toContain('frame.resync');
+    expect(byType(events, 'message').map((e) => e.message.text).at(-1)).toBe('after-answer');
+  });
+
   it('says an over-long request head is too large, not that the stream is not HTTP', () => {
     const events = dissect([['client', request(`X-Big: ${'a'.repeat(100_000)}\r\n`)], ['server', response()]]);
     expect(byType(events, 'alert').map((e) => e.alert.code)).toEqual(['handshake.header-too-large']);
