@@ -23,6 +23,9 @@ import { pairNote, type Paired } from './pairs.js';
 import { appEvent, type AppDecoder, type AppInput, type AppOutput, type AppPart, type AppValue, type DecoderContext, type HeartbeatDuty, type HeartbeatTerms } from './types.js';
 import { bytesNote, compactValue } from './values.js';
 
+/** How many negotiated heart-beat intervals a side may stay silent before it is late. */
+const STOMP_HEARTBEAT_TOLERANCE = 2;
+
 /** Frames each side may send ("Client Frames", "Server Frames"). */
 const CLIENT_COMMANDS = new Set(['CONNECT', 'STOMP', 'SEND', 'SUBSCRIBE', 'UNSUBSCRIBE', 'ACK', 'NACK', 'BEGIN', 'COMMIT', 'ABORT', 'DISCONNECT']);
 const SERVER_COMMANDS = new Set(['CONNECTED', 'MESSAGE', 'RECEIPT', 'ERROR']);
@@ -389,8 +392,9 @@ class StompDecoder implements AppDecoder {
           const server = sx === 0 || cy === 0 ? 0 : Math.max(sx, cy);
           fields.heartBeat = { client, server };
           // "Heart-beating": each side sends something (an EOL when it has nothing else) at least
-          // that often; the tolerance before the other gives up is left to it.
-          const duty = (ms: number): HeartbeatDuty | null => (ms === 0 ? null : { intervalMs: ms, timeoutMs: null, silenceMs: null, anyMessage: true });
+          // that often; how much error margin the receiver allows is left to it. We hold a
+          // side to twice its interval, the default of @stomp/stompjs (heartbeatToleranceMultiplier 2).
+          const duty = (ms: number): HeartbeatDuty | null => (ms === 0 ? null : { intervalMs: ms, timeoutMs: null, silenceMs: ms * STOMP_HEARTBEAT_TOLERANCE, anyMessage: true });
           terms = { client: duty(client), server: duty(server) };
           parts?.push({ text: `heart-beat ${cx},${cy} / ${sx},${sy}`, meaning: `negotiated: the client beats ${client === 0 ? 'never' : `every ${client} ms`}, the server ${server === 0 ? 'never' : `every ${server} ms`} (each way 0 if either side says 0, else the larger)` });
           summary += ` version ${version ?? '1.0'}${header('server') !== undefined ? `  server ${compactValue(header('server')!, 40)}` : ''}${header('session') !== undefined ? `  session ${compactValue(header('session')!, 40)}` : ''}  heart-beat client ${client === 0 ? 'off' : `${client} ms`}, server ${server === 0 ? 'off' : `${server} ms`}`;

@@ -122,6 +122,25 @@ describe('the application layer reports them', () => {
     expect((end as ConnectionEndEvent).alerts.warning).toBe(1);
   });
 
+  it('STOMP: a side silent for more than twice its negotiated heart-beat is late, within twice it is not', () => {
+    const stomp = (command: string, headers: [string, string][]) => `${command}\n${headers.map(([k, v]) => `${k}:${v}\n`).join('')}\n\0`;
+    const session = (clientBeatsMs: number[]) => {
+      const layer = new AppLayer();
+      const events = layer.process([handshakeEvent(1, '/stomp', 'v12.stomp')]);
+      const send = (from: Direction, text: string, ms: number) => events.push(...layer.process([messageEvent(1, from, text, ms, ms / 1000)]));
+      send('client', stomp('CONNECT', [['accept-version', '1.2'], ['host', 'h'], ['heart-beat', '100,0']]), 1);
+      send('server', stomp('CONNECTED', [['version', '1.2'], ['heart-beat', '0,100']]), 2);
+      for (const ms of clientBeatsMs) send('client', '\n', ms);
+      const end = endEvent(1, 500);
+      events.push(...layer.process([end]));
+      return events.filter((e) => e.type === 'alert').map((e) => e.type === 'alert' && [e.alert.code, e.alert.direction]);
+    };
+    // The client owes a beat every 100 ms, so 200 ms of silence is its limit.
+    expect(session([150, 320])).toEqual([]);
+    expect(session([150])).toEqual([['heartbeat.late', 'client']]);
+    expect(session([150, 400])).toEqual([['heartbeat.late', 'client']]);
+  });
+
   it('Engine.IO v3: the client pings and owes the heartbeat', () => {
     const layer = new AppLayer();
     layer.process([handshakeEvent(1, '/socket.io/?EIO=3&transport=websocket')]);
