@@ -86,14 +86,6 @@ dropped (and counted), never the traffic. Ctrl-C: stop accepting, let open
 connections finish (--grace), print their summaries, exit 0.
 Output not written within another --grace is then dropped (said on stderr).
 
-Bytes are forwarded untouched and first; dissection never slows or alters them.
-With a fault (--delay, --drop-pings, --drop-pongs, --fragment, --close-after,
---throttle) WebSocket messages are changed as asked, each change a line in the
-view (docs/labs.md); --script hooks may change, drop, hold or inject messages
-(README, "Scripts"). Output is live; if the terminal cannot keep up, events are
-dropped (and counted), never the traffic. Ctrl-C: stop accepting, let open
-connections finish (--grace), print their summaries, exit 0.
-
 Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 unusable arguments, address in use,
             unreadable certificate or file.
 Alert codes: docs/alerts.md.  NDJSON schema: docs/json.md.`;
