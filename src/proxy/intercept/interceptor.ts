@@ -456,7 +456,9 @@ export class ConnectionInterceptor implements RelayInterceptor {
     const opcode = typeof data === 'string' ? Opcode.Text : Opcode.Binary;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     this.options.report('proxy.injected', `#${this.conn} proxy→${to === 'client' ? 'client' : 'target'}: ${unitName(opcode)} of ${bytes.length} bytes sent by the script.`);
-    this.send(from, encodeMessage(opcode, bytes, { masked: from === 'client' }), 0);
+    // --fragment cuts every data message the proxy sends, its own included.
+    const fragment = this.faults.fragment;
+    this.send(from, encodeMessage(opcode, bytes, { masked: from === 'client', ...(fragment !== undefined ? { fragment } : {}) }), 0);
     return true;
   }
 
