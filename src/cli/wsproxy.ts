@@ -27,10 +27,11 @@ import {
 } from './common.js';
 import { addInterceptOptions, faultsFrom, reportScriptError, reportScriptFailures, scriptFrom, type InterceptCliOptions } from './intercept-options.js';
 import { describeFaults, hasFaults } from '../proxy/intercept/faults.js';
+import { addProxyModeOptions, caMain, forwardFrom, type ProxyModeCliOptions } from './proxy-mode.js';
 
-export interface WsproxyOptions extends ViewOptions, InterceptCliOptions {
+export interface WsproxyOptions extends ViewOptions, InterceptCliOptions, ProxyModeCliOptions {
   listen: HostPort;
-  target: ProxyTarget;
+  target?: ProxyTarget;
   insecure?: boolean;
   ca?: string[];
   tlsCert?: string;
@@ -76,6 +77,11 @@ Examples:
       compare a server's answers with a recording (wsproxy replay --help)
   $ wsproxy -l 9000 -t 3000 --script redact.mjs -w legs.pcap
       (redact.mjs: export function onMessage(m) { return m.text?.replace(…) })
+  $ wsproxy --mode proxy -l 8080 --json     a proxy for browsers, TLS opened
+      (HTTPS_PROXY=http://127.0.0.1:8080; trust the CA first: wsproxy ca)
+  $ wsproxy --mode proxy -l 8080 --ignore-hosts '*.bank.example' -w all.pcap
+  $ wsproxy --mode proxy -l 0.0.0.0:8080 --allow-hosts '*.example.org'
+  $ wsproxy ca            where the CA is, how to trust it; wsproxy ca --delete
 
 Bytes are forwarded untouched and first; dissection never slows or alters them.
 With a fault (--delay, --drop-pings, --drop-pongs, --fragment, --close-after,
@@ -118,9 +124,9 @@ export function createWsproxyProgram(): Command {
   const program = new Command('wsproxy')
     .description('Relay TCP traffic between clients and a target, and dissect the WebSocket frames that cross it, live.')
     .addOption(new Option('-l, --listen <[host:]port>', 'where clients connect (host default 127.0.0.1; 0.0.0.0 or [::] for all interfaces)').argParser(argument((v) => parseHostPort(v, '127.0.0.1', '--listen', true))).makeOptionMandatory())
-    .addOption(new Option('-t, --target <target>', 'where each client is relayed to: [host:]port (host default localhost), ws://host[:port] or wss://host[:port] (with TLS)').argParser(argument(parseTarget)).makeOptionMandatory())
-    .option('--insecure', 'wss:// target: do not verify its certificate')
-    .option('--ca <file>', 'wss:// target: also trust this CA certificate (PEM, repeatable)', collect)
+    .addOption(new Option('-t, --target <target>', 'where each client is relayed to: [host:]port (host default localhost), ws://host[:port] or wss://host[:port] (with TLS)').argParser(argument(parseTarget)))
+    .option('--insecure', 'wss:// target (and --mode proxy\'s TLS targets): do not verify its certificate')
+    .option('--ca <file>', 'wss:// target (and --mode proxy\'s TLS targets): also trust this CA certificate (PEM, repeatable)', collect)
     .option('--tls-cert <file>', 'accept TLS from clients with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--keylog <file>', 'append the TLS secrets of both legs to this key log (SSLKEYLOGFILE format, for wsdump --keylog or Wireshark); it holds secrets')
@@ -133,7 +139,7 @@ export function createWsproxyProgram(): Command {
     .addOption(new Option('--idle-timeout <seconds>', 'close a connection (both sides, with a notice) after this long without a byte either way').argParser(parseSeconds).default(0, '0 = never'))
     .addOption(new Option('--handshake-timeout <seconds>', 'close a connection (both sides, with a notice) whose client has not sent the whole header of its request within this long, or whose target then has not sent the whole header of its answer').argParser(parseSeconds).default(10, '10; 0 = never'))
     .addOption(new Option('--ping-timeout <seconds>', 'a line, live, when a WebSocket Ping has had no Pong for this long (a protocol\'s own ping: for the timeout it negotiated, else this)').argParser(parseSeconds).default(5, '5; 0 = never'));
-  return addInterceptOptions(addLimitOptions(program)).addHelpText('after', EXAMPLES).showHelpAfterError('(run wsproxy --help for usage)');
+  return addProxyModeOptions(addInterceptOptions(addLimitOptions(program))).addHelpText('after', EXAMPLES).showHelpAfterError('(run wsproxy --help for usage)');
 }
 
 function readPem(path: string, option: string): Buffer {
@@ -262,27 +268,34 @@ function waitForStop(signal: AbortSignal | undefined): Promise<void> {
 }
 
 async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyControl): Promise<number> {
+  const proxyMode = options.mode === 'proxy';
+  if (!proxyMode && options.target === undefined) throw new UsageError("required option '-t, --target <target>' not specified (or --mode proxy: clients say where they go)");
+  if (proxyMode && options.target !== undefined) throw new UsageError('--mode proxy takes no --target: each client says where it goes');
+  if (proxyMode && options.tlsCert !== undefined) throw new UsageError('--mode proxy mints its own certificates (wsproxy ca): --tls-cert is for the reverse mode');
+  if (!proxyMode && (options.allowHosts || options.ignoreHosts || options.caDir)) throw new UsageError('--allow-hosts, --ignore-hosts and --ca-dir go with --mode proxy');
+  const target = options.target;
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   const tls = options.tlsCert !== undefined ? { cert: readPem(options.tlsCert, '--tls-cert'), key: readPem(options.tlsKey!, '--tls-key') } : undefined;
   const ca = options.ca?.map((path) => readPem(path, '--ca'));
-  if ((options.insecure || ca) && !options.target.tls) warn(io, 'wsproxy: note: --insecure and --ca only apply to a wss:// target\n');
+  if ((options.insecure || ca) && target !== undefined && !target.tls) warn(io, 'wsproxy: note: --insecure and --ca only apply to a wss:// target or --mode proxy\n');
 
   const view = await makeView(options, io);
   const output = new BoundedOutput(liveStdout(io), {
     droppedLine: (count) => view(notice('proxy.output-dropped', `${count} event(s) not shown: the output could not keep up (the traffic was relayed in full).`)),
     onError: (error) => warn(io, `wsproxy: output failed (${error.message}); relaying goes on\n`),
   });
-  if (options.keylog !== undefined && tls === undefined && !options.target.tls) warn(io, 'wsproxy: note: --keylog has nothing to log without a TLS leg (--tls-cert, or a wss:// target)\n');
+  if (options.keylog !== undefined && tls === undefined && target !== undefined && !target.tls) warn(io, 'wsproxy: note: --keylog has nothing to log without a TLS leg (--tls-cert, or a wss:// target)\n');
   const keylog = options.keylog !== undefined ? openKeylog(options.keylog) : undefined;
   const record = options.write !== undefined ? await openCaptureFile(options.write) : undefined;
   const har = options.har !== undefined ? (await import('./har-file.js')).openHarFile(options.har, 'wsproxy') : null;
   const faults = faultsFrom(options);
   const script = await scriptFrom(options);
+  const forwardSetup = proxyMode ? await forwardFrom(options) : null;
   let proxy;
   try {
     proxy = await startProxy({
       listen: options.listen,
-      target: options.target,
+      ...(forwardSetup !== null ? { forward: forwardSetup.forward } : { target: target! }),
       ...(options.insecure ? { insecure: true } : {}),
       ...(ca ? { ca } : {}),
       ...(tls ? { tls } : {}),
@@ -312,8 +325,14 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
     if (keylog !== undefined) closeSync(keylog);
     throw error;
   }
-  const scheme = tls ? 'wss' : 'ws';
-  warn(io, `wsproxy: ${scheme}://${formatHostPort(proxy.address)} → ${options.target.tls ? 'wss://' : ''}${formatHostPort(options.target)}${options.write ? `, recording to ${options.write}` : ''} (Ctrl-C to stop)\n`);
+  const recordingTo = options.write ? `, recording to ${options.write}` : '';
+  if (forwardSetup !== null) {
+    for (const note of forwardSetup.notes) warn(io, note);
+    warn(io, `wsproxy: HTTP proxy on ${formatHostPort(proxy.address)} (clients: HTTPS_PROXY=http://${formatHostPort(proxy.address)})${recordingTo} (Ctrl-C to stop)\n`);
+  } else {
+    const scheme = tls ? 'wss' : 'ws';
+    warn(io, `wsproxy: ${scheme}://${formatHostPort(proxy.address)} → ${target!.tls ? 'wss://' : ''}${formatHostPort(target!)}${recordingTo} (Ctrl-C to stop)\n`);
+  }
   if (hasFaults(faults)) warn(io, `wsproxy: faults: ${describeFaults(faults)}\n`);
   if (script) warn(io, `wsproxy: script: ${options.script} (permessage-deflate is not negotiated while it runs)\n`);
   control.onListening?.(proxy.address);
@@ -340,6 +359,7 @@ async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyCont
 export async function main(argv: string[], io: CliIo = processIo(), control: WsproxyControl = {}): Promise<number> {
   // `wsproxy replay …` is a command of its own, loaded only when asked for.
   if (argv[2] === 'replay') return (await import('./replay.js')).replayMain([argv[0]!, `${argv[1]!} replay`, ...argv.slice(3)], io);
+  if (argv[2] === 'ca') return caMain([argv[0]!, `${argv[1]!} ca`, ...argv.slice(3)], io);
   const parsed = parseProgram<WsproxyOptions>(createWsproxyProgram(), argv, io);
   if ('exit' in parsed) return parsed.exit;
   const { options } = parsed;

@@ -22,6 +22,20 @@ export interface ConnectionEvent {
   /** False when the capture has no SYN for this connection (it started before the capture). */
   sawSyn: boolean;
   at: StreamPosition;
+  /** wsproxy --mode proxy: where the client asked to go, and how. */
+  proxy?: ProxyVia;
+}
+
+/** How a connection came through wsproxy's explicit proxy mode. */
+export interface ProxyVia {
+  /** The host and port the client asked for (CONNECT's authority, or the absolute URI's). */
+  host: string;
+  port: number;
+  request: 'CONNECT' | 'absolute-form';
+  /** TLS inside the tunnel: opened by wsproxy, passed through unopened, or none. */
+  tls: 'intercepted' | 'passed-through' | null;
+  /** The name the client sent in its TLS ClientHello (intercepted tunnels). */
+  sni?: string;
 }
 
 export interface HandshakeEvent {

@@ -24,12 +24,12 @@ export function looksLikeHttpRequest(bytes: Uint8Array): boolean {
   return false;
 }
 
-/** The whole answer: status line, a few fields, the reason as a one-line text body. */
-export function badGatewayResponse(reason: string): Buffer {
-  // The reason is ours (addresses, error codes), but keep it one printable line all the same.
-  const body = `wsproxy: ${reason.replace(/[^\x20-\x7e]/g, '?')}\n`;
+/** A short answer of the proxy's own: status line, a few fields, `text` as a one-line body; the connection then closes. */
+export function proxyAnswer(status: number, reasonPhrase: string, text: string): Buffer {
+  // The text is ours (addresses, error codes), but keep it one printable line all the same.
+  const body = `wsproxy: ${text.replace(/[^\x20-\x7e]/g, '?')}\n`;
   return Buffer.from(
-    'HTTP/1.1 502 Bad Gateway\r\n' +
+    `HTTP/1.1 ${status} ${reasonPhrase}\r\n` +
       'Content-Type: text/plain; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       'Connection: close\r\n' +
@@ -37,6 +37,11 @@ export function badGatewayResponse(reason: string): Buffer {
       body,
     'latin1',
   );
+}
+
+/** The whole 502 answer, with the reason. */
+export function badGatewayResponse(reason: string): Buffer {
+  return proxyAnswer(502, 'Bad Gateway', reason);
 }
 
 /**

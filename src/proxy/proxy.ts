@@ -16,6 +16,8 @@ import type { Limits } from '../websocket/types.js';
 import { canonicalIp, formatHostPort, parseTarget, sameFamily, type HostPort, type ProxyTarget } from './address.js';
 import { refuseClient } from './bad-gateway.js';
 import { ConnectionRelay, DEFAULT_MAX_BUFFERED, resetSide, type RelaySide } from './relay.js';
+import { ForwardProxy, type ForwardOptions } from './forward/explicit.js';
+import type { ProxyVia } from '../engine/events.js';
 import { HttpPatterns } from '../engine/http-patterns.js';
 import { CaptureRecording, captureClock, ConnectionTap, describe, notice } from './tap.js';
 import { TapQueue } from './tap-queue.js';
@@ -28,11 +30,16 @@ import { DEFAULT_LIMITS } from '../websocket/types.js';
 export interface ProxyOptions {
   /** Where to listen. Host default 127.0.0.1 (all interfaces only when asked: 0.0.0.0 or ::); port 0 picks a free one. */
   listen?: { host?: string; port?: number };
-  /** `[host:]port`, `ws://host:port`, `wss://host:port`, or the parsed form. */
-  target: string | ProxyTarget;
-  /** wss:// target: skip certificate verification. */
+  /** `[host:]port`, `ws://host:port`, `wss://host:port`, or the parsed form. Not with `forward`. */
+  target?: string | ProxyTarget;
+  /**
+   * Be an explicit HTTP proxy instead (src/proxy/forward): each client says where it goes, with
+   * CONNECT or an absolute URI. Bound beyond loopback, `allowHosts` is required (no open relay).
+   */
+  forward?: ForwardOptions;
+  /** wss:// target (and intercepted tunnels): skip certificate verification. */
   insecure?: boolean;
-  /** wss:// target: CA certificates (PEM) trusted in addition to the system's. */
+  /** wss:// target (and intercepted tunnels): CA certificates (PEM) trusted in addition to the system's. */
   ca?: (string | Buffer)[];
   /** Accept TLS from clients with this certificate and key (PEM): the decrypted traffic is dissected. */
   tls?: { cert: string | Buffer; key: string | Buffer };
@@ -105,7 +112,8 @@ export interface ProxyOptions {
 export interface RunningProxy {
   /** The address actually listened on. */
   readonly address: HostPort;
-  readonly target: ProxyTarget;
+  /** The reverse mode's target; null in the forward mode. */
+  readonly target: ProxyTarget | null;
   /** Connections being relayed (or connecting) now. */
   readonly connections: number;
   /** Connections accepted so far (the last connection number). */
@@ -154,6 +162,7 @@ const CERT_HINT = ' (--insecure skips the check, --ca FILE adds a CA)';
 
 /** Why the target could not be used, in words. */
 function targetError(error: NodeJS.ErrnoException & { errors?: NodeJS.ErrnoException[] }, target: ProxyTarget): string {
+  if (error instanceof ProxyError) return error.message;
   const code = error.code ?? error.errors?.[0]?.code;
   const where = formatHostPort(target);
   switch (code) {
@@ -207,9 +216,20 @@ function ready(socket: Socket, event: string, timeout: number, timeoutError: () 
 /** Node's own listen backlog, kept as the least. */
 const DEFAULT_BACKLOG = 511;
 
+/** Loopback addresses and names: a proxy bound only to these serves this machine alone. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || /^::ffff:127\./.test(h);
+}
+
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
-  const target = typeof options.target === 'string' ? parseTarget(options.target) : options.target;
+  if ((options.target === undefined) === (options.forward === undefined)) throw new ProxyError('give either a target (reverse proxy) or the forward mode (explicit proxy), not both nor neither');
+  const target = options.target === undefined ? null : typeof options.target === 'string' ? parseTarget(options.target) : options.target;
   const listenHost = options.listen?.host ?? '127.0.0.1';
+  const forward = options.forward ? new ForwardProxy(options.forward) : null;
+  if (options.forward && options.forward.allowHosts === null && !isLoopback(listenHost)) {
+    throw new ProxyError(`listening on ${listenHost} as a proxy for any host would be an open relay: name the hosts it may reach with --allow-hosts`);
+  }
   const listenPort = options.listen?.port ?? 0;
   const maxConnections = options.maxConnections ?? 256;
   const connectTimeout = options.connectTimeout ?? 10_000;
@@ -307,8 +327,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   });
 
   async function serve(conn: number, raw: Socket, from: string): Promise<void> {
-    let upstreamRaw: Socket | null = null;
-    let relay: ConnectionRelay | null = null;
+    let upstreamRaw = null as Socket | null;
+    let relay = null as ConnectionRelay | null;
     let release!: () => void;
     const entry: Entry = {
       done: new Promise<void>((resolve) => (release = resolve)),
@@ -323,6 +343,29 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     };
     entries.add(entry);
     try {
+      if (forward !== null) {
+        await forward.serve({
+          conn,
+          raw,
+          from,
+          connectTimeout,
+          handshakeTimeout,
+          report,
+          connect: async (host, port) => {
+            const socket = await connectTcp(host, port, raw);
+            upstreamRaw = socket;
+            return socket;
+          },
+          secure: async (socket, servername) => {
+            const secure = await secureUpstream(socket, { host: servername ?? socket.remoteAddress ?? '', port: socket.remotePort ?? 0, tls: true });
+            return secure.stream as TLSSocket;
+          },
+          targetFailure: (error, host, port, tls) => targetError(error as NodeJS.ErrnoException, { host, port, tls }),
+          logKeys,
+          relay: (client, server, via, intervene) => startRelay(conn, raw, client, server, via, intervene, (r) => (relay = r)),
+        });
+        return;
+      }
       let client: RelaySide = { stream: raw, raw };
       if (secureContext !== null) {
         const secure = new TLSSocket(raw, { isServer: true, secureContext, allowHalfOpen: true } as ConstructorParameters<typeof TLSSocket>[1]);
@@ -337,48 +380,93 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         }
       }
 
-      const upstream = netConnect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
-      upstreamRaw = upstream;
-      upstream.on('error', () => {});
-      let upstreamSide: RelaySide = { stream: upstream, raw: upstream };
-      const clientGone = () => upstream.destroy();
-      client.stream.once('close', clientGone);
+      const reverseTarget = target!;
+      let upstreamSide: RelaySide;
       try {
-        await ready(upstream, 'connect', connectTimeout, () => Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
-        if (target.tls) {
-          // allowHalfOpen is passed on to the TLSSocket by tls.connect, though not in its types.
-          const tlsOptions: ConnectionOptions & { allowHalfOpen: boolean } = {
-            socket: upstream,
-            host: target.host,
-            ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
-            rejectUnauthorized: options.insecure !== true,
-            ...(ca ? { ca } : {}),
-            allowHalfOpen: true,
-          };
-          const secure = tlsConnect(tlsOptions);
-          logKeys(secure);
-          upstreamSide = { stream: secure, raw: upstream };
-          await ready(secure, 'secureConnect', connectTimeout, () => Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
-        }
+        const upstream = await connectTcp(reverseTarget.host, reverseTarget.port, client.stream, (socket) => (upstreamRaw = socket));
+        upstreamSide = reverseTarget.tls ? await secureUpstream(upstream, reverseTarget, client.stream) : { stream: upstream, raw: upstream };
       } catch (error) {
-        client.stream.off('close', clientGone);
-        resetSide(upstreamSide);
         if (client.stream.destroyed) return;
-        const reason = targetError(error as NodeJS.ErrnoException, target);
+        const reason = targetError(error as NodeJS.ErrnoException, reverseTarget);
         report('proxy.target-failed', `#${conn} ${from}: ${reason}; the client connection was closed.`);
         // An HTTP client is answered 502 Bad Gateway with the reason; then closed cleanly.
         await refuseClient(client.stream, reason);
         return;
       }
-      client.stream.off('close', clientGone);
-      if (closing !== null || client.stream.destroyed) {
-        resetSide(upstreamSide);
-        client.stream.destroy();
-        return;
-      }
+      await startRelay(conn, raw, client, upstreamSide, null, true, (r) => (relay = r));
+    } catch (error) {
+      // A bug: report it, and make sure nothing stays open.
+      report('proxy.internal-error', `#${conn}: internal error (${describe(error)}); the connection was closed. Please report this bug.`);
+      raw.destroy();
+      upstreamRaw?.destroy();
+    } finally {
+      entries.delete(entry);
+      release();
+    }
+  }
+
+  /**
+   * TCP to host:port; rejects on failure or timeout, or when `client` closes first (then the
+   * attempt is dropped). `onSocket` sees the socket at once, so an abort can destroy it.
+   */
+  async function connectTcp(host: string, port: number, client: NodeJS.EventEmitter & { destroyed: boolean }, onSocket?: (socket: Socket) => void): Promise<Socket> {
+    const upstream = netConnect({ host, port, allowHalfOpen: true, noDelay: true });
+    onSocket?.(upstream);
+    upstream.on('error', () => {});
+    const clientGone = () => upstream.destroy();
+    client.once('close', clientGone);
+    try {
+      await ready(upstream, 'connect', connectTimeout, () => Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
+    } catch (error) {
+      upstream.destroy();
+      throw error;
+    } finally {
+      client.off('close', clientGone);
+    }
+    return upstream;
+  }
+
+  /** TLS over an open connection to the target: verified unless --insecure, its keys logged. */
+  async function secureUpstream(upstream: Socket, to: ProxyTarget, client?: NodeJS.EventEmitter): Promise<RelaySide> {
+    // allowHalfOpen is passed on to the TLSSocket by tls.connect, though not in its types.
+    const tlsOptions: ConnectionOptions & { allowHalfOpen: boolean } = {
+      socket: upstream,
+      host: to.host,
+      ...(isIP(to.host) === 0 ? { servername: to.host } : {}),
+      rejectUnauthorized: options.insecure !== true,
+      ...(ca ? { ca } : {}),
+      ...(forward !== null ? { ALPNProtocols: ['http/1.1'] } : {}),
+      allowHalfOpen: true,
+    };
+    const secure = tlsConnect(tlsOptions);
+    logKeys(secure);
+    const side = { stream: secure, raw: upstream };
+    const clientGone = () => resetSide(side);
+    client?.once('close', clientGone);
+    try {
+      await ready(secure, 'secureConnect', connectTimeout, () => Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
+    } catch (error) {
+      resetSide(side);
+      throw error;
+    } finally {
+      client?.off('close', clientGone);
+    }
+    return side;
+  }
+
+  /** Relays and dissects one connection whose two sides are open; resolves when it is over. */
+  async function startRelay(conn: number, raw: Socket, client: RelaySide, upstreamSide: RelaySide, via: ProxyVia | null, intervene: boolean, setRelay: (relay: ConnectionRelay) => void): Promise<void> {
+    const upstream = upstreamSide.raw;
+    if (closing !== null || client.stream.destroyed) {
+      resetSide(upstreamSide);
+      client.stream.destroy();
+      return;
+    }
+    {
       const [clientIp, serverIp] = sameFamily(raw.remoteAddress ?? '0.0.0.0', upstream.remoteAddress ?? '0.0.0.0');
       // Intercepted and recorded: each leg is its own conversation in the file, and the tap records nothing.
-      const legRecording = faults !== null && recording !== null
+      const interceptWith = intervene ? faults : null;
+      const legRecording = interceptWith !== null && recording !== null
         ? (() => {
             const [clientLegIp, listenIp] = sameFamily(raw.remoteAddress ?? '0.0.0.0', raw.localAddress ?? '0.0.0.0');
             const [localIp, targetIp] = sameFamily(upstream.localAddress ?? '0.0.0.0', upstream.remoteAddress ?? '0.0.0.0');
@@ -396,7 +484,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       const tap = new ConnectionTap(conn, { ip: clientIp, port: raw.remotePort ?? 0 }, { ip: serverIp, port: upstream.remotePort ?? 0 }, {
         ...(options.limits ? { limits: options.limits } : {}),
         recording: legRecording !== null ? null : recording,
-        emit,
+        emit: via === null ? emit : (event) => emit(event.type === 'connection' ? { ...event, proxy: via } : event),
         pingTimeout,
         httpPatterns,
         onPingTimeout: (message) => report('proxy.ping-unanswered', message),
@@ -405,7 +493,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         budget: queue.budget,
       });
       queue.open(tap, captureClock());
-      relay = new ConnectionRelay(conn, client, upstreamSide, tap, {
+      const relay = new ConnectionRelay(conn, client, upstreamSide, tap, {
         queue,
         report: (message) => report('proxy.reset', message),
         reportIdle: (message) => report('proxy.idle-timeout', message),
@@ -413,18 +501,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         maxBuffered,
         idleTimeout,
         handshakeTimeout,
-        ...(faults !== null ? { intercept: (link) => new ConnectionInterceptor(conn, link, { faults, maxMessage, report, script, app: scriptApp, legs: legRecording }) } : {}),
+        ...(interceptWith !== null ? { intercept: (link) => new ConnectionInterceptor(conn, link, { faults: interceptWith, maxMessage, report, script, app: scriptApp, legs: legRecording }) } : {}),
       });
+      setRelay(relay);
       relay.start();
       await relay.done;
-    } catch (error) {
-      // A bug: report it, and make sure nothing stays open.
-      report('proxy.internal-error', `#${conn}: internal error (${describe(error)}); the connection was closed. Please report this bug.`);
-      raw.destroy();
-      upstreamRaw?.destroy();
-    } finally {
-      entries.delete(entry);
-      release();
     }
   }
 

@@ -98,7 +98,7 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
     case 'notice':
       return { type: 'notice', code: event.code, message: event.message, ...position(event.at) };
     case 'connection':
-      return { type: 'connection', conn: event.conn, client: event.client, server: event.server, sawSyn: event.sawSyn, ...position(event.at) };
+      return { type: 'connection', conn: event.conn, client: event.client, server: event.server, sawSyn: event.sawSyn, ...position(event.at), ...(event.proxy ? { proxy: event.proxy } : {}) };
     case 'handshake':
       return {
         type: 'handshake',

@@ -2,7 +2,7 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import type { Alert, Direction } from '../alerts.js';
 import { isAppAlert } from '../app/registry.js';
 import type { AppEvent } from '../app/types.js';
-import type { DissectEvent, Endpoint, FrameEvent, HandshakeEvent, HttpExchangeEvent, MessageEvent, OtherTrafficEvent } from '../engine/events.js';
+import type { DissectEvent, Endpoint, ProxyVia, FrameEvent, HandshakeEvent, HttpExchangeEvent, MessageEvent, OtherTrafficEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
@@ -249,7 +249,7 @@ export class TableRenderer {
         return `${this.c.info('ℹ')} ${this.c.dim(event.code)} ${escapeText(event.message, 300)}\n`;
       case 'connection':
         this.noteTime(event.at.ts);
-        this.endpoints.set(event.conn, `${endpoint(event.client)} → ${endpoint(event.server)}`);
+        this.endpoints.set(event.conn, `${endpoint(event.client)} → ${endpoint(event.server)}${event.proxy ? ` ${this.c.dim(proxyViaText(event.proxy))}` : ''}`);
         return '';
       case 'tls': {
         this.noteTime(event.at.ts);
@@ -784,4 +784,11 @@ export class TableRenderer {
     const hidden = this.options.hiddenHeartbeats?.(e.conn) ?? 0;
     return `${c.heading(who)}: ${side('client')}; ${side('server')}; close C→S ${close('client')}, S→C ${close('server')}; ${alerts}${hidden > 0 ? `; ${hidden} heartbeat message(s) hidden` : ''}\n`;
   }
+}
+
+/** How wsproxy --mode proxy got the connection: `(CONNECT example.org:443, TLS intercepted)`. */
+function proxyViaText(via: ProxyVia): string {
+  const host = via.host.includes(':') ? `[${via.host}]` : via.host;
+  const tls = via.tls === 'intercepted' ? ', TLS intercepted' : via.tls === 'passed-through' ? ', TLS passed through' : '';
+  return `(${via.request === 'CONNECT' ? 'CONNECT' : 'via proxy'} ${escapeText(host, 80)}:${via.port}${tls})`;
 }
