@@ -123,7 +123,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   const app = appOptionsFrom(options);
   if (app !== false && !canRequireModules()) await preloadDecoders();
   // A HAR (DevTools' export, or wsdump --har's) holds exchanges and messages, not packets.
-  const harIn = path !== '-' && looksLikeJson(path) ? await readHar(path, app, io) : null;
+  const harIn = path !== '-' && looksLikeJson(path) ? await readHar(path, app, io, options.longPoll !== undefined ? options.longPoll * 1000 : undefined) : null;
   const capture = harIn === null ? await openCapture(source, { name }) : null;
   const dissector = new CaptureDissector({ limits: limitsFrom(options), ...(options.decodeAs ? { decodeAs: options.decodeAs } : {}), ...(keyLog ? { keyLog } : {}), app, ...(options.longPoll !== undefined ? { longPollMs: options.longPoll * 1000 } : {}) });
   const out = new Output(io.stdout);
@@ -251,11 +251,11 @@ function looksLikeJson(path: string): boolean {
  * A HAR file as the engine's events (src/engine/har-input.ts), through the application layer
  * unless --app none. It has no frames: said once on stderr. Not a HAR: a one-line error.
  */
-async function readHar(path: string, app: ReturnType<typeof appOptionsFrom>, io: CliIo): Promise<DissectEvent[]> {
+async function readHar(path: string, app: ReturnType<typeof appOptionsFrom>, io: CliIo, longPollMs: number | undefined): Promise<DissectEvent[]> {
   const { harToEvents, HarError } = await import('../engine/har-input.js');
   let input;
   try {
-    input = harToEvents(readFileSync(path, 'utf8'), app !== false);
+    input = harToEvents(readFileSync(path, 'utf8'), { appEvents: app !== false, ...(longPollMs !== undefined ? { longPollMs } : {}) });
   } catch (error) {
     if (error instanceof HarError) throw new UsageError(`${escapeText(path, 200)}: not a pcap or pcapng file, nor a HAR: ${error.message}`);
     throw error;

@@ -12,12 +12,13 @@
 import type { Direction } from '../alerts.js';
 import { computeAccept } from '../http/accept.js';
 import type { HttpHeader } from '../http/http-parser.js';
-import { closeCodeName } from '../websocket/constants.js';
+import { closeCodeName, opcodeName } from '../websocket/constants.js';
 import type { Message, StreamPosition } from '../websocket/types.js';
 import { decodeUtf8Lossy, isValidUtf8 } from '../websocket/utf8.js';
 import { sseAppEvent } from '../app/sse.js';
 import { SseParser } from '../http/sse.js';
 import type { ConnectionEndEvent, DirectionTotals, DissectEvent, HttpBody, HttpExchangeEvent } from './events.js';
+import { engineIoPollingTarget, engineIoSid, HttpPatterns } from './http-patterns.js';
 
 export class HarError extends Error {}
 
@@ -75,11 +76,16 @@ function endEvent(conn: number, kind: ConnectionEndEvent['kind'], at: StreamPosi
   };
 }
 
-/**
- * The events of a HAR document's text. `appEvents`: the events of an event stream body become
- * `app` events (as from a capture; not with --app none).
- */
-export function harToEvents(text: string, appEvents = true): HarInput {
+export interface HarInputOptions {
+  /** The events of an event stream body become `app` events (as from a capture; not with --app none). */
+  appEvents?: boolean;
+  /** --long-poll, in ms: for the patterns of the exchanges (src/engine/http-patterns.ts). */
+  longPollMs?: number;
+}
+
+/** The events of a HAR document's text. */
+export function harToEvents(text: string, options: HarInputOptions = {}): HarInput {
+  const appEvents = options.appEvents ?? true;
   let doc: unknown;
   try {
     doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
@@ -107,7 +113,23 @@ export function harToEvents(text: string, appEvents = true): HarInput {
     }
     for (const e of made) events.push(e);
   }
+  judgePatterns(events, new HttpPatterns(options.longPollMs));
   return { events, skipped, creator };
+}
+
+/**
+ * Each exchange's pattern, judged by the capture path's own rules, in the order the exchanges
+ * ended (as a capture judges them). A HAR is one browser's record: every entry is the same
+ * client, whatever connection it went over.
+ */
+function judgePatterns(events: DissectEvent[], patterns: HttpPatterns): void {
+  const exchanges = events.filter((e): e is HttpExchangeEvent => e.type === 'http');
+  const end = (e: HttpExchangeEvent) => e.at.ts ?? Infinity;
+  exchanges.sort((a, b) => end(a) - end(b));
+  for (const e of exchanges) {
+    const eventStream = e.pattern === 'sse';
+    e.pattern = patterns.judge({ client: null, method: e.method, path: e.path, waitMs: e.waitMs, eventStream, engineIoPolling: engineIoPollingTarget(e.path) });
+  }
 }
 
 function entryEvents(conn: number, entry: Json, appEvents: boolean): DissectEvent[] | null {
@@ -200,12 +222,13 @@ function entryEvents(conn: number, entry: Json, appEvents: boolean): DissectEven
     responseFramingBytes: 0,
     waitMs: waitMs !== null && waitMs >= 0 ? waitMs : null,
     durationMs: time,
+    // Only whether it is an event stream, for now: judged with the others' (judgePatterns).
     pattern: contentTypeIsEventStream(response) ? 'sse' : 'request',
     complete: status !== null && status > 0,
     requestBody,
     responseBody,
     interim: [],
-    session: null,
+    session: engineIoPollingTarget(target) ? engineIoSid(target) : null,
     events: null,
     alerts: [],
   };
@@ -230,13 +253,13 @@ function harMessage(m: Json): Message | null {
   const direction: Direction | null = m.type === 'send' ? 'client' : m.type === 'receive' ? 'server' : null;
   const opcode = num(m.opcode);
   const text = str(m.data);
-  if (direction === null || opcode === null || text === null) return null;
+  if (direction === null || opcode === null || !Number.isInteger(opcode) || opcode < 0 || opcode > 0xf || text === null) return null;
   const data = opcode === 0x1 ? new Uint8Array(Buffer.from(text, 'utf8')) : new Uint8Array(Buffer.from(text, 'base64'));
   const time = num(m.time);
   const at: StreamPosition = time !== null ? { ts: time } : {};
   const message: Message = {
     direction,
-    type: opcode === 0x1 ? 'text' : opcode === 0x2 ? 'binary' : opcode === 0x8 ? 'close' : opcode === 0x9 ? 'ping' : opcode === 0xa ? 'pong' : `reserved-${opcode}`,
+    type: opcodeName(opcode),
     opcode,
     frameOffsets: [],
     fragments: 1,

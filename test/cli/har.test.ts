@@ -55,7 +55,7 @@ function checkHar12(har: Json): void {
 }
 
 describe('wsdump --har', () => {
-  it.each(['fixtures/real/socketio-chromium.pcap', 'fixtures/real/sse.pcap', 'fixtures/real/keepalive-upgrade.pcap', 'fixtures/real/deflate.pcap'])('%s: HAR 1.2 that reads back to the same exchanges, messages and app events', async (capture) => {
+  it.each(['fixtures/real/socketio-chromium.pcap', 'fixtures/real/sse.pcap', 'fixtures/real/keepalive-upgrade.pcap', 'fixtures/real/deflate.pcap', 'fixtures/real/transports.pcap'])('%s: HAR 1.2 that reads back to the same exchanges (and their patterns), messages and app events', async (capture) => {
     const file = join(dir, `${capture.split('/').pop()}.har`);
     const direct = await wsdump('--json', '--full', '--har', file, capture);
     expect(direct.code).toBe(0);
@@ -80,7 +80,8 @@ describe('wsdump --har', () => {
     expect(back.stderr).toMatch(/is a HAR \(wsdump .*\): it holds HTTP exchanges and WebSocket messages, not packets or frames/);
     const read = ndjson(back.stdout);
     expect(read.filter((e) => e.type === 'frame')).toEqual([]);
-    const key = (e: Json) => [e.method, e.path, e.status, e.responseBody?.text ?? e.responseBody?.payload ?? null];
+    // The patterns are judged again from the HAR's timings, by the same rules.
+    const key = (e: Json) => [e.method, e.path, e.status, e.pattern, e.session, e.responseBody?.text ?? e.responseBody?.payload ?? null];
     expect(read.filter((e) => e.type === 'http').map(key).sort()).toEqual(http.map(key).sort());
     const text = (list: Json[]) => list.filter((e) => e.type === 'message' && (e.opcode === 1 || e.opcode === 2)).map((e) => [e.from, e.text ?? e.payload]);
     expect(text(read)).toEqual(text(events));
@@ -119,6 +120,47 @@ describe('wsdump --har', () => {
     ]);
     const table = await wsdump('--messages', file);
     expect(table.stdout).toMatch(/C→S text .*"hello"/);
+  });
+
+  it('judges the patterns of a DevTools HAR\'s exchanges by the capture\'s rules (--long-poll too)', async () => {
+    const file = join(dir, 'patterns.har');
+    let t = Date.parse('2026-12-05T10:00:00.000Z');
+    const entry = (url: string, wait: number, mimeType = 'application/json') => {
+      const startedDateTime = new Date(t).toISOString();
+      t += wait + 10;
+      return {
+        startedDateTime, time: wait + 1,
+        request: { method: 'GET', url, httpVersion: 'HTTP/1.1', headers: [], queryString: [], cookies: [], headersSize: -1, bodySize: 0 },
+        response: { status: 200, statusText: 'OK', httpVersion: 'HTTP/1.1', headers: [], cookies: [], content: { size: 2, mimeType, text: '[]' }, redirectURL: '', headersSize: -1, bodySize: 2 },
+        cache: {}, timings: { blocked: -1, dns: -1, ssl: -1, connect: -1, send: 0, wait, receive: 1 },
+      };
+    };
+    writeFileSync(file, JSON.stringify({
+      log: {
+        version: '1.2', creator: { name: 'WebInspector', version: '537.36' }, pages: [],
+        entries: [
+          entry('http://a.test/updates?since=0', 1500),
+          entry('http://a.test/status?n=1', 20),
+          entry('http://a.test/updates?since=1', 1400),
+          entry('http://a.test/status?n=2', 15),
+          entry('http://a.test/status?n=3', 12),
+          entry('http://a.test/once', 3000),
+          entry('http://a.test/socket.io/?EIO=4&transport=polling&t=x&sid=abc', 30, 'text/plain'),
+        ],
+      },
+    }));
+    const patterns = async (...args: string[]) => ndjson((await wsdump('--json', ...args, file)).stdout).filter((e) => e.type === 'http').map((e) => [e.path, e.pattern, e.session]);
+    expect(await patterns()).toEqual([
+      ['/updates?since=0', 'request', null], // the first of a series, judged as it ended (as in a capture)
+      ['/status?n=1', 'request', null],
+      ['/updates?since=1', 'long-poll', null],
+      ['/status?n=2', 'request', null],
+      ['/status?n=3', 'poll', null],
+      ['/once', 'request', null],
+      ['/socket.io/?EIO=4&transport=polling&t=x&sid=abc', 'long-poll', 'abc'],
+    ]);
+    // Held under 2 s is no longer held: the two /updates are a series of quick answers, too short for polling.
+    expect((await patterns('--long-poll', '2')).slice(0, 3)).toEqual([['/updates?since=0', 'request', null], ['/status?n=1', 'request', null], ['/updates?since=1', 'request', null]]);
   });
 
   it.each([
