@@ -4,7 +4,7 @@
  * the same method and path (query ignored).
  *
  * - `sse`: the response is text/event-stream;
- * - `long-poll`: an Engine.IO polling GET; or the answer was held at least `longPollMs` and the
+ * - `long-poll`: an Engine.IO polling GET (its POSTs, the client's sends, are `request`); or the answer was held at least `longPollMs` and the
  *   series has more than one request (an answer given at once in a series whose answers were
  *   held counts too: the server had news waiting);
  * - `poll`: the series has at least 3 requests, each answered sooner than `longPollMs`;
@@ -45,7 +45,8 @@ export class HttpPatterns {
     if (facts.eventStream) return 'sse';
     const held = facts.waitMs !== null && facts.waitMs >= this.longPollMs;
     const series = this.note(facts, held);
-    if (facts.engineIoPolling && facts.method === 'GET') return 'long-poll';
+    // Engine.IO's POSTs carry the client's packets: its sends, not a poll, however many.
+    if (facts.engineIoPolling) return facts.method === 'GET' ? 'long-poll' : 'request';
     if (series === null) return 'request';
     if (series.held && series.count > 1) return 'long-poll';
     if (!series.held && series.count >= 3) return 'poll';

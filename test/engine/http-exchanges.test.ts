@@ -186,6 +186,8 @@ describe('HttpPatterns', () => {
     expect(p.judge({ ...facts('/poll', 20), client: '10.0.0.2' })).toBe('request');
     expect(p.judge(facts('/sse', 1, { eventStream: true }))).toBe('sse');
     expect(p.judge(facts('/socket.io/?EIO=4&transport=polling', 2, { engineIoPolling: true }))).toBe('long-poll');
+    // Engine.IO's POSTs are the client's sends: never polling, however many.
+    expect([1, 2, 3, 4].map(() => p.judge(facts('/socket.io/?EIO=4&transport=polling&sid=x', 2, { engineIoPolling: true, method: 'POST' })))).toEqual(['request', 'request', 'request', 'request']);
   });
 
   it('follows the --long-poll threshold', () => {
