@@ -162,6 +162,41 @@ describe('real peers', () => {
     expect(polls.filter((e) => e.session === session.sid).length).toBe(polls.length - 1);
   });
 
+  it('socket.io that never upgrades: every polling exchange of the session, over many TCP connections, read as one long-polling story', async () => {
+    const spec = JSON.parse(readFileSync('fixtures/real/socketio-polling.expected.json', 'utf8'));
+    const session = spec.session;
+    expect(session.transports).toEqual(['polling']);
+    const { json: all } = await dissectFile('fixtures/real/socketio-polling.pcap');
+    expect(all.filter((e) => e.type === 'handshake' || e.type === 'frame' || e.type === 'alert')).toEqual([]);
+    // Every exchange the server read, in the order it read them, with the session's sid from its second on.
+    const http = all.filter((e) => e.type === 'http').sort((a, b) => a.startTs - b.startTs);
+    expect(http.map((e) => `${e.method} ${e.path}`)).toEqual(session.requests);
+    expect(http.map((e) => e.session)).toEqual([null, ...Array(http.length - 1).fill(session.sid)]);
+    // The GETs are long polls (held until the server had packets), the POSTs the client's sends.
+    expect(http.map((e) => e.pattern)).toEqual(http.map((e) => (e.method === 'GET' ? 'long-poll' : 'request')));
+    expect(http.some((e) => e.method === 'GET' && e.waitMs >= session.pingInterval * 0.75)).toBe(true);
+    expect(new Set(http.map((e) => e.conn)).size).toBe(session.tcpConnections);
+    // One session: every packet of every body, with the sid, over polling, nothing wrong.
+    const app = all.filter((e) => e.type === 'app');
+    expect(app.every((e) => e.session === session.sid && e.transport === 'polling')).toBe(true);
+    expect(app.flatMap((e) => e.alerts)).toEqual([]);
+    expect(app[0]).toMatchObject({ from: 'server', protocol: 'engine.io', kind: 'open', data: { sid: session.sid, pingInterval: session.pingInterval, pingTimeout: session.pingTimeout, upgrades: ['websocket'] } });
+    for (const from of ['client', 'server'] as const) {
+      const got = app.filter((e) => e.from === from && e.protocol === 'socket.io').map((e) => ({ kind: e.kind, nsp: e.nsp, ...(e.event !== undefined ? { event: e.event } : {}), ...(e.kind === 'event' || e.kind === 'ack' ? { args: e.args } : {}) }));
+      const want = session.events[from].map((e: Record<string, unknown>) => ({ kind: e.kind, nsp: e.nsp, ...(e.event !== undefined ? { event: e.event } : {}), ...(e.args !== undefined ? { args: (e.args as unknown[]).map((a: any) => (a?.$binary !== undefined ? { length: a.$binary.length / 2, hex: a.$binary } : a)) } : {}) }));
+      expect(got, from).toEqual(want);
+      // Engine.IO's heartbeat over polling: the server's pings in GET answers, the client's pongs in POSTs.
+      const kind = from === 'server' ? 'ping' : 'pong';
+      const sent = session.packets[from].filter((p: { type: string }) => p.type === kind).length;
+      expect(sent).toBeGreaterThan(0);
+      expect(app.filter((e) => e.from === from && e.protocol === 'engine.io' && e.kind === kind)).toHaveLength(sent);
+    }
+    expect(app.filter((e) => e.kind === 'pong').every((e) => e.replyTo !== null)).toBe(true);
+    // The whole cost is on the polling transport.
+    const ends = all.filter((e) => e.type === 'end');
+    expect(ends.every((e) => Object.keys(e.transports).join() === 'polling')).toBe(true);
+  });
+
   it('SSE: what Chromium\'s EventSource, curl -N and Python received, each event as the standard dispatches it', async () => {
     const spec = JSON.parse(readFileSync('fixtures/real/sse.expected.json', 'utf8'));
     const { json: all } = await dissectFile('fixtures/real/sse.pcap');
