@@ -4,6 +4,7 @@
  * views: the round trip keeps every exchange, every WebSocket message and what the
  * application layer makes of them.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,5 +183,56 @@ describe('wsdump --har', () => {
     expect(code).toBe(1);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toMatch(/cannot write --har/);
+  });
+});
+
+describe('a HAR recorded by headless Chromium over the DevTools protocol (fixtures/real/chromium-har.har)', () => {
+  const spec = JSON.parse(readFileSync('fixtures/real/chromium-har.expected.json', 'utf8'));
+  const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+  it('reads back every exchange the page made and every WebSocket message, as the server saw them', async () => {
+    const { code, stdout, stderr } = await wsdump('--json', '--full', 'fixtures/real/chromium-har.har');
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/is a HAR \(WebInspector [\d.]+\)/);
+    const events = ndjson(stdout);
+    const http = events.filter((e) => e.type === 'http').sort((a, b) => a.startTs - b.startTs);
+    // The requests Chromium issued, in its order; the server read the same ones (its order may differ by a hair for parallel ones).
+    expect(http.map((e) => `${e.method} ${e.path}`).sort()).toEqual([...spec.har.requests].sort());
+    const by = (path: string) => http.find((e) => e.path === path)!;
+    expect(by('/api/data')).toMatchObject({ status: 200, contentType: 'application/json', pattern: 'request' });
+    expect(JSON.parse(by('/api/data').responseBody.text)).toEqual({ items: [1, 2, 3], note: 'gzip on the wire' });
+    expect(by('/api/echo')).toMatchObject({ method: 'POST', status: 200 });
+    expect(JSON.parse(by('/api/echo').requestBody.text)).toEqual({ hello: 'xhr' });
+    expect(by('/api/echo').responseBody.text).toBe(by('/api/echo').requestBody.text);
+    expect(by('/favicon.ico').status).toBe(404);
+    // Held 1.2 s by the server, asked twice: long polling, judged from the HAR's own timings.
+    expect(by('/poll?since=0').waitMs).toBeGreaterThanOrEqual(1000);
+    expect([by('/poll?since=0').pattern, by('/poll?since=1').pattern]).toEqual(['request', 'long-poll']);
+    // DevTools exports no body for an event stream (Network.getResponseBody has none): the exchange, without its events.
+    expect(by('/events')).toMatchObject({ status: 200, pattern: 'sse', contentType: 'text/event-stream' });
+    expect(events.filter((e) => e.type === 'app' && e.transport === 'sse')).toEqual([]);
+    // The WebSocket: its handshake and each text and binary message, both ways, as the server read and wrote them.
+    const handshake = events.find((e) => e.type === 'handshake');
+    expect(handshake).toMatchObject({ path: '/ws', status: 101, upgraded: true, acceptValid: true });
+    const messages = events.filter((e) => e.type === 'message' && e.conn === handshake!.conn);
+    const got = messages.map((m) => [m.from, m.opcodeName, m.length, sha(m.text !== undefined ? Buffer.from(m.text, 'utf8') : Buffer.from(m.payload, 'hex'))]);
+    const sent = spec.connections[0].messages;
+    const want = (['client', 'server'] as const).flatMap((from) => sent[from].filter((m: Json) => m.type !== 'close').map((m: Json) => [from, m.type, m.length, m.sha256]));
+    expect(got.slice().sort()).toEqual(want.slice().sort());
+    // Chromium's order: both sends, then both answers, each at its own time.
+    expect(messages.map((m) => m.from)).toEqual(['client', 'client', 'server', 'server']);
+    expect(messages.every((m, i) => i === 0 || m.ts >= messages[i - 1]!.ts)).toBe(true);
+  });
+
+  it('agrees with the tcpdump capture of the same page: exchanges, statuses, patterns; the capture has the events the HAR lacks', async () => {
+    const fromHar = ndjson((await wsdump('--json', 'fixtures/real/chromium-har.har')).stdout);
+    const fromPcap = ndjson((await wsdump('--json', 'fixtures/real/chromium-har.pcap')).stdout);
+    const key = (e: Json) => `${e.method} ${e.path} ${e.status} ${e.pattern}`;
+    expect(fromHar.filter((e) => e.type === 'http').map(key).sort()).toEqual(fromPcap.filter((e) => e.type === 'http').map(key).sort());
+    const dispatched = spec.har.eventSource[0].messages;
+    const sse = fromPcap.filter((e) => e.type === 'app' && e.transport === 'sse');
+    expect(sse.map((e) => [e.event, e.id, e.data])).toEqual(dispatched.map((m: Json) => [m.eventName, m.eventId, m.data]));
+    const text = (list: Json[]) => list.filter((e) => e.type === 'message' && (e.opcode === 1 || e.opcode === 2)).map((e) => [e.from, e.text ?? e.payload]);
+    expect(text(fromHar)).toEqual(text(fromPcap));
   });
 });
