@@ -1,7 +1,7 @@
 import { makeAlert, sideOf, type Alert, type Direction } from '../alerts.js';
 import { checkRequest, checkResponse, type HandshakeVerdict, type RequestCheck } from '../http/handshake.js';
 import { HttpConnection, type HttpEvent, type HttpExchange, type HeldPiece } from '../http/http-connection.js';
-import { isAsciiCaseless, type HttpRequest, type HttpResponse } from '../http/http-parser.js';
+import { headerValues, isAsciiCaseless, type HttpRequest, type HttpResponse } from '../http/http-parser.js';
 import { Opcode } from '../websocket/constants.js';
 import { assumedPermessageDeflate } from '../websocket/permessage-deflate.js';
 import type { WorkBudget } from '../websocket/extension.js';
@@ -346,7 +346,8 @@ export class ConnectionDissector {
     const request = exchange.request;
     const note = request === null ? `a response with no request, ${statusText(head)}` : `an HTTP request without Upgrade: websocket, answered ${statusText(head)}`;
     this.setKind('http');
-    out.push({ type: 'other', conn: this.conn, kind: 'http', requestLine: request === null ? null : requestLine(request), status: head.status, note, at, exchange: exchange.index });
+    const contentType = headerValues(head.headers, 'Content-Type')[0] ?? null;
+    out.push({ type: 'other', conn: this.conn, kind: 'http', requestLine: request === null ? null : requestLine(request), status: head.status, note, at, exchange: exchange.index, contentType });
   }
 
   /** What an HTTP event completes: `http` events, and the events of an event stream. */

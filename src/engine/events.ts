@@ -76,6 +76,8 @@ export interface OtherTrafficEvent {
    * there is one: the table shows that event's row instead of this line.
    */
   exchange?: number;
+  /** With `exchange`: the response's Content-Type (or null), known at its head. */
+  contentType?: string | null;
 }
 
 /** How an exchange was used, judged when it ends (see src/engine/http-patterns.ts). */

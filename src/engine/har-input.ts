@@ -18,7 +18,7 @@ import { decodeUtf8Lossy, isValidUtf8 } from '../websocket/utf8.js';
 import { sseAppEvent } from '../app/sse.js';
 import { SseParser } from '../http/sse.js';
 import type { ConnectionEndEvent, DirectionTotals, DissectEvent, HttpBody, HttpExchangeEvent } from './events.js';
-import { engineIoPollingTarget, engineIoSid, HttpPatterns } from './http-patterns.js';
+import { engineIoPollingTarget, engineIoSid, HttpPatterns, isEventStreamType } from './http-patterns.js';
 
 export class HarError extends Error {}
 
@@ -244,8 +244,7 @@ function entryEvents(conn: number, entry: Json, appEvents: boolean): DissectEven
 }
 
 function contentTypeIsEventStream(response: Json | null): boolean {
-  const type = response !== null && isObject(response.content) ? str(response.content.mimeType) : null;
-  return type !== null && type.split(';')[0]!.trim().toLowerCase() === 'text/event-stream';
+  return isEventStreamType(response !== null && isObject(response.content) ? str(response.content.mimeType) : null);
 }
 
 /** One of Chrome's `_webSocketMessages`: `type` send/receive, `time` (s), `opcode`, `data` (binary in base64). */

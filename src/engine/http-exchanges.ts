@@ -8,11 +8,11 @@
 import { makeAlert, type Alert, type Direction } from '../alerts.js';
 import { contentCodings, decodeBody, StreamingBodyDecoder } from '../http/content-coding.js';
 import type { HttpEvent, HttpExchange } from '../http/http-connection.js';
-import { headerValues, isAsciiCaseless, type HttpHeader } from '../http/http-parser.js';
+import { headerValues, type HttpHeader } from '../http/http-parser.js';
 import { SseParser, type SseEvent } from '../http/sse.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
 import type { HttpBody, HttpExchangeEvent, TransportTotals, WireTransport } from './events.js';
-import { engineIoPollingTarget, engineIoSid, type HttpPatterns } from './http-patterns.js';
+import { engineIoPollingTarget, engineIoSid, isEventStreamType, type HttpPatterns } from './http-patterns.js';
 
 /** One dispatched Server-Sent Event, where the chunk holding its blank line arrived. */
 export interface SseDispatch {
@@ -82,10 +82,7 @@ function contentTypeOf(headers: HttpHeader[] | null): string | null {
 }
 
 function isEventStream(headers: HttpHeader[]): boolean {
-  const type = contentTypeOf(headers);
-  if (type === null) return false;
-  const semi = type.indexOf(';');
-  return isAsciiCaseless((semi < 0 ? type : type.slice(0, semi)).trim(), 'text/event-stream');
+  return isEventStreamType(contentTypeOf(headers));
 }
 
 const ms = (from: StreamPosition | null, to: StreamPosition | null): number | null =>

@@ -69,6 +69,13 @@ export class HttpPatterns {
   }
 }
 
+/** A Content-Type of text/event-stream (parameters ignored, ASCII case-insensitive). */
+export function isEventStreamType(type: string | null): boolean {
+  if (type === null) return false;
+  const semi = type.indexOf(';');
+  return (semi < 0 ? type : type.slice(0, semi)).trim().toLowerCase() === 'text/event-stream';
+}
+
 /** An Engine.IO long-polling request: `EIO=` and `transport=polling` in the query. */
 export function engineIoPollingTarget(target: string | null): boolean {
   if (target === null) return false;

@@ -167,7 +167,7 @@ export function eventToJson(event: DissectEvent, options: JsonOptions = {}): Rec
         padding: event.padding,
       };
     case 'other':
-      return { type: 'other', conn: event.conn, kind: event.kind, requestLine: event.requestLine, status: event.status, note: event.note, ...position(event.at) };
+      return { type: 'other', conn: event.conn, kind: event.kind, requestLine: event.requestLine, status: event.status, note: event.note, ...position(event.at), ...(event.exchange !== undefined ? { exchange: event.exchange, contentType: event.contentType ?? null } : {}) };
     case 'http':
       return {
         type: 'http',

@@ -12,6 +12,7 @@ import { escapeText, hexPreview, hexString } from './escape.js';
 import { appHeartbeatLines, closeLine, formatMs, heartbeatLines, timingLine } from './health-text.js';
 import { compactJson, spreadOverLines } from './json-text.js';
 import { pickColumns } from './columns.js';
+import { isEventStreamType } from '../engine/http-patterns.js';
 import { bodyPreview, exchangeFacts, exchangeTitle, transportLines } from './http-text.js';
 import { RowWriter, tableRow, type CellGroup } from './row.js';
 import { KEYLOG_HINT, keylogWouldHelp, tlsHeadline, tlsSummaryNote } from './tls-text.js';
@@ -215,6 +216,14 @@ export class TableRenderer {
   private inRow: AppEvent | undefined;
   /** --summary: application messages counted per connection. */
   private readonly appSummary = new AppSummary();
+  /**
+   * Exchanges whose response head has come and whose `http` event has not, by "conn:index":
+   * held until something else is printed first (then the head gets its row, in its place on
+   * the timeline), or told in one row by the `http` event.
+   */
+  private readonly heldHeads = new Map<string, OtherTrafficEvent>();
+  /** Exchanges whose head row is printed: their `http` event prints their completion. */
+  private readonly openHeads = new Set<string>();
 
   constructor(private readonly options: TableOptions) {
     this.c = palette(new Chalk({ level: options.colorLevel }));
@@ -236,7 +245,9 @@ export class TableRenderer {
 
   /** Text to print for one event (possibly empty), ending with a newline when not empty. */
   render(event: DissectEvent): string {
-    const text = this.renderWide(event);
+    let text = this.renderWide(event);
+    // Something else comes while responses are still streaming in: their heads are shown first.
+    if (text !== '' && this.heldHeads.size > 0) text = this.releaseHeads() + text;
     return this.compact ? wrapBlock(text, this.options.width - 1, 2) : text;
   }
 
@@ -269,8 +280,8 @@ export class TableRenderer {
         return this.handshake(event);
       case 'other':
         this.noteTime(event.at.ts);
-        // An exchange's `http` event tells it in full, in its own row.
-        if (event.exchange !== undefined) return '';
+        // An exchange: its `http` event tells it in full, in its own row, unless it streams (see heldHeads).
+        if (event.exchange !== undefined) return this.exchangeHead(event);
         this.interrupted(event.conn);
         return `${this.c.heading(`#${event.conn}`)} ${this.endpoints.get(event.conn) ?? ''} ${this.c.dim(otherLabel(event))} ${escapeText(event.note)}${event.requestLine ? ` ${this.c.dim('(')}${escapeText(event.requestLine, 80)}${this.c.dim(')')}` : ''}\n`;
       case 'frame':
@@ -283,12 +294,22 @@ export class TableRenderer {
         return this.message(event.message);
       case 'app':
         return this.appLine(event);
-      case 'http':
+      case 'http': {
         this.noteTime(event.start.ts);
+        const key = `${event.conn}:${event.index}`;
+        this.heldHeads.delete(key);
+        if (this.openHeads.delete(key)) return this.httpHead(event.conn) + this.exchangeRow(event, true);
         return this.httpHead(event.conn) + this.exchangeRow(event);
+      }
       case 'alert':
         return this.alerts([event.alert], `#${event.conn} `);
       case 'end': {
+        for (const key of [...this.heldHeads.keys(), ...this.openHeads]) {
+          if (key.startsWith(`${event.conn}:`)) {
+            this.heldHeads.delete(key);
+            this.openHeads.delete(key);
+          }
+        }
         const text = this.summary(event);
         this.endpoints.delete(event.conn);
         this.middleGroups.delete(event.conn);
@@ -355,15 +376,52 @@ export class TableRenderer {
   }
 
   /**
-   * An HTTP exchange: its packet (where the response ended), the time its request began, the
-   * connection, then what was asked and answered and what it cost; the body's start under it.
+   * A response head: an event stream's row now, before its events (it streams until it ends);
+   * any other exchange's held until something else is printed before its end.
    */
-  private exchangeRow(e: HttpExchangeEvent): string {
+  private exchangeHead(e: OtherTrafficEvent): string {
+    const key = `${e.conn}:${e.exchange}`;
+    if (!isEventStreamType(e.contentType ?? null)) {
+      this.heldHeads.set(key, e);
+      return '';
+    }
+    this.openHeads.add(key);
+    return this.httpHead(e.conn) + this.responseHeadRow(e);
+  }
+
+  /** The held heads' rows, in the order they came: their exchanges are still receiving. */
+  private releaseHeads(): string {
+    let out = '';
+    for (const [key, e] of this.heldHeads) {
+      this.openHeads.add(key);
+      out += this.httpHead(e.conn) + this.responseHeadRow(e);
+    }
+    this.heldHeads.clear();
+    return out;
+  }
+
+  /** `GET /events → 200 OK  text/event-stream, streaming…`: where the head came, what it said. */
+  private responseHeadRow(e: OtherTrafficEvent): string {
     const c = this.c;
     const packet = e.at.packet !== undefined ? String(e.at.packet) : '-';
-    const time = this.time(e.start.ts);
+    const lead = ` ${c.packet(packet.padEnd(6))} ${c.time(this.time(e.at.ts).padEnd(this.compact ? 8 : 10))} ${`#${e.conn}`.padEnd(4)} `;
+    const request = e.requestLine === null ? '(no request)' : e.requestLine.replace(/ HTTP\/\d(\.\d)?$/, '');
+    const status = e.note.replace(/^.*, answered /, '');
+    const room = this.compact ? 40 : 80;
+    return `${lead}${c.opcode('HTTP')} ${c.heading(`${escapeText(request, room)} → ${escapeText(status, 60)}`)}  ${c.dim(`${e.contentType ? `${escapeText(e.contentType, 40)}, ` : ''}receiving…`)}\n`;
+  }
+
+  /**
+   * An HTTP exchange: its packet (where the response ended), the time its request began, the
+   * connection, then what was asked and answered and what it cost; the body's start under it.
+   * `ended`: its head has a row already (it streamed): this row is its end, at the time it ended.
+   */
+  private exchangeRow(e: HttpExchangeEvent, ended = false): string {
+    const c = this.c;
+    const packet = e.at.packet !== undefined ? String(e.at.packet) : '-';
+    const time = this.time(ended ? e.at.ts : e.start.ts);
     const lead = ` ${c.packet(packet.padEnd(6))} ${c.time(time.padEnd(this.compact ? 8 : 10))} ${`#${e.conn}`.padEnd(4)} `;
-    let out = `${lead}${c.opcode('HTTP')} ${c.heading(exchangeTitle(e, this.compact ? 40 : 80))}  ${c.dim(exchangeFacts(e))}\n`;
+    let out = `${lead}${c.opcode('HTTP')} ${ended ? c.dim('end of ') : ''}${c.heading(exchangeTitle(e, this.compact ? 40 : 80))}  ${c.dim(exchangeFacts(e))}\n`;
     const preview = bodyPreview(e.responseBody, this.options.full ? Infinity : Math.max(20, this.previewChars));
     if (preview !== '' && e.pattern !== 'sse') out += `${c.dim('   └')} ${preview}\n`;
     // Its alerts were shown as they arose.
@@ -523,7 +581,7 @@ export class TableRenderer {
    * otherwise; the caller then uses render(). wsdump's table on a big capture is mostly such rows.
    */
   writeFrameRow(event: FrameEvent, out: RowWriter): boolean {
-    if (this.options.colorLevel !== 0 || this.view !== 'frames' || this.compact || this.options.full || event.frame.alerts.length > 0 || this.needHead || this.picks !== null) return false;
+    if (this.options.colorLevel !== 0 || this.view !== 'frames' || this.compact || this.options.full || event.frame.alerts.length > 0 || this.needHead || this.picks !== null || this.heldHeads.size > 0) return false;
     const f = event.frame;
     this.noteTime(f.start.ts);
     out.beginRow(this.widths);
