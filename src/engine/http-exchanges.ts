@@ -66,6 +66,8 @@ interface ExchangeState {
   sseDecoder: StreamingBodyDecoder | null;
   sseEvents: number;
   sseDataBytes: number;
+  /** The stream's bytes once its content coding is undone (its wire bytes when it has none). */
+  sseDecodedBytes: number;
   sseInvalidSaid: boolean;
   sseIndex: number;
   emitted: boolean;
@@ -135,7 +137,7 @@ export class HttpExchanges {
   private state(exchange: HttpExchange): ExchangeState {
     let state = this.states.get(exchange);
     if (state === undefined) {
-      state = { request: null, response: null, sse: null, sseDecoder: null, sseEvents: 0, sseDataBytes: 0, sseInvalidSaid: false, sseIndex: 0, emitted: false, ignored: false };
+      state = { request: null, response: null, sse: null, sseDecoder: null, sseEvents: 0, sseDataBytes: 0, sseDecodedBytes: 0, sseInvalidSaid: false, sseIndex: 0, emitted: false, ignored: false };
       this.states.set(exchange, state);
     }
     return state;
@@ -160,6 +162,7 @@ export class HttpExchanges {
     if (state.sse === null) return;
     const pieces = state.sseDecoder === null ? [bytes] : state.sseDecoder.push(bytes);
     for (const piece of pieces) {
+      state.sseDecodedBytes += piece.length;
       for (const event of state.sse.push(piece)) {
         state.sseEvents++;
         state.sseDataBytes += event.dataBytes;
@@ -261,8 +264,13 @@ export class HttpExchanges {
     server.overheadBytes += e.responseHeaderBytes + e.responseFramingBytes;
     if (transport === 'sse') {
       server.messages += state.sseEvents;
-      server.payloadBytes += state.sseDataBytes;
-      server.overheadBytes += Math.max(0, e.responseBodyBytes - state.sseDataBytes);
+      // Counted on the wire. A gzip/deflate/br-coded stream's compressed bytes cannot be told
+      // apart: they are split in the proportion of data to framing in the decoded stream.
+      const coded = state.sseDecoder !== null;
+      const payload = !coded ? Math.min(state.sseDataBytes, e.responseBodyBytes)
+        : state.sseDecodedBytes > 0 ? Math.round((e.responseBodyBytes * Math.min(state.sseDataBytes, state.sseDecodedBytes)) / state.sseDecodedBytes) : 0;
+      server.payloadBytes += payload;
+      server.overheadBytes += e.responseBodyBytes - payload;
     } else if (transport === 'http') {
       if (e.requestBodyBytes > 0) {
         client.messages++;

@@ -117,6 +117,14 @@ describe('Server-Sent Events as app events', () => {
     const packed = gzipSync(Buffer.from('data: compressed\n\n'));
     const events = run([['client', get('/events')], ['server', cat(`HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n`, packed)]]);
     expect(apps(events).map((e) => e.fields.data)).toEqual(['compressed']);
+    // Its cost on the wire: the compressed body split as its decoded stream is, 10 B of data in 18 B.
+    const end = events.find((e) => e.type === 'end');
+    const sse = end?.type === 'end' ? end.transports.sse!.server : null;
+    const http = events.find((e) => e.type === 'http');
+    const wireBody = http?.type === 'http' ? http.responseBodyBytes : NaN;
+    expect(wireBody).toBe(packed.length);
+    expect(sse?.payloadBytes).toBe(Math.round((packed.length * 10) / 18));
+    expect(end?.type === 'end' && sse!.payloadBytes + sse!.overheadBytes).toBe(end?.type === 'end' && end.totals.server.bytes);
   });
 
   it('says once that a stream is not UTF-8, and carries on', () => {
