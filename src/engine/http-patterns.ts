@@ -4,9 +4,10 @@
  * the same method and path (query ignored).
  *
  * - `sse`: the response is text/event-stream;
- * - `long-poll`: an Engine.IO polling GET (its POSTs, the client's sends, are `request`); or the answer was held at least `longPollMs` and the
- *   series has more than one request (an answer given at once in a series whose answers were
- *   held counts too: the server had news waiting);
+ * - `long-poll`: an Engine.IO polling GET (its POSTs, the client's sends, are `request`); or
+ *   the answer was held at least `longPollMs` and the series has more than one request (an
+ *   answer given at once in a series whose answers were held counts too: the server had news
+ *   waiting);
  * - `poll`: the series has at least 3 requests, each answered sooner than `longPollMs`;
  * - `request`: anything else.
  *

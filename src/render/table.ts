@@ -400,15 +400,14 @@ export class TableRenderer {
     return out;
   }
 
-  /** `GET /events → 200 OK  text/event-stream, streaming…`: where the head came, what it said. */
+  /** `GET /events → 200  text/event-stream, receiving…`: where the head came, what it said. */
   private responseHeadRow(e: OtherTrafficEvent): string {
     const c = this.c;
     const packet = e.at.packet !== undefined ? String(e.at.packet) : '-';
     const lead = ` ${c.packet(packet.padEnd(6))} ${c.time(this.time(e.at.ts).padEnd(this.compact ? 8 : 10))} ${`#${e.conn}`.padEnd(4)} `;
     const request = e.requestLine === null ? '(no request)' : e.requestLine.replace(/ HTTP\/\d(\.\d)?$/, '');
-    const status = e.note.replace(/^.*, answered /, '');
     const room = this.compact ? 40 : 80;
-    return `${lead}${c.opcode('HTTP')} ${c.heading(`${escapeText(request, room)} → ${escapeText(status, 60)}`)}  ${c.dim(`${e.contentType ? `${escapeText(e.contentType, 40)}, ` : ''}receiving…`)}\n`;
+    return `${lead}${c.opcode('HTTP')} ${c.heading(`${escapeText(request, room)} → ${e.status ?? '?'}`)}  ${c.dim(`${e.contentType ? `${escapeText(e.contentType, 40)}, ` : ''}receiving…`)}\n`;
   }
 
   /**

@@ -32,7 +32,7 @@ describe('wsdump: an event stream in the table', () => {
   it('shows the exchange\'s head row before its events and its end after them (fixtures/real/sse.pcap)', async () => {
     const io = fakeIo();
     expect(await wsdump(argv('--conn', '1', 'fixtures/real/sse.pcap'), io)).toBe(0);
-    const [head, first, last, end] = linesAt(io.stdout.text, /^ 6 .* #1 +HTTP GET \/events → 200 OK {2}text\/event-stream, receiving…$/, /S→C SSE +sse message id 1 "first"/, /S→C SSE +sse done "bye"/, /^ 36 .* #1 +HTTP end of GET \/events → 200 OK {2}wait .*9 events, incomplete, sse$/);
+    const [head, first, last, end] = linesAt(io.stdout.text, /^ 6 .* #1 +HTTP GET \/events → 200 {2}text\/event-stream, receiving…$/, /S→C SSE +sse message id 1 "first"/, /S→C SSE +sse done "bye"/, /^ 36 .* #1 +HTTP end of GET \/events → 200 OK {2}wait .*9 events, incomplete, sse$/);
     expect(head).toBeGreaterThanOrEqual(0);
     expect([head, first, last, end]).toEqual([...[head, first, last, end]].sort((a, b) => a - b));
     expect(first).toBe(head + 1);
@@ -40,7 +40,7 @@ describe('wsdump: an event stream in the table', () => {
     expect(io.stdout.text.match(/GET \/events/g)).toHaveLength(2);
     const messages = fakeIo();
     expect(await wsdump(argv('--messages', '--conn', '1', 'fixtures/real/sse.pcap'), messages)).toBe(0);
-    const order = linesAt(messages.stdout.text, /HTTP GET \/events → 200 OK {2}text\/event-stream, receiving…/, /sse message id 1 "first"/, /HTTP end of GET \/events/);
+    const order = linesAt(messages.stdout.text, /HTTP GET \/events → 200 {2}text\/event-stream, receiving…/, /sse message id 1 "first"/, /HTTP end of GET \/events/);
     expect(order[0]).toBeGreaterThanOrEqual(0);
     expect(order).toEqual([...order].sort((a, b) => a - b));
   });
@@ -80,7 +80,7 @@ describe('the table: a response of another kind', () => {
 
   it('gets its head row when something else is printed before it ends, and its end row when it does', () => {
     const text = table([...download, [2, 'client', 'GET /small HTTP/1.1\r\nHost: x\r\n\r\n'], [2, 'server', 'HTTP/1.1 204 No Content\r\n\r\n'], [1, 'server', 'world']]);
-    const [head, small, end] = linesAt(text, /^ 3 .* #1 +HTTP GET \/big → 200 OK {2}application\/octet-stream, receiving…$/, /#2 +HTTP GET \/small → 204 No Content/, /^ 6 .* #1 +HTTP end of GET \/big → 200 OK {2}.*S→C \d+ B head \+ 10 B body/);
+    const [head, small, end] = linesAt(text, /^ 3 .* #1 +HTTP GET \/big → 200 {2}application\/octet-stream, receiving…$/, /#2 +HTTP GET \/small → 204 No Content/, /^ 6 .* #1 +HTTP end of GET \/big → 200 OK {2}.*S→C \d+ B head \+ 10 B body/);
     expect(head).toBeGreaterThanOrEqual(0);
     expect(small).toBeGreaterThan(head);
     expect(end).toBeGreaterThan(small);
@@ -130,7 +130,7 @@ describe('wsproxy: an event stream, live', () => {
     // The stream is open: its row and its first event are on screen, its end is not.
     await expect.poll(() => io.stdout.text, { timeout: 5000 }).toMatch(/sse message "one"/);
     const open = io.stdout.text;
-    const [head, one] = linesAt(open, /#1 +HTTP GET \/events → 200 OK {2}text\/event-stream, receiving…/, /#1 +S→C SSE +sse message "one"/);
+    const [head, one] = linesAt(open, /#1 +HTTP GET \/events → 200 {2}text\/event-stream, receiving…/, /#1 +S→C SSE +sse message "one"/);
     expect(head).toBeGreaterThanOrEqual(0);
     expect(one).toBe(head + 1);
     expect(open).not.toMatch(/end of GET \/events/);
