@@ -158,4 +158,24 @@ describe.skipIf(needs(HAS_CHROMIUM))('headless Chromium through an intercepting 
     await ended(p);
     expectReframed(p, 5, false);
   });
+
+  it('a pass-through --script with --close-after 6:4002: Chromium takes the proxy\'s own Close as a clean one', async () => {
+    const server = await echoWs(true);
+    const path = join(dir, 'pass-through.mjs');
+    writeFileSync(path, 'export function onMessage() {}\n');
+    const p = await proxied(server.port, { script: await loadScript(path), faults: { closeAfter: { messages: 6, code: 4002 } } });
+    const page = await openPage<PageResult>(pageScript(`ws://127.0.0.1:${p.port}/lab`, SENDS.length));
+    expect(page).toMatchObject({ code: 4002, wasClean: true, extensions: '' });
+    await expect.poll(() => server.closes).toEqual([4002]);
+    // Six messages crossed, in whatever interleaving: the page's first ones to the server, their echoes back.
+    expect(SENDS.map(shown).slice(0, server.got.length)).toEqual(server.got);
+    expect(SENDS.map(shown).slice(0, page.got.length)).toEqual(page.got);
+    expect(server.got.length + page.got.length).toBe(6);
+    await ended(p);
+    expect(ofType(p.events, 'notice').filter((e) => e.code === 'proxy.closed')[0]!.message).toBe('#1: the proxy sent Close 4002 to both sides after 6 message(s) (--close-after).');
+    // Unchanged, each went on as the one frame it came as; uncompressed, the offer having been withheld.
+    const data = ofType(p.events, 'message').filter((e) => e.message.type === 'text' || e.message.type === 'binary');
+    expect(data).toHaveLength(6);
+    for (const { message } of data) expect(message).toMatchObject({ fragments: 1, compressed: false });
+  });
 });
