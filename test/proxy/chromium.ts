@@ -1,29 +1,16 @@
 /**
  * Headless Chromium (/usr/bin/chromium, the Debian package) as a real WebSocket client of the
  * proxy: a page served from 127.0.0.1 runs a script and POSTs what it saw to /result, which is
- * what `openPage` resolves with. Chromium runs in a process group of its own with a throwaway
- * profile, and every process of that group is gone before `openPage` settles, whatever happened.
+ * what `openPage` resolves with. Chromium is started and stopped as the fixture generator does
+ * it (fixtures/generate/lib.mjs): a process group of its own, a throwaway profile, and every
+ * process of that group gone before `openPage` settles, whatever happened.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { closeServer, hasTool, listen, sleep } from './helpers.js';
+import { CHROMIUM, startChromium, stopChromium } from '../../fixtures/generate/lib.mjs';
+import { closeServer, hasTool, listen } from './helpers.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
 export const HAS_CHROMIUM = hasTool(CHROMIUM);
-
-/** True while some process of group `pgid` is alive. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Opens a page whose body runs `script` in headless Chromium; the script calls `report(value)`
@@ -50,12 +37,8 @@ ${script}
     res.end(req.url === '/' ? page : undefined);
   });
   const pagePort = await listen(server);
-  const profile = mkdtempSync(join(tmpdir(), 'wsproxy-chromium-'));
-  const chrome = spawn(
-    CHROMIUM,
-    ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-extensions', '--no-default-browser-check', '--mute-audio', `--user-data-dir=${profile}`, `http://127.0.0.1:${pagePort}/`],
-    { stdio: 'ignore', detached: true },
-  );
+  const browser = startChromium([`http://127.0.0.1:${pagePort}/`]);
+  const { chrome } = browser;
   // once() rejects on 'error' too: a Chromium that cannot be started (not installed) fails the test at once.
   const exited = once(chrome, 'exit');
   let timer: NodeJS.Timeout | undefined;
@@ -67,23 +50,7 @@ ${script}
     ]);
   } finally {
     clearTimeout(timer);
-    if (chrome.pid !== undefined) {
-      const pgid = chrome.pid;
-      const signal = (name: NodeJS.Signals) => {
-        try {
-          process.kill(-pgid, name);
-        } catch {
-          // the group is gone already
-        }
-      };
-      signal('SIGTERM');
-      // Chromium's helpers share its process group: wait for all of them, then insist.
-      for (let i = 0; i < 50 && groupAlive(pgid); i++) {
-        if (i === 30) signal('SIGKILL');
-        await sleep(100);
-      }
-    }
-    rmSync(profile, { recursive: true, force: true });
+    await stopChromium(browser);
     server.closeAllConnections();
     await closeServer(server);
   }
