@@ -34,6 +34,13 @@ async function capture(name, build) {
 }
 
 const TSHARK_JSON = ['-Y', 'websocket', '-T', 'json', '-e', 'websocket.fin', '-e', 'websocket.opcode', '-e', 'websocket.mask', '-e', 'websocket.payload_length', '-e', 'websocket.masking_key'];
+/**
+ * Issue 25's reference for `--json`: the frame numbers and the text of text payloads as well,
+ * which is nearer what wsdump's NDJSON says of a frame.
+ */
+const TSHARK_JSON_TEXT = ['-Y', 'websocket', '-T', 'json', '-e', 'frame.number', '-e', 'websocket.opcode', '-e', 'websocket.payload_length', '-e', 'websocket.masking_key', '-e', 'websocket.payload.text'];
+const TJ = 'tshark -T json -e websocket.*';
+const TJ_TEXT = 'tshark -T json -e frame.number … -e websocket.payload.text';
 const decodeAs = ['-d', `tcp.port==${SERVER_PORT},http`];
 
 /**
@@ -41,7 +48,7 @@ const decodeAs = ['-d', `tcp.port==${SERVER_PORT},http`];
  * the text of messages): how much of --json's time is the payload bytes it prints.
  * `wsdumpArgs` and `tsharkArgs` go before the capture (the TLS run's key log and ports).
  */
-async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs = [], tsharkArgs = decodeAs, targets = { json: '0.25x', table: '0.5x' }, extra = [], withTshark = true } = {}) {
+async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs = [], tsharkArgs = decodeAs, targets = { json: '0.25x', table: '0.35x' }, extra = [], withTshark = true } = {}) {
   const mb = statSync(cap.path).size / 1e6;
   const tools = [
     ['wsdump --json', process.execPath, [WSDUMP, ...wsdumpArgs, '--json', cap.path]],
@@ -51,7 +58,8 @@ async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs =
     ...extra.map(([tool, args]) => [tool, process.execPath, [WSDUMP, ...wsdumpArgs, ...args, cap.path]]),
     ...(tshark && withTshark
       ? [
-          ['tshark -T json -e websocket.*', 'tshark', ['-r', cap.path, ...tsharkArgs, ...TSHARK_JSON]],
+          [TJ, 'tshark', ['-r', cap.path, ...tsharkArgs, ...TSHARK_JSON]],
+          [TJ_TEXT, 'tshark', ['-r', cap.path, ...tsharkArgs, ...TSHARK_JSON_TEXT]],
           ['tshark (one-line summary)', 'tshark', ['-r', cap.path, ...tsharkArgs, '-Y', 'websocket']],
         ]
       : []),
@@ -68,13 +76,14 @@ async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs =
   const rows = tools.map(([tool, cmd, args]) => ({ tool, ...medianOf(results.get(tool), cmd, args) }));
   const by = (tool) => rows.find((r) => r.tool === tool);
   const json = by('wsdump --json');
-  const tj = by('tshark -T json -e websocket.*');
+  const tj = by(TJ);
+  const tjText = by(TJ_TEXT);
   const ts = by('tshark (one-line summary)');
   console.log(`\n### ${label}: ${mb.toFixed(1)} MB, ${fmt.int(cap.frames)} WebSocket frames, ${fmt.int(cap.packets)} packets\n`);
   console.log('| tool | wall time | CPU time | frames/s | MB/s | peak RSS |');
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.tool} | ${fmt.s(r.seconds)} | ${Number.isNaN(r.cpuSeconds) ? '-' : fmt.s(r.cpuSeconds)} | ${fmt.int(cap.frames / r.seconds)} | ${(mb / r.seconds).toFixed(1)} | ${fmt.mb(r.rssMB)} |`);
-  if (tj && ts) {
+  if (tj && tjText && ts) {
     // Each round's ratio compares runs made a minute apart; their median moves less than the
     // ratio of two medians when the machine's load changes between rounds.
     const ratios = (ours, theirs, key) => {
@@ -88,7 +97,8 @@ async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs =
       return `- ${ours} / ${theirs}: **${fmt.x(wall.median)}** wall time${range}, ${Number.isNaN(cpu.median) ? '' : `${fmt.x(cpu.median)} CPU time, `}target ≤ ${target}`;
     };
     console.log('');
-    console.log(`${line('wsdump --json', 'tshark -T json -e websocket.*', targets.json)}; peak RSS ${fmt.mb(json.rssMB)} vs ${fmt.mb(tj.rssMB)}`);
+    console.log(`${line('wsdump --json', TJ_TEXT, targets.json)}; peak RSS ${fmt.mb(json.rssMB)} vs ${fmt.mb(tjText.rssMB)}`);
+    console.log(`${line('wsdump --json', TJ, targets.json)}; peak RSS ${fmt.mb(json.rssMB)} vs ${fmt.mb(tj.rssMB)}`);
     console.log(line('wsdump (table)', 'tshark (one-line summary)', targets.table));
   }
   return rows;
