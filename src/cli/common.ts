@@ -144,7 +144,7 @@ export function addViewOptions(command: Command, fromHelp = 'only frames sent by
   return command
     .option('-j, --json', 'NDJSON: one event per line (schema in docs/json.md)')
     .option('-e, --explain', 'teaching view: each frame as the RFC 6455 header diagram with its bits, the handshake header by header')
-    .option('-m, --messages', 'one row per reassembled message instead of per frame (its application message when it has one)')
+    .option('-m, --messages', 'one row per reassembled message instead of per frame (its application message when it has one); with --json, no frame lines')
     .option('--events', 'one row per application message (Socket.IO event, JSON-RPC call …), across connections')
     .option('-s, --summary', 'only per-connection totals, heartbeats, closing handshake and timing (and application messages by kind, name and latency)')
     .option('--timeline', 'per connection, a picture of its life in time: messages, pings and pongs, silences, the close')
@@ -205,8 +205,22 @@ export function parseProgram<T extends ViewOptions>(program: Command, argv: stri
 
 /** At most one of the views may be chosen: the one-line complaint, or null. */
 export function conflictingViews(options: ViewOptions): string | null {
-  const chosen = (['json', 'explain', 'messages', 'events', 'summary', 'timeline'] as const).filter((v) => options[v]);
+  // --json --messages is NDJSON at the message level (see messageLevel), not two views.
+  const chosen = (['json', 'explain', 'messages', 'events', 'summary', 'timeline'] as const).filter((v) => options[v] && !(v === 'messages' && options.json));
   return chosen.length > 1 ? `choose one of --json, --explain, --messages, --events, --summary, --timeline (got ${chosen.map((v) => `--${v}`).join(', ')})` : null;
+}
+
+/**
+ * --json --messages: NDJSON without `frame` lines (the bulk of --json: a header, a masking key
+ * and payload hex per frame, most of it again in the message). A frame's alerts, which would
+ * have been in its `alerts`, become `alert` lines, so nothing found in the traffic is lost.
+ * Every other event is written as it is.
+ */
+export function messageLevel(write: (event: DissectEvent) => void): (event: DissectEvent) => void {
+  return (event) => {
+    if (event.type !== 'frame') write(event);
+    else for (const alert of event.frame.alerts) write({ type: 'alert', conn: event.conn, alert });
+  };
 }
 
 export function limitsFrom(options: ViewOptions): Limits {
@@ -367,7 +381,15 @@ export async function makeView(options: ViewOptions, io: CliIo): Promise<View> {
       observe?.(event);
       return filtered(filter, appFilter, event, render);
     }, { filter });
-  if (options.json) return view(ndjsonLines({ maxHexBytes: jsonHexBytes(options) }));
+  if (options.json) {
+    const line = ndjsonLines({ maxHexBytes: jsonHexBytes(options) });
+    if (!options.messages) return view(line);
+    return view((event) => {
+      let text = '';
+      messageLevel((e) => (text += line(e)))(event);
+      return text;
+    });
+  }
   const { makeExplain, makeTable, makeTimeline } = await import('./renderers.js');
   // The timeline's times are per connection, from the connection's start.
   if (options.timeline) {

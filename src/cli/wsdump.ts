@@ -16,6 +16,7 @@ import {
   noConnectionMatched,
   hasError,
   makeAppFilter,
+  messageLevel,
   jsonHexBytes,
   limitsFrom,
   Output,
@@ -49,6 +50,7 @@ Examples:
   $ wsdump --summary capture.pcap               totals, heartbeats, the close
   $ wsdump --timeline capture.pcap              each connection's life
   $ wsdump --json capture.pcap | jq 'select(.type=="alert")'
+  $ wsdump --json --messages capture.pcap       NDJSON without the frame lines
   $ wsdump --decode-as 8080 midstream.pcap      no handshake in the capture
   $ wsdump --keylog keys.txt wss.pcap           decrypt wss:// with the secrets
                       of SSLKEYLOGFILE, node --tls-keylog or wsproxy --keylog
@@ -146,7 +148,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
   if (options.json) {
     const encoder = new NdjsonEncoder({ maxHexBytes: jsonHexBytes(options) }, sink);
     writer = encoder;
-    write = (event) => encoder.write(event);
+    write = options.messages ? messageLevel((event) => encoder.write(event)) : (event) => encoder.write(event);
   } else if (options.explain || options.timeline) {
     const { makeExplain, makeTimeline } = await import('./renderers.js');
     const explain = options.explain ? makeExplain(options, io) : null;
