@@ -74,10 +74,14 @@ function stop(child) {
   });
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSeconds(pid) {
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc; with `children`, those of
+ * its children it has waited for as well (socat's forked child per connection, once reaped).
+ */
+function cpuSeconds(pid, children = false) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  // utime, stime, cutime, cstime in clock ticks (USER_HZ = 100)
+  return (Number(fields[11]) + Number(fields[12]) + (children ? Number(fields[13]) + Number(fields[14]) : 0)) / 100;
 }
 
 function rssMB(pid) {
@@ -220,12 +224,18 @@ try {
   const paths = [{ name: 'direct', port: serverPort }];
   if (socat) {
     const port = await freePort();
-    await start('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${serverPort}`], null);
-    paths.push({ name: 'socat', port });
+    const relay = await start('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, `TCP:127.0.0.1:${serverPort}`], null);
+    paths.push({ name: 'socat', port, pid: relay.pid, children: true });
   }
   const proxyPort = await freePort();
   const proxy = await start(process.execPath, [...NODE_ARGS, WSPROXY, '--listen', `127.0.0.1:${proxyPort}`, '--target', `127.0.0.1:${serverPort}`, '--json', '--max-connections', String(CONNECTIONS + 100)], 'Ctrl-C');
   paths.push({ name: 'wsproxy --json > /dev/null', port: proxyPort, pid: proxy.pid });
+  {
+    // The table view: no NDJSON lines, no SHA-256 (issue 25: what --json costs the relay).
+    const port = await freePort();
+    const table = await start(process.execPath, [...NODE_ARGS, WSPROXY, '--listen', `127.0.0.1:${port}`, '--target', `127.0.0.1:${serverPort}`, '--max-connections', String(CONNECTIONS + 100)], 'Ctrl-C');
+    paths.push({ name: 'wsproxy (table) > /dev/null', port, pid: table.pid });
+  }
   if (!SKIP_SCRIPT) {
     const port = await freePort();
     const scripted = await start(process.execPath, [...NODE_ARGS, WSPROXY, '--listen', `127.0.0.1:${port}`, '--target', `127.0.0.1:${serverPort}`, '--json', '--script', PASS_THROUGH, '--max-connections', String(CONNECTIONS + 100)], 'Ctrl-C');
@@ -241,9 +251,9 @@ try {
 
   console.log(`\n## wsproxy (\`bench/proxy.mjs\`, BENCH_SCALE=${SCALE}, ${RUNS} run(s), medians)\n`);
   if (ONLY.has('throughput')) {
-    console.log(`Throughput: ${MESSAGES} binary messages of 1 MiB each way at once (${MESSAGES * 2} MiB in all), ws client in the bench process, ws server in another; the paths take turns, ${RUNS} round(s) after a warm-up, "vs direct" is the median of each round's ratio. CPU: seconds used during the run by the two endpoints together, and by the relay (socat forks a process per connection, not measured).\n`);
-    console.log('| path | time | MiB/s (both ways) | vs direct | endpoints CPU | relay CPU |');
-    console.log('|---|---|---|---|---|---|');
+    console.log(`Throughput: ${MESSAGES} binary messages of 1 MiB each way at once (${MESSAGES * 2} MiB in all), ws client in the bench process, ws server in another; the paths take turns, ${RUNS} round(s) after a warm-up, "vs direct" is the median of each round's ratio. CPU: seconds used during the run by the two endpoints together, and by the relay (socat's is that of the child it forks for the connection, counted once reaped), then the relay's per GiB relayed (both ways).\n`);
+    console.log('| path | time | MiB/s (both ways) | vs direct | endpoints CPU | relay CPU | relay CPU per GiB |');
+    console.log('|---|---|---|---|---|---|---|');
     for (const p of paths) await throughput(p.port); // warm-up
     const seconds = paths.map(() => []);
     const ratios = paths.map(() => []);
@@ -251,20 +261,32 @@ try {
     for (let round = 0; round < RUNS; round++) {
       const times = [];
       for (const [i, p] of paths.entries()) {
-        const before = { self: process.cpuUsage(), server: cpuSeconds(server.pid), relay: p.pid ? cpuSeconds(p.pid) : 0 };
+        const before = { self: process.cpuUsage(), server: cpuSeconds(server.pid), relay: p.pid ? cpuSeconds(p.pid, p.children) : 0 };
         times.push((await throughput(p.port)).seconds);
         const self = process.cpuUsage(before.self);
         cpu[i].ends.push((self.user + self.system) / 1e6 + cpuSeconds(server.pid) - before.server);
-        if (p.pid) cpu[i].relay.push(cpuSeconds(p.pid) - before.relay);
+        // socat's child ends with the connection; its parent reaps it on SIGCHLD.
+        if (p.children) await sleep(300);
+        if (p.pid) cpu[i].relay.push(cpuSeconds(p.pid, p.children) - before.relay);
       }
       times.forEach((t, i) => (seconds[i].push(t), ratios[i].push(times[0] / t)));
-      if (RUNS > 1) process.stderr.write(`round ${round + 1}: ${paths.map((p, i) => `${p.name} ${times[i].toFixed(2)} s ${ratios[i].at(-1).toFixed(2)}x`).join(', ')}\n`);
+      if (RUNS > 1) process.stderr.write(`round ${round + 1}: ${paths.map((p, i) => `${p.name} ${times[i].toFixed(2)} s ${ratios[i].at(-1).toFixed(2)}x${p.pid ? ` relay ${cpu[i].relay.at(-1).toFixed(2)} CPU-s` : ''}`).join(', ')}\n`);
     }
+    const gib = (2 * MESSAGES) / 1024;
     paths.forEach((p, i) => {
       const t = median(seconds[i]);
       const relay = cpu[i].relay.length ? `${median(cpu[i].relay).toFixed(2)} s` : '-';
-      console.log(`| ${p.name} | ${t.toFixed(2)} s | ${((2 * MESSAGES) / t).toFixed(0)} | ${median(ratios[i]).toFixed(2)}x | ${median(cpu[i].ends).toFixed(2)} s | ${relay} |`);
+      const perGib = cpu[i].relay.length ? `${(median(cpu[i].relay) / gib).toFixed(2)} s` : '-';
+      console.log(`| ${p.name} | ${t.toFixed(2)} s | ${((2 * MESSAGES) / t).toFixed(0)} | ${median(ratios[i]).toFixed(2)}x | ${median(cpu[i].ends).toFixed(2)} s | ${relay} | ${perGib} |`);
     });
+    const socatAt = paths.findIndex((p) => p.name === 'socat');
+    if (socatAt !== -1) {
+      // Issue 25's targets, each round's wsproxy against the socat run of the same round.
+      const json = paths.findIndex((p) => p.name === 'wsproxy --json > /dev/null');
+      const throughputRatio = median(seconds[socatAt].map((s, r) => s / seconds[json][r]));
+      const cpuRatio = median(cpu[json].relay.map((c, r) => c / cpu[socatAt].relay[r]));
+      console.log(`\n- wsproxy --json / socat: throughput **${throughputRatio.toFixed(2)}x** (target ≥ 1.0x), relay CPU per GiB **${cpuRatio.toFixed(2)}x** (target ≤ 1.5x)`);
+    }
   }
   if (ONLY.has('latency')) {
     console.log(`\nLatency: 64-byte text messages echoed by the server, 1,000 per second, 4 s per path (round trip; 200 warm-up messages per path first); the paths take turns in blocks of 250 messages, ${RUNS} round(s), medians of each round's percentiles.\n`);
