@@ -50,6 +50,13 @@ export function caPaths(dir: string): CaPaths {
   return { dir, cert: join(dir, CA_CERT_FILE), key: join(dir, CA_KEY_FILE) };
 }
 
+/**
+ * Names are UTF8String (RFC 5280 §4.1.2.6): forge's default, PrintableString, has no `@` or `_`,
+ * and Chromium refuses a certificate whose name breaks its string type (ERR_SSL_SERVER_CERT_BAD_FORMAT).
+ */
+// (@types/node-forge calls the field a Class; forge reads it as the universal tag number.)
+const UTF8 = 12 as unknown as import('node-forge').asn1.Class;
+
 /** Years a CA stays valid; a leaf, one year (minted again at each run). */
 const CA_YEARS = 10;
 const DAY = 86_400_000;
@@ -98,8 +105,8 @@ function newCa(): { certPem: string; keyPem: string } {
   }
   // The name says whose it is, so a user who finds it in a trust store knows where it came from.
   const name = [
-    { name: 'commonName', value: `wsproxy CA (${who}, ${new Date(now).toISOString().slice(0, 10)})` },
-    { name: 'organizationName', value: 'wsproxy local interception CA' },
+    { name: 'commonName', value: `wsproxy CA (${who}, ${new Date(now).toISOString().slice(0, 10)})`, valueTagClass: UTF8 },
+    { name: 'organizationName', value: 'wsproxy local interception CA', valueTagClass: UTF8 },
   ];
   cert.setSubject(name);
   cert.setIssuer(name);
@@ -254,7 +261,7 @@ export class LeafMinter {
     // A day back for clocks behind ours; a year on, the limit browsers accept for leaves.
     cert.validity.notBefore = new Date(now - DAY);
     cert.validity.notAfter = new Date(now + 365 * DAY);
-    cert.setSubject([{ name: 'commonName', value: name.slice(0, 64) }]);
+    cert.setSubject([{ name: 'commonName', value: name.slice(0, 64), valueTagClass: UTF8 }]);
     cert.setIssuer(this.caCert.subject.attributes);
     const altName = isIP(name) !== 0 ? { type: 7, ip: name } : { type: 2, value: name };
     cert.setExtensions([

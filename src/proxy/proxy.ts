@@ -6,7 +6,7 @@
  *   …
  *   await proxy.close();
  */
-import { createServer, connect as netConnect, isIP, type Server, type Socket } from 'node:net';
+import { createServer, connect as netConnect, isIP, type LookupFunction, type Server, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { connect as tlsConnect, createSecureContext, rootCertificates, TLSSocket, type ConnectionOptions, type SecureContext } from 'node:tls';
 import { AppLayer, type AppLayerOptions } from '../app/layer.js';
@@ -37,6 +37,8 @@ export interface ProxyOptions {
    * CONNECT or an absolute URI. Bound beyond loopback, `allowHosts` is required (no open relay).
    */
   forward?: ForwardOptions;
+  /** How target names are resolved (net.connect's `lookup`); default: the system's resolver. */
+  lookup?: LookupFunction;
   /** wss:// target (and intercepted tunnels): skip certificate verification. */
   insecure?: boolean;
   /** wss:// target (and intercepted tunnels): CA certificates (PEM) trusted in addition to the system's. */
@@ -362,7 +364,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
           },
           targetFailure: (error, host, port, tls) => targetError(error as NodeJS.ErrnoException, { host, port, tls }),
           logKeys,
-          relay: (client, server, via, intervene) => startRelay(conn, raw, client, server, via, intervene, (r) => (relay = r)),
+          relay: (client, server, via, intervene, http) => startRelay(conn, raw, client, server, via, intervene, (r) => (relay = r), http),
         });
         return;
       }
@@ -410,7 +412,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
    * attempt is dropped). `onSocket` sees the socket at once, so an abort can destroy it.
    */
   async function connectTcp(host: string, port: number, client: NodeJS.EventEmitter & { destroyed: boolean }, onSocket?: (socket: Socket) => void): Promise<Socket> {
-    const upstream = netConnect({ host, port, allowHalfOpen: true, noDelay: true });
+    const upstream = netConnect({ host, port, allowHalfOpen: true, noDelay: true, ...(options.lookup ? { lookup: options.lookup } : {}) });
     onSocket?.(upstream);
     upstream.on('error', () => {});
     const clientGone = () => upstream.destroy();
@@ -455,7 +457,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   }
 
   /** Relays and dissects one connection whose two sides are open; resolves when it is over. */
-  async function startRelay(conn: number, raw: Socket, client: RelaySide, upstreamSide: RelaySide, via: ProxyVia | null, intervene: boolean, setRelay: (relay: ConnectionRelay) => void): Promise<void> {
+  async function startRelay(conn: number, raw: Socket, client: RelaySide, upstreamSide: RelaySide, via: ProxyVia | null, intervene: boolean, setRelay: (relay: ConnectionRelay) => void, http = true): Promise<void> {
     const upstream = upstreamSide.raw;
     if (closing !== null || client.stream.destroyed) {
       resetSide(upstreamSide);
@@ -500,7 +502,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         reportHandshake: (message) => report('proxy.handshake-timeout', message),
         maxBuffered,
         idleTimeout,
-        handshakeTimeout,
+        // A tunnel that does not carry HTTP (TLS passed through, SSH …) has no header block to wait for.
+        handshakeTimeout: http ? handshakeTimeout : 0,
         ...(interceptWith !== null ? { intercept: (link) => new ConnectionInterceptor(conn, link, { faults: interceptWith, maxMessage, report, script, app: scriptApp, legs: legRecording }) } : {}),
       });
       setRelay(relay);

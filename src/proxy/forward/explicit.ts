@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { ProxyVia } from '../../engine/events.js';
 import { formatHostPort } from '../address.js';
-import { proxyAnswer, refuseClient } from '../bad-gateway.js';
+import { looksLikeHttpRequest, proxyAnswer, refuseClient } from '../bad-gateway.js';
 import type { RelaySide } from '../relay.js';
 import type { HostPatterns } from './hosts.js';
 import { originFormHead, parseProxyRequest, readHead, RequestError, type ProxyRequest } from './request-head.js';
@@ -53,8 +53,11 @@ export interface ForwardLink {
   targetFailure(error: unknown, host: string, port: number, tls: boolean): string;
   /** Logs the keys of a TLS socket towards the client (--keylog). */
   logKeys(socket: TLSSocket): void;
-  /** Relays and dissects, as the reverse mode does; `intervene`: faults and scripts apply. */
-  relay(client: RelaySide, server: RelaySide, via: ProxyVia, intervene: boolean): Promise<void>;
+  /**
+   * Relays and dissects, as the reverse mode does; `intervene`: faults and scripts apply;
+   * `http`: the client speaks HTTP first, so --handshake-timeout applies.
+   */
+  relay(client: RelaySide, server: RelaySide, via: ProxyVia, intervene: boolean, http: boolean): Promise<void>;
 }
 
 /** Why a TLS handshake with a client failed, when it looks like the client refused our certificate. */
@@ -94,6 +97,9 @@ function answer(raw: Socket, status: number, reasonPhrase: string, text: string)
   raw.resume();
   setTimeout(() => raw.destroy(), 2000).unref();
 }
+
+/** A client closing this soon after the TLS handshake, having sent nothing, is taken to have refused our certificate. */
+const REFUSED_WITHIN_MS = 1000;
 
 /** TLS records start with content type 22, handshake (RFC 8446 §5.1), then a 3.x version. */
 const looksLikeTls = (bytes: Buffer) => bytes.length >= 2 && bytes[0] === 0x16 && bytes[1] === 0x03;
@@ -145,7 +151,7 @@ export class ForwardProxy {
 
     if (request.scheme !== 'connect') {
       raw.unshift(Buffer.concat([originFormHead(request), read.rest]));
-      await link.relay({ stream: raw, raw }, server, { host: request.host, port: request.port, request: 'absolute-form', tls: null }, !ignored);
+      await link.relay({ stream: raw, raw }, server, { host: request.host, port: request.port, request: 'absolute-form', tls: null }, !ignored, true);
       return;
     }
 
@@ -159,7 +165,7 @@ export class ForwardProxy {
     }
     if (!looksLikeTls(first) || ignored || this.options.leaves === null) {
       const tls = looksLikeTls(first) ? 'passed-through' : null;
-      await link.relay({ stream: raw, raw }, server, { host: request.host, port: request.port, request: 'CONNECT', tls }, !ignored && tls === null);
+      await link.relay({ stream: raw, raw }, server, { host: request.host, port: request.port, request: 'CONNECT', tls }, !ignored && tls === null, looksLikeHttpRequest(first));
       return;
     }
     await this.intercept(link, request, upstream);
@@ -219,12 +225,17 @@ export class ForwardProxy {
       else link.report('proxy.client-tls-failed', `#${conn} ${from}: TLS handshake with the client for ${host()} failed: ${(handshake as { reason?: string }).reason ?? handshake.message}`);
       return;
     }
-    // A client that checks the certificate after the handshake (Node's tls) closes before sending anything.
+    // The name from the ClientHello: SNICallback is not called when a session is resumed.
+    const servername = (secure as { servername?: unknown }).servername;
+    if (typeof servername === 'string' && servername !== '') sniName = servername;
+    // A client that checks the certificate after the handshake (Node's tls) closes at once,
+    // before sending anything. One that closes later is more likely an unused preconnect.
+    const handshakeDone = performance.now();
     const first = await firstBytes(secure as unknown as Socket, link.handshakeTimeout > 0 ? link.handshakeTimeout : link.connectTimeout);
     if (first === null) {
       upstream.destroy();
       secure.destroy();
-      if (secure.readableEnded || secure.destroyed) refused('closed the connection after checking');
+      if (performance.now() - handshakeDone < REFUSED_WITHIN_MS) refused('closed the connection at once after checking');
       return;
     }
     let server: TLSSocket;
@@ -237,6 +248,6 @@ export class ForwardProxy {
       await refuseClient(secure, reason);
       return;
     }
-    await link.relay({ stream: secure, raw }, { stream: server, raw: upstream }, { host: request.host, port: request.port, request: 'CONNECT', tls: 'intercepted', ...(sniName !== null ? { sni: sniName } : {}) }, true);
+    await link.relay({ stream: secure, raw }, { stream: server, raw: upstream }, { host: request.host, port: request.port, request: 'CONNECT', tls: 'intercepted', ...(sniName !== null ? { sni: sniName } : {}) }, true, true);
   }
 }
