@@ -37,21 +37,33 @@ ${script}
     res.end(req.url === '/' ? page : undefined);
   });
   const pagePort = await listen(server);
-  const browser = startChromium([`http://127.0.0.1:${pagePort}/`]);
+  try {
+    return await inChromium([`http://127.0.0.1:${pagePort}/`], result, timeout, 'the page did not report');
+  } finally {
+    server.closeAllConnections();
+    await closeServer(server);
+  }
+}
+
+/**
+ * Runs headless Chromium with `args` (flags, then the URL) until `until` settles, and settles
+ * with it; rejects if Chromium exits first or after `timeout` ms (`what` says what did not
+ * happen then). Chromium and its helpers are gone when this settles.
+ */
+export async function inChromium<T>(args: string[], until: Promise<T>, timeout: number, what: string): Promise<T> {
+  const browser = startChromium(args);
   const { chrome } = browser;
   // once() rejects on 'error' too: a Chromium that cannot be started (not installed) fails the test at once.
   const exited = once(chrome, 'exit');
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      result,
-      exited.then(() => Promise.reject(new Error(`chromium exited (${chrome.exitCode}) before the page reported`))),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the page did not report within ${timeout} ms`)), timeout))),
+      until,
+      exited.then(() => Promise.reject(new Error(`chromium exited (${chrome.exitCode}) before that: ${what}`))),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${timeout} ms`)), timeout))),
     ]);
   } finally {
     clearTimeout(timer);
     await stopChromium(browser);
-    server.closeAllConnections();
-    await closeServer(server);
   }
 }

@@ -5,7 +5,8 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { once } from 'node:events';
 import { Agent as HttpAgent, createServer as createHttpServer, type ClientRequestArgs, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -19,6 +20,7 @@ import type { DissectEvent } from '../../src/engine/events.js';
 import { HostPatterns } from '../../src/proxy/forward/hosts.js';
 import { originFormHead, parseProxyRequest } from '../../src/proxy/forward/request-head.js';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../src/proxy/index.js';
+import { dissectEvents } from '../helpers/dissect.js';
 import { closeServer, hasTool, listen, needs, ofType, testCertificate } from './helpers.js';
 
 const CURL = hasTool('curl');
@@ -100,7 +102,7 @@ async function closeWs(s: { server: HttpServer; wss: WebSocketServer }): Promise
 }
 
 /** Opens a ws client, sends `texts` one after another (each after the previous answer), closes; resolves with the answers. */
-function talk(url: string, texts: string[], options: ConstructorParameters<typeof WebSocket>[2] = {}): Promise<string[]> {
+function talk(url: string, texts: string[], options: ConstructorParameters<typeof WebSocket>[2] = {}, pause = 0): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, options);
     const answers: string[] = [];
@@ -108,7 +110,7 @@ function talk(url: string, texts: string[], options: ConstructorParameters<typeo
     ws.on('open', () => ws.send(texts[0]!));
     ws.on('message', (data) => {
       answers.push(data.toString());
-      if (answers.length < texts.length) ws.send(texts[answers.length]!);
+      if (answers.length < texts.length) setTimeout(() => ws.send(texts[answers.length]!), pause);
       else ws.close(1000, 'done');
     });
     ws.on('close', () => {
@@ -312,6 +314,23 @@ describe.skipIf(needs(OPENSSL))('wsproxy --mode proxy, opening TLS inside CONNEC
     expect(randoms.size).toBe(2);
   });
 
+  it('--write records an intercepted tunnel as plaintext TCP to the real host and port', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'wsproxy-forward-write-')), 'proxied.pcap');
+    const sink = createWriteStream(file);
+    await once(sink, 'open');
+    const p = await forwardProxy({ ca: [real.cert], record: sink });
+    try {
+      expect(await talk(`wss://localhost:${target.port}/recorded`, ['on the record'], { agent: new ConnectAgent(p.port, { ca: ca.certPem }) as never })).toEqual(['echo: on the record']);
+      await expect.poll(() => p.events.some((e) => e.type === 'end'), { timeout: 5000 }).toBe(true);
+    } finally {
+      await p.close();
+    }
+    const events = await dissectEvents(file);
+    expect(ofType(events, 'connection')[0]!.server).toEqual({ ip: '127.0.0.1', port: target.port });
+    expect(ofType(events, 'handshake')[0]!.request.target).toBe('/recorded');
+    expect(messages(events).slice(0, 2)).toEqual(['client:on the record', 'server:echo: on the record']);
+  });
+
   it('a target whose certificate is not trusted: reported, and the client gets a 502 inside the tunnel', async () => {
     const p = await forwardProxy();
     try {
@@ -335,16 +354,18 @@ describe.skipIf(needs(OPENSSL))('wsproxy --mode proxy, opening TLS inside CONNEC
     expect(refused).toHaveLength(1);
     expect(refused[0]!.message).toMatch(/for localhost .*--ignore-hosts localhost passes it through/);
 
-    const q = await forwardProxy({ ignore: ['localhost'] });
+    // --handshake-timeout waits for an HTTP header block, which a tunnel passed through never shows the proxy.
+    const q = await forwardProxy({ ignore: ['localhost'], handshakeTimeout: 300 });
     try {
-      const answers = await talk(`wss://localhost:${target.port}/pinned`, ['still works'], { agent: new ConnectAgent(q.port, { ca: real.cert }) as never });
-      expect(answers).toEqual(['echo: still works']);
+      const answers = await talk(`wss://localhost:${target.port}/pinned`, ['still works', 'after a pause'], { agent: new ConnectAgent(q.port, { ca: real.cert }) as never }, 600);
+      expect(answers).toEqual(['echo: still works', 'echo: after a pause']);
     } finally {
       await q.close();
     }
     expect(ofType(q.events, 'connection')[0]!.proxy?.tls).toBe('passed-through');
     expect(ofType(q.events, 'other')[0]!.note).toMatch(/it is TLS \(a ClientHello\)/);
     expect(ofType(q.events, 'message')).toHaveLength(0);
+    expect(notices(q.events, 'proxy.handshake-timeout')).toEqual([]);
   });
 });
 
