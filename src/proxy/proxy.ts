@@ -15,6 +15,7 @@ import type { DissectEvent } from '../engine/events.js';
 import type { Limits } from '../websocket/types.js';
 import { canonicalIp, formatHostPort, parseTarget, sameFamily, type HostPort, type ProxyTarget } from './address.js';
 import { refuseClient } from './bad-gateway.js';
+import { ready } from './ready.js';
 import { ConnectionRelay, DEFAULT_MAX_BUFFERED, resetSide, type RelaySide } from './relay.js';
 import { ForwardProxy, type ForwardOptions } from './forward/explicit.js';
 import type { ProxyVia } from '../engine/events.js';
@@ -164,7 +165,6 @@ const CERT_HINT = ' (--insecure skips the check, --ca FILE adds a CA)';
 
 /** Why the target could not be used, in words. */
 function targetError(error: NodeJS.ErrnoException & { errors?: NodeJS.ErrnoException[] }, target: ProxyTarget): string {
-  if (error instanceof ProxyError) return error.message;
   const code = error.code ?? error.errors?.[0]?.code;
   const where = formatHostPort(target);
   switch (code) {
@@ -192,27 +192,6 @@ function tlsFailure(error: unknown): string {
   if (e.code === 'ERR_SSL_HTTP_REQUEST') return 'the client sent plain HTTP, not TLS (use https:// or wss://)';
   if (e.code === 'ERR_SSL_WRONG_VERSION_NUMBER') return 'the client did not speak TLS';
   return (e.reason ?? e.message ?? String(error)).replace(/\s+/g, ' ');
-}
-
-/** Resolves once `socket` has emitted `event`; rejects on error, close or timeout. */
-function ready(socket: Socket, event: string, timeout: number, timeoutError: () => Error): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(timeoutError()), timeout);
-    const finish = (error?: Error) => {
-      clearTimeout(timer);
-      socket.off(event, onReady);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      if (error) reject(error);
-      else resolve();
-    };
-    const onReady = () => finish();
-    const onError = (error: Error) => finish(error);
-    const onClose = () => finish(Object.assign(new Error('the connection closed'), { code: 'ECONNRESET' }));
-    socket.once(event, onReady);
-    socket.once('error', onError);
-    socket.once('close', onClose);
-  });
 }
 
 /** Node's own listen backlog, kept as the least. */
@@ -464,52 +443,50 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       client.stream.destroy();
       return;
     }
-    {
-      const [clientIp, serverIp] = sameFamily(raw.remoteAddress ?? '0.0.0.0', upstream.remoteAddress ?? '0.0.0.0');
-      // Intercepted and recorded: each leg is its own conversation in the file, and the tap records nothing.
-      const interceptWith = intervene ? faults : null;
-      const legRecording = interceptWith !== null && recording !== null
-        ? (() => {
-            const [clientLegIp, listenIp] = sameFamily(raw.remoteAddress ?? '0.0.0.0', raw.localAddress ?? '0.0.0.0');
-            const [localIp, targetIp] = sameFamily(upstream.localAddress ?? '0.0.0.0', upstream.remoteAddress ?? '0.0.0.0');
-            const ends = {
-              client: { ip: clientLegIp, port: raw.remotePort ?? 0 },
-              listen: { ip: listenIp, port: raw.localPort ?? 0 },
-              local: { ip: localIp, port: upstream.localPort ?? 0 },
-              target: { ip: targetIp, port: upstream.remotePort ?? 0 },
-            };
-            return new LegRecording(recording, ends, (error) =>
-              report('proxy.record-failed', `#${conn}: could not record this connection (${describe(error)}); it is still relayed and decoded.`),
-            );
-          })()
-        : null;
-      const tap = new ConnectionTap(conn, { ip: clientIp, port: raw.remotePort ?? 0 }, { ip: serverIp, port: upstream.remotePort ?? 0 }, {
-        ...(options.limits ? { limits: options.limits } : {}),
-        recording: legRecording !== null ? null : recording,
-        emit: via === null ? emit : (event) => emit(event.type === 'connection' ? { ...event, proxy: via } : event),
-        pingTimeout,
-        httpPatterns,
-        onPingTimeout: (message) => report('proxy.ping-unanswered', message),
-        app,
-        number,
-        budget: queue.budget,
-      });
-      queue.open(tap, captureClock());
-      const relay = new ConnectionRelay(conn, client, upstreamSide, tap, {
-        queue,
-        report: (message) => report('proxy.reset', message),
-        reportIdle: (message) => report('proxy.idle-timeout', message),
-        reportHandshake: (message) => report('proxy.handshake-timeout', message),
-        maxBuffered,
-        idleTimeout,
-        // A tunnel that does not carry HTTP (TLS passed through, SSH …) has no header block to wait for.
-        handshakeTimeout: http ? handshakeTimeout : 0,
-        ...(interceptWith !== null ? { intercept: (link) => new ConnectionInterceptor(conn, link, { faults: interceptWith, maxMessage, report, script, app: scriptApp, legs: legRecording }) } : {}),
-      });
-      setRelay(relay);
-      relay.start();
-      await relay.done;
-    }
+    const [clientIp, serverIp] = sameFamily(raw.remoteAddress ?? '0.0.0.0', upstream.remoteAddress ?? '0.0.0.0');
+    // Intercepted and recorded: each leg is its own conversation in the file, and the tap records nothing.
+    const interceptWith = intervene ? faults : null;
+    const legRecording = interceptWith !== null && recording !== null
+      ? (() => {
+          const [clientLegIp, listenIp] = sameFamily(raw.remoteAddress ?? '0.0.0.0', raw.localAddress ?? '0.0.0.0');
+          const [localIp, targetIp] = sameFamily(upstream.localAddress ?? '0.0.0.0', upstream.remoteAddress ?? '0.0.0.0');
+          const ends = {
+            client: { ip: clientLegIp, port: raw.remotePort ?? 0 },
+            listen: { ip: listenIp, port: raw.localPort ?? 0 },
+            local: { ip: localIp, port: upstream.localPort ?? 0 },
+            target: { ip: targetIp, port: upstream.remotePort ?? 0 },
+          };
+          return new LegRecording(recording, ends, (error) =>
+            report('proxy.record-failed', `#${conn}: could not record this connection (${describe(error)}); it is still relayed and decoded.`),
+          );
+        })()
+      : null;
+    const tap = new ConnectionTap(conn, { ip: clientIp, port: raw.remotePort ?? 0 }, { ip: serverIp, port: upstream.remotePort ?? 0 }, {
+      ...(options.limits ? { limits: options.limits } : {}),
+      recording: legRecording !== null ? null : recording,
+      emit: via === null ? emit : (event) => emit(event.type === 'connection' ? { ...event, proxy: via } : event),
+      pingTimeout,
+      httpPatterns,
+      onPingTimeout: (message) => report('proxy.ping-unanswered', message),
+      app,
+      number,
+      budget: queue.budget,
+    });
+    queue.open(tap, captureClock());
+    const relay = new ConnectionRelay(conn, client, upstreamSide, tap, {
+      queue,
+      report: (message) => report('proxy.reset', message),
+      reportIdle: (message) => report('proxy.idle-timeout', message),
+      reportHandshake: (message) => report('proxy.handshake-timeout', message),
+      maxBuffered,
+      idleTimeout,
+      // A tunnel that does not carry HTTP (TLS passed through, SSH …) has no header block to wait for.
+      handshakeTimeout: http ? handshakeTimeout : 0,
+      ...(interceptWith !== null ? { intercept: (link) => new ConnectionInterceptor(conn, link, { faults: interceptWith, maxMessage, report, script, app: scriptApp, legs: legRecording }) } : {}),
+    });
+    setRelay(relay);
+    relay.start();
+    await relay.done;
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -19,6 +19,7 @@ import type { ProxyVia } from '../../engine/events.js';
 import { formatHostPort } from '../address.js';
 import { looksLikeHttpRequest, proxyAnswer, refuseClient } from '../bad-gateway.js';
 import type { RelaySide } from '../relay.js';
+import { ready } from '../ready.js';
 import type { HostPatterns } from './hosts.js';
 import { originFormHead, parseProxyRequest, readHead, RequestError, type ProxyRequest } from './request-head.js';
 
@@ -60,10 +61,14 @@ export interface ForwardLink {
   relay(client: RelaySide, server: RelaySide, via: ProxyVia, intervene: boolean, http: boolean): Promise<void>;
 }
 
-/** Why a TLS handshake with a client failed, when it looks like the client refused our certificate. */
+/**
+ * Whether a failed TLS handshake looks like the client refusing our certificate: a TLS alert
+ * about it (RFC 8446 §6.2: bad_certificate, unknown_ca, certificate_unknown …), or the client
+ * closing the connection in the middle (what some clients do instead of an alert).
+ */
 function refusedCertificate(error: unknown): boolean {
   const e = error as { code?: string; message?: string };
-  // A TLS alert from the client (RFC 8446 §6.2): bad_certificate, unknown_ca, certificate_unknown …
+  if (e.code === 'ECONNRESET') return true;
   return /ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|DECRYPT_ERROR|ACCESS_DENIED)/i.test(e.code ?? '') ||
     /alert (bad certificate|unknown ca|certificate unknown|unsupported certificate)/i.test(e.message ?? '');
 }
@@ -203,26 +208,13 @@ export class ForwardProxy {
         `#${conn} ${from}: the client ${how} our certificate for ${host()} (it pins its certificates, or does not trust wsproxy's CA: see wsproxy ca); --ignore-hosts ${host()} passes it through. Said once per host.`,
       );
     };
-    const handshake = await new Promise<Error | null>((resolve) => {
-      const timer = setTimeout(() => finish(new Error(`no TLS handshake within ${link.connectTimeout / 1000} s`)), link.connectTimeout);
-      const finish = (error: Error | null) => {
-        clearTimeout(timer);
-        secure.off('secure', onSecure);
-        secure.off('error', finish);
-        secure.off('close', onClose);
-        resolve(error);
-      };
-      const onSecure = () => finish(null);
-      const onClose = () => finish(Object.assign(new Error('the client closed the connection during the TLS handshake'), { closed: true }));
-      secure.once('secure', onSecure);
-      secure.once('error', finish);
-      secure.once('close', onClose);
-    });
-    if (handshake !== null) {
+    try {
+      await ready(secure as unknown as Socket, 'secure', link.connectTimeout, () => new Error(`no TLS handshake within ${link.connectTimeout / 1000} s`));
+    } catch (error) {
       upstream.destroy();
       secure.destroy();
-      if (refusedCertificate(handshake) || 'closed' in handshake) refused('refused');
-      else link.report('proxy.client-tls-failed', `#${conn} ${from}: TLS handshake with the client for ${host()} failed: ${(handshake as { reason?: string }).reason ?? handshake.message}`);
+      if (refusedCertificate(error)) refused('refused');
+      else link.report('proxy.client-tls-failed', `#${conn} ${from}: TLS handshake with the client for ${host()} failed: ${(error as { reason?: string }).reason ?? (error as Error).message}`);
       return;
     }
     // The name from the ClientHello: SNICallback is not called when a session is resumed.
