@@ -114,7 +114,37 @@ export function harToEvents(text: string, options: HarInputOptions = {}): HarInp
     for (const e of made) events.push(e);
   }
   judgePatterns(events, new HttpPatterns(options.longPollMs));
-  return { events, skipped, creator };
+  return { events: inTimeOrder(events), skipped, creator };
+}
+
+/** When an event happened: a message when it was sent, an exchange when its response ended. */
+function eventTs(e: DissectEvent): number | undefined {
+  switch (e.type) {
+    case 'handshake':
+      return e.request.at.ts;
+    case 'message':
+      return e.message.start.ts;
+    case 'connection':
+    case 'http':
+    case 'app':
+    case 'end':
+      return e.at.ts;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The entries' events on one timeline, as a capture gives them: a HAR lists entries in the
+ * order their requests began, so a long poll's answer would otherwise come before a POST sent
+ * while it was held, and a WebSocket's messages before the polling that preceded its upgrade
+ * (the application layer pairs acks and answers in this order). Stable: an entry's own events
+ * keep their order; a HAR with untimed entries keeps the entries' order.
+ */
+function inTimeOrder(events: DissectEvent[]): DissectEvent[] {
+  const keyed = events.map((e, i) => ({ e, i, ts: eventTs(e) }));
+  if (keyed.some((k) => k.ts === undefined)) return events;
+  return keyed.sort((a, b) => a.ts! - b.ts! || a.i - b.i).map((k) => k.e);
 }
 
 /**
