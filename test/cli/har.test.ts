@@ -236,3 +236,30 @@ describe('a HAR recorded by headless Chromium over the DevTools protocol (fixtur
     expect(text(fromHar)).toEqual(text(fromPcap));
   });
 });
+
+describe('a Socket.IO session recorded by headless Chromium over the DevTools protocol (fixtures/real/socketio-chromium-har.har)', () => {
+  it('reads as one session on one timeline: polling bodies and WebSocket messages, every event as the peers emitted it, no ack left unpaired', async () => {
+    const spec = JSON.parse(readFileSync('fixtures/real/socketio-chromium-har.expected.json', 'utf8'));
+    const session = spec.session;
+    const { code, stdout } = await wsdump('--json', 'fixtures/real/socketio-chromium-har.har');
+    expect(code).toBe(0);
+    const events = ndjson(stdout);
+    const app = events.filter((e) => e.type === 'app');
+    expect(app.every((e) => e.session === session.sid)).toBe(true);
+    expect(app.flatMap((e) => e.alerts)).toEqual([]);
+    expect(events.filter((e) => e.type === 'alert')).toEqual([]);
+    // Exchanges (when they ended) and WebSocket messages in time order, whatever order the HAR lists its entries in.
+    const timeline = events.filter((e) => e.type === 'http' || e.type === 'message').map((e) => e.ts);
+    expect(timeline).toEqual([...timeline].sort((a, b) => a - b));
+    const socketIo = (list: Json[], from: string) => list.filter((e) => e.from === from && e.protocol === 'socket.io').map((e) => ({ kind: e.kind, nsp: e.nsp, ...(e.event !== undefined ? { event: e.event } : {}), ...(e.kind === 'event' || e.kind === 'ack' ? { args: e.args } : {}), transport: e.transport }));
+    for (const from of ['client', 'server']) {
+      const want = session.events[from].map((e: Json) => ({ kind: e.kind, nsp: e.nsp, ...(e.event !== undefined ? { event: e.event } : {}), ...(e.args !== undefined ? { args: e.args } : {}), transport: e.transport }));
+      expect(socketIo(app, from), from).toEqual(want);
+    }
+    // Every ack answers its event, across the polling requests and the WebSocket.
+    expect(app.filter((e) => e.kind === 'ack').every((e) => e.replyTo !== null || e.latencyMs !== null)).toBe(true);
+    // The capture of the same session tells the same story.
+    const pcap = ndjson((await wsdump('--json', 'fixtures/real/socketio-chromium-har.pcap')).stdout).filter((e) => e.type === 'app');
+    for (const from of ['client', 'server']) expect(socketIo(app, from)).toEqual(socketIo(pcap, from));
+  });
+});
