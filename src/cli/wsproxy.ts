@@ -88,8 +88,9 @@ With a fault (--delay, --drop-pings, --drop-pongs, --fragment, --close-after,
 --throttle) WebSocket messages are changed as asked, each change a line in the
 view (docs/labs.md); --script hooks may change, drop, hold or inject messages
 (README, "Scripts"). Output is live; if the terminal cannot keep up, events are
-dropped (and counted), never the traffic. Ctrl-C: stop accepting, let open
-connections finish (--grace), print their summaries, exit 0.
+dropped (and counted), never the traffic. Ctrl-C: stop accepting, send each
+WebSocket connection's two sides a Close 1001 (going away) at a frame boundary,
+let open connections finish (--grace; then reset), print summaries, exit 0.
 Output not written within another --grace is then dropped (said on stderr).
 
 Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 unusable arguments, address in use,
@@ -132,7 +133,7 @@ export function createWsproxyProgram(): Command {
     .option('--keylog <file>', 'append the TLS secrets of both legs to this key log (SSLKEYLOGFILE format, for wsdump --keylog or Wireshark); it holds secrets')
     .option('-w, --write <file.pcap>', 'record the relayed traffic as a pcap capture (readable by wsdump, Wireshark)');
   addViewOptions(program)
-    .option('--grace <seconds>', 'on Ctrl-C, how long open connections may take to finish (and then the output to be written)', parseSeconds, 2)
+    .option('--grace <seconds>', 'on Ctrl-C, how long open connections may take to finish after the proxy\'s Close 1001 to WebSocket peers (and then the output to be written)', parseSeconds, 2)
     .option('--max-connections <n>', 'clients served at once; more are closed at once', parsePositive, 256)
     .option('--connect-timeout <seconds>', 'how long to wait for the target (and for a TLS client\'s handshake)', parseSeconds, 10)
     .addOption(new Option('--max-buffered <size>', 'bytes queued towards a peer that is not reading before the relay stops reading the other side (per direction of each connection)').argParser(parseBuffered).default(64 * 1024, '64k'))

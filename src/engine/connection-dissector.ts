@@ -3,6 +3,7 @@ import { checkRequest, checkResponse, type HandshakeVerdict, type RequestCheck }
 import { HttpConnection, type HttpEvent, type HttpExchange, type HeldPiece } from '../http/http-connection.js';
 import { headerValues, isAsciiCaseless, type HttpRequest, type HttpResponse } from '../http/http-parser.js';
 import { Opcode } from '../websocket/constants.js';
+import type { FramePoint } from '../websocket/frame-parser.js';
 import { assumedPermessageDeflate } from '../websocket/permessage-deflate.js';
 import type { WorkBudget } from '../websocket/extension.js';
 import { WebSocketSession, type SessionEvent } from '../websocket/session.js';
@@ -178,6 +179,11 @@ export class ConnectionDissector {
       events.push(...this.summary(at));
     }
     return events;
+  }
+
+  /** Where a WebSocket connection's directions stand between frames (WebSocketSession.framing); null for any other. */
+  framing(): Record<Direction, FramePoint> | null {
+    return this.phase === 'websocket' && this.session !== null ? this.session.framing() : null;
   }
 
   /** Events to emit before any traffic (the mid-stream notice). */

@@ -130,8 +130,10 @@ export interface RunningProxy {
   /** How many times each script hook failed, all connections (empty without a script). */
   readonly scriptFailures: ReadonlyMap<HookName, number>;
   /**
-   * Stops accepting, lets open connections finish for `grace` milliseconds (default 2000),
-   * resets those still open, waits for their summaries and flushes the recording.
+   * Stops accepting, sends each open WebSocket connection's two sides a Close 1001 ("going
+   * away") of the proxy's own at a frame boundary, lets open connections finish for `grace`
+   * milliseconds (default 2000), resets those still open, waits for their summaries and
+   * flushes the recording.
    */
   close(options?: { grace?: number }): Promise<void>;
 }
@@ -141,6 +143,7 @@ export class ProxyError extends Error {}
 
 interface Entry {
   abort(): void;
+  goAway(): void;
   buffered(): number;
   done: Promise<void>;
 }
@@ -193,6 +196,10 @@ function tlsFailure(error: unknown): string {
   if (e.code === 'ERR_SSL_WRONG_VERSION_NUMBER') return 'the client did not speak TLS';
   return (e.reason ?? e.message ?? String(error)).replace(/\s+/g, ' ');
 }
+
+/** RFC 6455 §7.4.1: 1001, an endpoint "going away", such as a server going down. */
+const GOING_AWAY = 1001;
+const GOING_AWAY_REASON = 'wsproxy stopping';
 
 /** Node's own listen backlog, kept as the least. */
 const DEFAULT_BACKLOG = 511;
@@ -314,6 +321,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     const entry: Entry = {
       done: new Promise<void>((resolve) => (release = resolve)),
       buffered: () => relay?.buffered ?? 0,
+      goAway: () => relay?.goAway(GOING_AWAY, GOING_AWAY_REASON),
       abort: () => {
         if (relay !== null) relay.abort();
         else {
@@ -478,6 +486,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       report: (message) => report('proxy.reset', message),
       reportIdle: (message) => report('proxy.idle-timeout', message),
       reportHandshake: (message) => report('proxy.handshake-timeout', message),
+      reportClosing: (message) => report('proxy.closed', message),
       maxBuffered,
       idleTimeout,
       // A tunnel that does not carry HTTP (TLS passed through, SSH …) has no header block to wait for.
@@ -534,6 +543,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         const grace = closeOptions.grace ?? 2000;
         if (entries.size > 0) {
+          for (const entry of entries) entry.goAway();
           let timer: NodeJS.Timeout | undefined;
           await Promise.race([Promise.all([...entries].map((e) => e.done)), new Promise<void>((resolve) => (timer = setTimeout(resolve, grace)))]);
           clearTimeout(timer);

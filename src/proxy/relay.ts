@@ -22,6 +22,10 @@ import type { Duplex } from 'node:stream';
 import type { Direction } from '../alerts.js';
 import { captureClock, type ConnectionTap } from './tap.js';
 import type { TapQueue } from './tap-queue.js';
+import { Opcode } from '../websocket/constants.js';
+import type { FramePoint } from '../websocket/frame-parser.js';
+import { encodeMessage, FrameWalker } from './intercept/frames.js';
+import { ARROW, closeBody } from './intercept/interceptor.js';
 
 /** One side: the stream carrying the (decrypted) bytes, and the TCP socket below it to reset. */
 export interface RelaySide {
@@ -47,6 +51,8 @@ export interface RelayOptions {
   handshakeTimeout?: number;
   /** One line for the view when the handshake deadline closes the connection. Default: `report`. */
   reportHandshake?: (message: string) => void;
+  /** One line for the view when the proxy closes a WebSocket connection with a Close of its own (goAway). */
+  reportClosing?: (message: string) => void;
   /** A fault or script is loaded: the bytes go through this instead of straight on (src/proxy/intercept). */
   intercept?: (link: InterceptorLink) => RelayInterceptor;
 }
@@ -62,6 +68,8 @@ export interface RelayInterceptor {
   reset(from: Direction): void;
   /** The connection is gone: drop what is held, stop timers. */
   dispose(): void;
+  /** The proxy is stopping: a WebSocket connection gets a Close `code` of the proxy's own on both sides. */
+  goAway?(code: number, reason: string): void;
 }
 
 /** How an interceptor sends on: `from`'s bytes (as they now are) to the other side, its FIN, and room again. */
@@ -69,6 +77,23 @@ export interface InterceptorLink {
   forward(from: Direction, bytes: Uint8Array): void;
   finish(from: Direction): void;
   room(from: Direction): void;
+}
+
+/**
+ * One direction of a connection the proxy is closing (goAway): its bytes held until the
+ * dissector says where its frames stand, then relayed up to the next frame boundary, then the
+ * proxy's Close, then nothing (the peer had its Close).
+ */
+interface Leaving {
+  walker: FrameWalker | null;
+  held: Uint8Array[];
+  heldBytes: number;
+  /** The proxy's Close went out in this direction. */
+  closed: boolean;
+  /** The sender's answering Close was seen (said once). */
+  answered: boolean;
+  /** The sender's FIN came while its bytes were held. */
+  ended: boolean;
 }
 
 /** The default of --max-buffered: 64 KiB per direction of each connection. */
@@ -136,6 +161,9 @@ export class ConnectionRelay {
   private readonly interceptor: RelayInterceptor | null;
   /** Each direction's way to resume reading once the queue ahead of it has room. */
   private readonly releases: Partial<Record<Direction, () => void>> = {};
+  /** Closing with a Close of the proxy's own (goAway), relayed untouched until then. */
+  private leaving: Record<Direction, Leaving> | null = null;
+  private farewell = { code: 1001, reason: '' };
 
   constructor(
     readonly conn: number,
@@ -216,13 +244,106 @@ export class ConnectionRelay {
     resetSide(this.sides.server);
   }
 
+  /**
+   * The proxy is stopping (RFC 6455 §7.4.1, 1001 "going away"): each side of a WebSocket
+   * connection gets a Close `code` from the proxy, the client's unmasked as from the server,
+   * the target's masked as from the client (§5.3), each at the next frame boundary of the
+   * stream it joins, never inside a frame; what the peers send after that, their answering
+   * Close included, is not passed on: each has had its Close. They then end TCP as after any
+   * closing handshake (§7.1.1: the server first, its FIN passed on to the client). Connections
+   * that are not WebSocket, or are closing already, are left as they are.
+   */
+  goAway(code: number, reason: string): void {
+    if (this.aborted || this.closing || this.leaving !== null) return;
+    if (this.interceptor !== null) return this.interceptor.goAway?.(code, reason);
+    const side = (): Leaving => ({ walker: null, held: [], heldBytes: 0, closed: false, answered: false, ended: false });
+    const leaving = { client: side(), server: side() };
+    this.leaving = leaving;
+    this.farewell = { code, reason };
+    // Where the frames stand is known once the dissection has caught up with what was relayed.
+    this.queue.after(this.tap, () => this.tap.framing((points) => (this.leaving === leaving ? this.depart(points) : undefined)));
+  }
+
+  private depart(points: Record<Direction, FramePoint> | null): void {
+    const leaving = this.leaving!;
+    const { code, reason } = this.farewell;
+    const open = (['client', 'server'] as const).every((d) => !leaving[d].ended && !this.sides[d].stream.writableEnded);
+    if (this.aborted || this.closing || points === null || !open) {
+      // Not WebSocket, or closing already: relayed on as before.
+      this.leaving = null;
+      for (const from of ['client', 'server'] as const) {
+        for (const chunk of leaving[from].held) this.relayOn(from, chunk);
+        if (leaving[from].ended) this.passEnd(from);
+        this.releases[from]?.();
+      }
+      return;
+    }
+    this.options.reportClosing?.(`#${this.conn}: the proxy is stopping: it sends Close ${code} "${reason}" to both sides (each at a frame boundary), waits for their answers, then ends.`);
+    for (const from of ['client', 'server'] as const) {
+      const side = leaving[from];
+      side.walker = new FrameWalker(points[from]);
+      if (side.walker.atBoundary) this.sendClose(from);
+      const held = side.held;
+      side.held = [];
+      side.heldBytes = 0;
+      for (const chunk of held) this.leave(from, chunk);
+      this.releases[from]?.();
+    }
+  }
+
+  /** A chunk read from `from` while the proxy closes the connection. */
+  private leave(from: Direction, chunk: Uint8Array): void {
+    const side = this.leaving![from];
+    const walker = side.walker;
+    if (walker === null) {
+      side.held.push(chunk);
+      side.heldBytes += chunk.length;
+      return;
+    }
+    let rest = chunk;
+    if (!side.closed) {
+      const end = walker.next(chunk);
+      this.relayOn(from, end < 0 ? chunk : chunk.subarray(0, end));
+      if (end < 0) return;
+      this.sendClose(from);
+      rest = chunk.subarray(end);
+    }
+    for (let at = 0; (at = walker.next(rest, at)) >= 0; ) {
+      if (walker.opcode !== Opcode.Close || side.answered) continue;
+      side.answered = true;
+      this.options.reportClosing?.(`#${this.conn} ${ARROW[from]}: the ${NAMES[from]}'s Close${walker.code !== null ? ` ${walker.code}` : ''} answers the proxy's; not passed on.`);
+    }
+  }
+
+  /** The proxy's own Close, in `from`'s stream: towards the target masked as the client's frames are (§5.3). */
+  private sendClose(from: Direction): void {
+    this.leaving![from].closed = true;
+    const { code, reason } = this.farewell;
+    for (const frame of encodeMessage(Opcode.Close, closeBody(code, reason), { masked: from === 'client' })) this.relayOn(from, frame);
+  }
+
+  /** Bytes from `from` go on to the other side, then to the tap. */
+  private relayOn(from: Direction, bytes: Uint8Array): void {
+    const dst = this.sides[other(from)].stream;
+    if (bytes.length === 0 || dst.destroyed || dst.writableEnded) return;
+    dst.write(bytes, this.releases[from]);
+    this.queue.data(this.tap, from, bytes, captureClock());
+  }
+
+  /** `from` sent its FIN: passed on. */
+  private passEnd(from: Direction): void {
+    this.queue.end(this.tap, from, captureClock());
+    const dst = this.sides[other(from)].stream;
+    if (!dst.destroyed) dst.end();
+  }
+
   private pump(from: Direction): void {
     const src = this.sides[from].stream;
     const dst = this.sides[other(from)].stream;
     const queue = this.queue;
     const maxBuffered = this.maxBuffered;
     const interceptor = this.interceptor;
-    const backlog = interceptor === null ? () => dst.writableLength : () => dst.writableLength + interceptor.held(from);
+    const backlog = interceptor === null ? () => dst.writableLength + (this.leaving?.[from].heldBytes ?? 0) : () => dst.writableLength + interceptor.held(from);
     // Paused because the queue towards `dst` is full (resumed as it empties: a write's callback
     // runs once that chunk is flushed, 'drain' once the queue is empty), or because the tap's
     // backlog is (resumed once it is down to half).
@@ -257,6 +378,7 @@ export class ConnectionRelay {
       // Forward first; the tap gets the chunk once it has been handed to the other side, and
       // decodes it after the sockets that are ready have been served.
       if (interceptor !== null) interceptor.data(from, chunk);
+      else if (this.leaving !== null) this.leave(from, chunk);
       else {
         dst.write(chunk, release);
         queue.data(this.tap, from, chunk, captureClock());
@@ -270,8 +392,8 @@ export class ConnectionRelay {
     dst.on('drain', release);
     src.on('end', () => {
       if (interceptor !== null) return interceptor.end(from);
-      queue.end(this.tap, from, captureClock());
-      if (!dst.destroyed) dst.end();
+      if (this.leaving !== null && this.leaving[from].walker === null) return void (this.leaving[from].ended = true);
+      this.passEnd(from);
     });
   }
 

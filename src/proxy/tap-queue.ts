@@ -170,6 +170,11 @@ export class TapQueue {
     this.later(new Step(Kind.Run, null, 'client', null, 0, fn));
   }
 
+  /** Runs `fn` once every step of `tap` queued so far is done, behind its suspended dissection too. */
+  after(tap: ConnectionTap, fn: () => void): void {
+    this.later(new Step(Kind.Run, tap, 'client', null, 0, fn));
+  }
+
   /** Calls `resume` once the backlog is down to half its bound (at once if it already is). */
   onRoom(resume: () => void): void {
     if (this.cost <= this.low) resume();

@@ -16,6 +16,7 @@ import type { AppLayer } from '../app/layer.js';
 import { ConnectionDissector } from '../engine/connection-dissector.js';
 import type { DissectEvent, Endpoint } from '../engine/events.js';
 import type { WorkBudget } from '../websocket/extension.js';
+import type { FramePoint } from '../websocket/frame-parser.js';
 import { HttpPatterns } from '../engine/http-patterns.js';
 import type { Limits, StreamPosition } from '../websocket/types.js';
 import { PingWatch } from './ping-watch.js';
@@ -205,6 +206,19 @@ export class ConnectionTap {
       });
       this.step(() => this.dissector.data(from, segment, position(packet, ts)));
     }
+  }
+
+  /**
+   * `then` gets where each direction stands between frames once everything handed to the tap
+   * so far is dissected (ConnectionDissector.framing): null for a connection that is not, or no
+   * longer, plain WebSocket, or whose dissection failed.
+   */
+  framing(then: (points: Record<Direction, FramePoint> | null) => void): void {
+    if (this.failed || this.finished) return then(null);
+    this.step(() => {
+      then(this.dissector.framing());
+      return [];
+    });
   }
 
   /** `from` half-closed its direction (FIN), already passed on (at `ts`, default now). */

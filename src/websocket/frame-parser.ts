@@ -18,6 +18,12 @@ import { uninitialisedBytes } from './bytes.js';
 import { applyMask } from './mask.js';
 import { DEFAULT_LIMITS, type Frame, type LengthEncoding, type Limits, type StreamPosition } from './types.js';
 
+/** See FrameParser.resumePoint. */
+export interface FramePoint {
+  header: Uint8Array;
+  remaining: number;
+}
+
 export interface FrameParserOptions {
   direction: Direction;
   limits?: Partial<Limits>;
@@ -247,6 +253,22 @@ export class FrameParser {
    */
   get holdsCandidate(): boolean {
     return this.state === 'lost' && this.q.length > 0;
+  }
+
+  /**
+   * Where the stream stands between frames, for a relay that must add a frame of its own without
+   * cutting one (wsproxy's Close when it stops, RFC 6455 §5.2): the bytes of a header begun but
+   * not complete, and the payload bytes the current frame still lacks (both empty/0 at a
+   * boundary). Null while framing is lost, and once the stream has ended.
+   */
+  resumePoint(): FramePoint | null {
+    if (this.ended || this.state === 'lost') return null;
+    if (this.state === 'payload') return { header: new Uint8Array(0), remaining: this.payloadLength - this.received };
+    const begun = this.state === 'info' ? 0 : this.hdrLen;
+    const header = new Uint8Array(begun + this.q.length);
+    header.set(this.hdr.subarray(0, begun));
+    for (let i = 0; i < this.q.length; i++) header[begun + i] = this.q.byteAt(this.q.begin + i);
+    return { header, remaining: 0 };
   }
 
   /** The RSV bits negotiated extensions define (rsv1=4, rsv2=2, rsv3=1), for resynchronisation. */

@@ -2,7 +2,7 @@ import { makeAlert, sideOf, type Alert, type Direction } from '../alerts.js';
 import { Opcode } from './constants.js';
 import type { Extension, ExtensionDecoder, WorkBudget } from './extension.js';
 import { RSV1 } from './extension.js';
-import { FrameParser } from './frame-parser.js';
+import { FrameParser, type FramePoint } from './frame-parser.js';
 import { HeartbeatTracker, type HeartbeatStats } from './heartbeat.js';
 import { MessageAssembler } from './message-assembler.js';
 import { checkFrameHeader, MaskingKeyTracker } from './rules.js';
@@ -93,6 +93,18 @@ export class WebSocketSession {
   /** Whether `direction`'s parser holds bytes of a frame it has not placed yet (see FrameParser.holdsCandidate). */
   waiting(direction: Direction): boolean {
     return sideOf(this.halves, direction).parser.holdsCandidate;
+  }
+
+  /**
+   * Where each direction stands between frames (FrameParser.resumePoint), for a relay that adds
+   * a Close of its own; null once either side has sent a Close (a closing handshake is under
+   * way, §7.1.2) or a direction cannot be followed.
+   */
+  framing(): Record<Direction, FramePoint> | null {
+    const { client, server } = this.halves;
+    if (this.finished || client.closedAt !== null || server.closedAt !== null) return null;
+    const points = { client: client.parser.resumePoint(), server: server.parser.resumePoint() };
+    return points.client !== null && points.server !== null ? { client: points.client, server: points.server } : null;
   }
 
   /** `size` bytes of one direction's stream were not captured. */

@@ -156,18 +156,26 @@ describe('wsproxy live', () => {
     expect(both.stderr.text).toMatch(/choose one of --json, --explain, --messages, --events, --summary/);
   });
 
-  it('on Ctrl-C waits for open connections for --grace, then resets them and prints their summaries', async () => {
+  it('on Ctrl-C closes WebSocket connections with 1001, waits --grace for the others, then resets them and prints their summaries', async () => {
     const target = await wsEcho();
-    const proxy = await run(['--listen', '0', '--target', String(target), '--summary', '--grace', '0.2']);
+    const proxy = await run(['--listen', '0', '--target', String(target), '--summary', '--grace', '0.5']);
     const client = new WebSocket(`ws://127.0.0.1:${proxy.port}/idle`);
     client.on('error', () => {});
     await once(client, 'open');
-    const closed = once(client, 'close');
+    // A request whose header never ends: not WebSocket, so it waits for the grace and is reset.
+    const slow = connect(proxy.port, '127.0.0.1');
+    slow.on('error', () => {});
+    slow.write('GET /slow HTTP/1.1\r\nHost: x\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const closed = once(client, 'close') as Promise<[number, Buffer]>;
     expect(await proxy.stop()).toBe(0);
-    await closed;
+    const [code] = await closed;
+    expect(code).toBe(1001);
+    slow.destroy();
     expect(proxy.io.stdout.text).toMatch(/#1 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ {2}websocket \/idle/);
-    expect(proxy.io.stdout.text).toContain('proxy.stopping');
-    expect(proxy.io.stderr.text).toContain('1 connection(s) open, waiting up to 0.2 s');
+    expect(proxy.io.stdout.text).toMatch(/close: client 1001 "wsproxy stopping" → server 1001 in [\d.]+ ms, clean/);
+    expect(proxy.io.stdout.text).toContain('proxy.stopping 1 connection(s) still open after 0.5 s: reset.');
+    expect(proxy.io.stderr.text).toContain('2 connection(s) open, waiting up to 0.5 s');
   });
 
   it('--idle-timeout closes a connection over which nothing moved, and says so in the view', async () => {

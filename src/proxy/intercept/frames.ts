@@ -238,3 +238,82 @@ export function encodeMessage(opcode: number, data: Uint8Array, options: { maske
   } while (offset < data.length);
   return out;
 }
+
+/**
+ * Follows the frame boundaries of a stream without keeping any payload (RFC 6455 §5.2), from a
+ * point the dissector's FrameParser gave (resumePoint): how wsproxy, stopping, finds where it
+ * may add a Close of its own to a connection it relayed untouched, and sees the peer's answer.
+ * Of each frame it keeps the opcode and, for a Close, the status code (§5.5.1).
+ */
+export class FrameWalker {
+  private header: number[];
+  private remaining: number;
+  private key: number[] | null = null;
+  /** Payload bytes of the current frame seen so far (for the Close code). */
+  private seen = 0;
+  /** The opcode of the frame walked last (-1 before a whole header). */
+  opcode = -1;
+  /** The status code of the Close walked last; null when its payload is empty. */
+  code: number | null = null;
+
+  constructor(start: { header: Uint8Array; remaining: number }) {
+    this.header = [...start.header];
+    this.remaining = start.remaining;
+  }
+
+  /** Between two frames: a frame of the relay's own may go here. */
+  get atBoundary(): boolean {
+    return this.header.length === 0 && this.remaining === 0;
+  }
+
+  /** Walks `chunk` from `from`: the offset just after the first frame that ends in it, or -1 (all of it walked). */
+  next(chunk: Uint8Array, from = 0): number {
+    let i = from;
+    while (i < chunk.length) {
+      if (this.remaining > 0) {
+        const take = Math.min(this.remaining, chunk.length - i);
+        if (this.opcode === Opcode.Close) this.readCode(chunk, i, take);
+        i += take;
+        this.remaining -= take;
+        if (this.remaining === 0) return i;
+        continue;
+      }
+      this.header.push(chunk[i++]!);
+      if (this.header.length === this.headerSize() && this.frameBegins()) return i;
+    }
+    return -1;
+  }
+
+  /** The header's size once its first two bytes say it (§5.2); 0 until then. */
+  private headerSize(): number {
+    const h = this.header;
+    if (h.length < 2) return 0;
+    const short = h[1]! & 0x7f;
+    return 2 + (short === 126 ? 2 : short === 127 ? 8 : 0) + ((h[1]! & 0x80) !== 0 ? 4 : 0);
+  }
+
+  /** The header is whole: the frame's payload begins. True when the frame has none (it ends here). */
+  private frameBegins(): boolean {
+    const h = this.header;
+    const short = h[1]! & 0x7f;
+    let length = short;
+    if (short === 126) length = (h[2]! << 8) | h[3]!;
+    // A length past 2^53 is walked as endless: such a frame never ends in practice.
+    else if (short === 127) length = (h[2]! * 2 ** 24 + h[3]! * 2 ** 16 + h[4]! * 2 ** 8 + h[5]!) * 2 ** 32 + (((h[6]! << 24) | (h[7]! << 16) | (h[8]! << 8) | h[9]!) >>> 0);
+    this.opcode = h[0]! & 0x0f;
+    this.key = (h[1]! & 0x80) !== 0 ? h.slice(h.length - 4) : null;
+    this.code = null;
+    this.seen = 0;
+    this.header = [];
+    this.remaining = length;
+    return length === 0;
+  }
+
+  /** The first two payload bytes of a Close, unmasked, are its status code (§5.5.1). */
+  private readCode(chunk: Uint8Array, at: number, take: number): void {
+    for (let j = 0; j < take && this.seen < 2; j++, this.seen++) {
+      const byte = chunk[at + j]! ^ (this.key === null ? 0 : this.key[this.seen & 3]!);
+      this.code = this.seen === 0 ? byte << 8 : this.code! | byte;
+    }
+  }
+}

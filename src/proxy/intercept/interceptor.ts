@@ -413,6 +413,11 @@ export class ConnectionInterceptor implements RelayInterceptor {
     this.options.report('proxy.closed', `#${this.conn}: the proxy sent Close ${code}${reason ? ` "${reason}"` : ''} to both sides ${why}.`);
   }
 
+  /** The proxy is stopping: Close `code` to both sides (RFC 6455 §7.4.1, 1001 "going away"), after what is on its way. */
+  goAway(code: number, reason: string): void {
+    this.closeBoth(code, reason, 'as it is stopping');
+  }
+
   // --- the script ---------------------------------------------------------------------------
 
   /** The connection is upgraded: the script's context, and its onOpen. */
