@@ -72,7 +72,7 @@ describe('wsdump shows application messages', () => {
     const events = ndjson(out);
     const i = events.findIndex((e) => e.type === 'app' && e.event === 'pushMsg');
     expect(events[i - 1]).toMatchObject({ type: 'message', text: '42["pushMsg","你好"]' });
-    expect(Object.keys(events[i]!)).toEqual(['type', 'conn', 'from', 'packet', 'ts', 'transport', 'protocol', 'kind', 'session', 'summary', 'replyTo', 'latencyMs', 'alerts', 'nsp', 'event', 'args', 'ackId']);
+    expect(Object.keys(events[i]!)).toEqual(['type', 'conn', 'from', 'packet', 'ts', 'transport', 'protocol', 'kind', 'session', 'summary', 'replyTo', 'latencyMs', 'heartbeat', 'alerts', 'nsp', 'event', 'args', 'ackId']);
     expect(events[i]).toMatchObject({ from: 'server', packet: events[i - 1]!.packet, transport: 'websocket', protocol: 'socket.io', kind: 'event', nsp: '/', args: ['你好'], ackId: null, replyTo: null });
     const files = events.find((e) => e.event === 'files')!;
     expect(files.args[0].b.length).toBe(300);
