@@ -155,7 +155,7 @@ export function addViewOptions(command: Command, fromHelp = 'only frames sent by
     .option('--port <port>', 'only connections with this port (repeatable)', parsePort)
     .option('--ws-only', 'only WebSocket connections: plain HTTP, refused upgrades and other traffic are not shown')
     .addOption(new Option('--app <name>', 'decode every connection as this application protocol, or none (default: recognised per connection by subprotocol, path, first messages)').choices(APP_NAMES))
-    .option('--event <glob>', 'only application messages whose event name, method, target or topic matches (* and ?; repeatable)', collect)
+    .option('--event <glob>', 'only application messages whose name matches (* and ?; repeatable): a Socket.IO event, JSON-RPC method, SignalR target, graphql operation name, STOMP destination, MQTT topic (or topic filter), SSE event type, or with --app json the first of type/event/action/… members; an answer (except a Socket.IO ack) carries its request\'s name', collect)
     .option('--grep <regex>', 'only messages whose text or application fields match this regular expression', parseRegex)
     .option('--hide-heartbeats', 'hide WebSocket ping/pong and protocol keep-alives (Engine.IO ping/pong …); summaries count them')
     .option('--payload <n>', 'characters of payload preview, widening the column as needed (bytes of hex with --json)', parseCount)
