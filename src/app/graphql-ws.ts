@@ -201,7 +201,7 @@ class GraphQlWsDecoder implements AppDecoder {
         fields.operationName = name;
         fields.payload = payload;
         const shown = payload !== null ? ` ${compactValue(payload)}` : '';
-        const note = paired === null ? '' : fromClient ? pairNote(paired).replace('answers', 'ends the operation of') : pairNote(paired);
+        const note = pairNote(paired, paired?.own === true ? 'ends the operation of' : 'answers');
         summary += `${name !== null ? ` ${name}` : ''}${shown}${idNote}${note}`;
         break;
       }
@@ -219,7 +219,7 @@ class GraphQlWsDecoder implements AppDecoder {
       fields,
       alerts,
       heartbeat,
-      ...(paired ? { replyTo: paired.replyTo, latencyMs: paired.latencyMs } : {}),
+      ...(paired ? { replyTo: paired.replyTo, latencyMs: paired.latencyMs, ownRequest: paired.own === true } : {}),
       ...(this.context.explain ? { parts: this.spelling(m, type, rule), ...(detail ? { detail } : {}) } : {}),
     });
   }

@@ -25,6 +25,8 @@ export interface Paired {
   requestKind: string;
   /** The request's name (its method, its event), when it had one. */
   requestName: string | null;
+  /** True when the request is its sender's own (withdraw, ownProgress): this ends or feeds it, it does not answer it. */
+  own?: boolean;
 }
 
 const DEFAULT_MAX = 4096;
@@ -80,7 +82,14 @@ export class Pairs {
    * SignalR upload stream's completion): the request, no longer waiting, or null.
    */
   withdraw(from: Direction, key: string, at: StreamPosition): Paired | null {
-    return this.answer(from === 'client' ? 'server' : 'client', key, at);
+    const paired = this.answer(from === 'client' ? 'server' : 'client', key, at);
+    return paired && { ...paired, own: true };
+  }
+
+  /** `from` sent more of the request it sent under `key` (a SignalR upload stream's item): the request, still waiting. */
+  ownProgress(from: Direction, key: string, at: StreamPosition): Paired | null {
+    const paired = this.progress(from === 'client' ? 'server' : 'client', key, at);
+    return paired && { ...paired, own: true };
   }
 
   /** Is a request from `from` waiting under `key`? */
@@ -98,9 +107,12 @@ function slot(from: Direction, key: string): string {
   return from === 'client' ? `c${key}` : `s${key}`;
 }
 
-/** " → answers packet 12 after 1.234 ms": what a summary line says of a paired answer. */
-export function pairNote(paired: Paired | null): string {
+/**
+ * "  answers packet 12 after 1.234 ms": what a summary line says of a paired answer; `verb`
+ * says it otherwise for a message that ends or feeds its sender's own request (Paired.own).
+ */
+export function pairNote(paired: Paired | null, verb = 'answers'): string {
   if (paired === null) return '';
   const where = paired.replyTo !== null ? ` packet ${paired.replyTo}` : ` the ${paired.requestKind}`;
-  return paired.latencyMs !== null ? `  answers${where} after ${paired.latencyMs} ms` : `  answers${where}`;
+  return paired.latencyMs !== null ? `  ${verb}${where} after ${paired.latencyMs} ms` : `  ${verb}${where}`;
 }

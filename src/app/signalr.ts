@@ -318,7 +318,7 @@ class SignalRDecoder implements AppDecoder {
         if (id !== null) {
           const last = type === 3;
           if (pairs.has(other(from), `inv ${id}`)) paired = last ? pairs.answer(from, `inv ${id}`, input.at) : pairs.progress(from, `inv ${id}`, input.at);
-          else if (pairs.has(from, `upload ${id}`)) paired = last ? pairs.withdraw(from, `upload ${id}`, input.at) : pairs.progress(other(from), `upload ${id}`, input.at);
+          else if (pairs.has(from, `upload ${id}`)) paired = last ? pairs.withdraw(from, `upload ${id}`, input.at) : pairs.ownProgress(from, `upload ${id}`, input.at);
           else alerts.push(makeAlert('signalr.invocation-unknown', `${NAMES[type]} for invocation id ${JSON.stringify(id)}, which no open invocation or upload stream in this capture carries.`, where(input)));
         }
         name = paired?.requestName ?? null;
@@ -339,7 +339,7 @@ class SignalRDecoder implements AppDecoder {
         }
         fields.headers = m.headers ?? null;
         const upload = paired?.requestKind === 'upload' ? '  (upload stream)' : '';
-        summary += `${name !== null ? ` ${name}` : ''}${shown}${idNote}${upload}${pairNote(paired)}`;
+        summary += `${name !== null ? ` ${name}` : ''}${shown}${idNote}${upload}${pairNote(paired, paired?.own !== true ? 'answers' : type === 3 ? 'ends the upload stream of' : 'streams to')}`;
         break;
       }
       case 5: {
@@ -382,7 +382,7 @@ class SignalRDecoder implements AppDecoder {
       heartbeat: type === 6,
       // A Ping asks for no answer ("Ping (aka Keep Alive)"): each side beats on its own.
       ...(type === 6 ? { heartbeatRole: 'beat' as const } : {}),
-      ...(paired ? { replyTo: paired.replyTo, latencyMs: paired.latencyMs } : {}),
+      ...(paired ? { replyTo: paired.replyTo, latencyMs: paired.latencyMs, ownRequest: paired.own === true } : {}),
       ...(parts ? { parts, ...(detail ? { detail } : {}) } : {}),
     });
   }

@@ -81,6 +81,12 @@ export interface AppEvent {
   replyTo: number | null;
   /** Milliseconds from the request this answers to this answer, when paired. */
   latencyMs: number | null;
+  /**
+   * The request `replyTo` points at is this sender's own, which this ends or feeds (a graphql
+   * client's complete/stop, a SignalR upload stream's item or completion): not an answer, and
+   * `latencyMs` is how long that request had run.
+   */
+  ownRequest?: boolean;
   alerts: Alert[];
   /** The protocol's own fields, in the order NDJSON writes them after the shared keys. */
   fields: Record<string, AppValue>;
@@ -146,6 +152,7 @@ export interface AppEventInit {
   session?: string | null;
   replyTo?: number | null;
   latencyMs?: number | null;
+  ownRequest?: boolean;
   parts?: AppPart[];
   detail?: { label: string; value: AppValue };
 }
@@ -169,6 +176,7 @@ export function appEvent(input: AppInput, init: AppEventInit): AppEvent {
     name: init.name ?? null,
     heartbeat: init.heartbeat ?? false,
   };
+  if (init.ownRequest === true) event.ownRequest = true;
   if (event.heartbeat) event.heartbeatRole = init.heartbeatRole ?? (init.kind === 'ping' ? 'ping' : init.kind === 'pong' ? 'pong' : 'beat');
   if (init.heartbeatTerms !== undefined) event.heartbeatTerms = init.heartbeatTerms;
   if (init.parts !== undefined) event.parts = init.parts;

@@ -12,6 +12,8 @@ const MAX_NAMES = 1000;
 const MAX_LATENCIES = 65536;
 /** Names listed in a summary line. */
 const SHOWN_NAMES = 12;
+/** Marks a latency key of messages that end or feed their sender's own request (AppEvent.ownRequest). */
+const OWN = 'own ';
 
 /** The text of an app event's line, escaped and cut to `max` characters. */
 export function appText(e: AppEvent, max: number): string {
@@ -76,7 +78,8 @@ export class AppSummary {
       else s.otherNames++;
     }
     if (e.latencyMs !== null) {
-      const key = `${e.protocol} ${e.kind}`;
+      // A sender ending (or feeding) its own request is not an answer: counted apart.
+      const key = `${e.ownRequest === true ? OWN : ''}${e.protocol} ${e.kind}`;
       let l = s.latencies.get(key);
       if (l === undefined) s.latencies.set(key, (l = new Latencies()));
       l.add(e.latencyMs);
@@ -101,8 +104,10 @@ export class AppSummary {
       const rest = names.slice(SHOWN_NAMES).reduce((a, [, k]) => a + k, 0) + s.otherNames;
       lines.push(`     by name: ${shown.join(', ')}${rest > 0 ? `, others ${rest}` : ''}`);
     }
-    for (const [kind, l] of s.latencies) {
-      lines.push(`     ${kind} answered ${l.count} time(s) in ${fmt(l.min)}/${fmt(l.median())}/${fmt(l.max)} ms (min/median/max)`);
+    for (const [key, l] of s.latencies) {
+      const spread = `${fmt(l.min)}/${fmt(l.median())}/${fmt(l.max)} ms (min/median/max)`;
+      if (key.startsWith(OWN)) lines.push(`     ${key.slice(OWN.length)} from the requester itself (not an answer) ${l.count} time(s), ${spread} after its request`);
+      else lines.push(`     ${key} answered ${l.count} time(s) in ${spread}`);
     }
     return lines;
   }

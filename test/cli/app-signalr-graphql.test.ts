@@ -25,7 +25,9 @@ describe('SignalR in the views', () => {
     expect(out).toMatch(/"\{"protocol":"json","version":2\}\\x1e"\n   └ signalr handshake json v2\n/);
     expect(out).toMatch(/└ signalr completion Add result 42  id "1"  answers packet (\d+) after [\d.]+ ms/);
     expect(out).toMatch(/└ signalr invocation ReceiveMessage \["alice","hi"\]  \(no answer expected\)/);
-    expect(out).toMatch(/└ signalr stream_item UploadSum 3  id "5"  \(upload stream\)  answers packet \d+/);
+    // The invoker's own upload stream feeds its invocation: not an answer to it.
+    expect(out).toMatch(/└ signalr stream_item UploadSum 3  id "5"  \(upload stream\)  streams to packet \d+/);
+    expect(out).toMatch(/└ signalr completion UploadSum  id "5"  \(upload stream\)  ends the upload stream of packet \d+/);
   });
 
   it('--hide-heartbeats hides the pings (type 6) and says how many', async () => {
@@ -51,7 +53,10 @@ describe('SignalR in the views', () => {
   it('--summary counts by kind and target, with the latency of each kind of answer', async () => {
     const out = await wsdump('--summary', SIGNALR);
     expect(out).toMatch(/by name: Counter 10, UploadSum 6, SendMessage 2, Add 2, Fail 2, AskName 2, GetClientName 2, ReceiveMessage 1, Notify 1/);
-    expect(out).toMatch(/signalr completion answered 9 time\(s\) in [\d.]+\/[\d.]+\/[\d.]+ ms/);
+    expect(out).toMatch(/signalr completion answered 8 time\(s\) in [\d.]+\/[\d.]+\/[\d.]+ ms/);
+    // The upload stream's items and completion come from the invoker itself: counted apart, not as answers.
+    expect(out).toMatch(/signalr stream_item from the requester itself \(not an answer\) 3 time\(s\), [\d.]+\/[\d.]+\/[\d.]+ ms \(min\/median\/max\) after its request/);
+    expect(out).toMatch(/signalr completion from the requester itself \(not an answer\) 1 time\(s\), /);
   });
 
   it('--explain: a JSON record and its separator, a MessagePack record and its length prefix', async () => {
@@ -83,6 +88,17 @@ describe('GraphQL over WebSocket in the views', () => {
     expect(beats.length).toBeGreaterThanOrEqual(8);
     expect(shown.filter((r) => / graphql-ws (ping|pong|ka)\b/.test(r))).toEqual([]);
     expect(shown.length).toBe(all.length - beats.length);
+  });
+
+  it('--summary counts the server\'s complete as answers, and the client\'s own complete/stop apart', async () => {
+    const blocks = (await wsdump('--summary', GRAPHQL)).split(/\n(?=#\d+ )/);
+    const [modern, legacy] = [blocks.find((b) => b.startsWith('#1 '))!, blocks.find((b) => b.startsWith('#2 '))!];
+    // #1: three completes, one of them the client ending its own subscription (packet 30).
+    expect(modern).toMatch(/graphql-ws complete answered 2 time\(s\) in /);
+    expect(modern).toMatch(/graphql-ws complete from the requester itself \(not an answer\) 1 time\(s\), 94\.6\/94\.6\/94\.6 ms \(min\/median\/max\) after its request/);
+    expect(legacy).toMatch(/graphql-ws complete answered 3 time\(s\) in /);
+    expect(legacy).toMatch(/graphql-ws stop from the requester itself \(not an answer\) 1 time\(s\), 64\.3\/64\.3\/64\.3 ms/);
+    expect(legacy).not.toMatch(/stop answered/);
   });
 
   it('--event matches operation names, in both dialects', async () => {

@@ -25,7 +25,7 @@ type Json = Record<string, any>;
 /** What an app event says, without where and when it was seen (packets, times, latencies). */
 function meaning(e: Json): Json {
   const { conn: _c, packet: _p, ts: _t, replyTo: _r, latencyMs: _l, summary, ...rest } = e;
-  return { ...rest, summary: String(summary).replace(/  (answers|ends the operation of) .*$/, '') };
+  return { ...rest, summary: String(summary).replace(/  (answers|ends the operation of|streams to|ends the upload stream of) .*$/, '') };
 }
 
 /** The connection of a capture to replay: its number, the path to ask for and the subprotocol to offer. */
