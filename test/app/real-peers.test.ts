@@ -217,37 +217,78 @@ function checkSignalR(events: Json[], app: AppManifest, end: Json): void {
   }
 }
 
-/** MQTT: every control packet MQTT.js wrote and read, in order, with its fields (fixtures/generate/scenarios/mqtt-aedes.mjs). */
+/**
+ * MQTT 5.0 properties in MQTT.js's terms (mqtt-packet): our `userProperty` pairs become its
+ * `userProperties` object (a repeated name: an array of values), bytes `{ $binary }`; its
+ * booleans (payloadFormatIndicator, requestProblemInformation …) are the byte 1 or 0 on the wire,
+ * and a lone subscription identifier is a number.
+ */
+function mqttJsProperties(ours: Json | null | undefined): Json | undefined {
+  if (ours === null || ours === undefined) return undefined;
+  const out: Json = {};
+  for (const [key, value] of Object.entries(generatorTerms(ours) as Json)) {
+    // Subscription identifiers may repeat in a PUBLISH (5.0 §3.3.2.3.8): MQTT.js gives a lone one as a number.
+    if (key === 'subscriptionIdentifier') out[key] = (value as number[]).length === 1 ? (value as number[])[0] : value;
+    else if (key !== 'userProperty') out[key] = value;
+    else for (const [name, v] of value as [string, string][]) out.userProperties = { ...out.userProperties, [name]: out.userProperties?.[name] === undefined ? v : [out.userProperties[name]].flat().concat(v) };
+  }
+  return out;
+}
+const onWire = (properties: Json | undefined): Json | undefined => properties && Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v]));
+
+/**
+ * MQTT: every control packet MQTT.js wrote and read, in order, with its fields
+ * (fixtures/generate/scenarios/mqtt-aedes.mjs; for 5.0 with properties and reason codes,
+ * scenarios/mqtt5-mosquitto.mjs).
+ */
 function checkMqtt(events: Json[], app: AppManifest): void {
   const packets = app.packets as Record<'client' | 'server', Json[]>;
   const connect = app.connect as Json;
   const VERSIONS: Record<string, string> = { '3.1.1': '3.1.1', '5.0': '5.0' };
+  const v5 = app.version === '5.0';
   const first = events[0]!;
   expect(first).toMatchObject({ from: 'client', kind: 'connect', clientId: connect.clientId, keepAlive: connect.keepAlive, version: VERSIONS[app.version as string] });
-  expect(first.will === null ? null : { ...first.will, payload: first.will.payload }).toEqual(connect.will);
-  if (connect.properties) expect(first.properties).toMatchObject(connect.properties);
+  const will = first.will === null ? null : { ...first.will, payload: first.will.payload, ...(first.will.properties ? { properties: mqttJsProperties(first.will.properties) } : {}) };
+  expect(will).toEqual(connect.will === undefined || connect.will === null ? null : connect.will.properties ? { ...connect.will, properties: onWire(connect.will.properties) } : connect.will);
+  if (connect.properties) expect(mqttJsProperties(first.properties)).toEqual(onWire(connect.properties));
+  // 5.0 §3.4.2.1 …: an acknowledgement may leave out reason code 0 (MQTT.js then reports none).
+  const ACKS = ['puback', 'pubrec', 'pubrel', 'pubcomp', 'disconnect'];
+  // A PUBLISH by topic alias (5.0 §3.3.2.3.4) comes with an empty topic: we name it by its alias.
+  const aliases = new Map<string, string>();
+  const aliased = (from: string, p: Json): string => {
+    const alias = p.properties?.topicAlias;
+    if (alias === undefined) return p.topic;
+    if (p.topic !== '') aliases.set(`${from} ${alias}`, p.topic);
+    return aliases.get(`${from} ${alias}`) ?? p.topic;
+  };
   // What each packet says, in the generator's terms (MQTT.js names: cmd, messageId, granted …).
   const ours = (e: Json): Json => {
     const out: Json = { cmd: e.kind };
     if (e.kind === 'publish') Object.assign(out, { topic: e.topic, qos: e.qos, retain: e.retain, dup: e.dup, payload: e.text ?? generatorTerms(e.payload) });
     if (e.packetId !== undefined && e.packetId !== null) out.messageId = e.packetId;
-    if (e.kind === 'subscribe') out.subscriptions = e.subscriptions.map((x: Json) => ({ topic: x.topic, qos: x.qos }));
-    if (e.kind === 'suback') out.granted = e.codes;
+    if (e.kind === 'subscribe') out.subscriptions = e.subscriptions.map((x: Json) => ({ topic: x.topic, qos: x.qos, ...(v5 ? { nl: x.noLocal, rap: x.retainAsPublished, rh: x.retainHandling } : {}) }));
+    if (e.kind === 'unsubscribe') out.unsubscriptions = e.topics;
+    if (e.kind === 'suback' || (v5 && e.kind === 'unsuback')) out.granted = e.codes;
     if (e.kind === 'connack') Object.assign(out, { returnCode: e.returnCode, sessionPresent: e.sessionPresent });
+    if (v5 && ACKS.includes(e.kind)) out.reasonCode = e.reasonCode;
+    if (v5 && e.properties !== null && Object.keys(e.properties).length > 0) out.properties = mqttJsProperties(e.properties);
     return out;
   };
-  const theirs = (p: Json): Json => {
+  const theirs = (from: string) => (p: Json): Json => {
     const out: Json = { cmd: p.cmd };
-    if (p.cmd === 'publish') Object.assign(out, { topic: p.topic, qos: p.qos, retain: p.retain, dup: p.dup, payload: p.payload });
+    if (p.cmd === 'publish') Object.assign(out, { topic: aliased(from, p), qos: p.qos, retain: p.retain, dup: p.dup, payload: p.payload });
     // MQTT.js numbers a QoS 0 PUBLISH 0, and PINGs and CONNACKs not at all: no packet id on the wire.
     if (p.messageId !== undefined && !(p.cmd === 'publish' && p.qos === 0)) out.messageId = p.messageId;
     if (p.cmd === 'subscribe') out.subscriptions = p.subscriptions;
-    if (p.cmd === 'suback') out.granted = p.granted;
+    if (p.cmd === 'unsubscribe' && p.unsubscriptions !== undefined) out.unsubscriptions = p.unsubscriptions;
+    if (p.cmd === 'suback' || (v5 && p.cmd === 'unsuback')) out.granted = p.granted;
     if (p.cmd === 'connack') Object.assign(out, { returnCode: p.returnCode ?? p.reasonCode, sessionPresent: p.sessionPresent });
+    if (v5 && ACKS.includes(p.cmd)) out.reasonCode = p.reasonCode ?? 0;
+    if (v5 && p.properties !== undefined) out.properties = onWire(p.properties);
     return out;
   };
-  expect(events.filter((e) => e.from === 'client' && e.kind !== 'connect').map(ours), 'client packets').toEqual(packets.client.map(theirs));
-  expect(events.filter((e) => e.from === 'server').map(ours), 'server packets').toEqual(packets.server.map(theirs));
+  expect(events.filter((e) => e.from === 'client' && e.kind !== 'connect').map(ours), 'client packets').toEqual(packets.client.map(theirs('client')));
+  expect(events.filter((e) => e.from === 'server').map(ours), 'server packets').toEqual(packets.server.map(theirs('server')));
   // Every acknowledgement points back at its request, from the other side, with the same id.
   for (const answer of events.filter((e) => ['connack', 'puback', 'pubrec', 'pubcomp', 'suback', 'unsuback', 'pingresp'].includes(e.kind))) {
     const request = events.find((e) => e.packet === answer.replyTo && e.from !== answer.from);
@@ -291,7 +332,7 @@ function checkStomp(events: Json[], app: AppManifest): void {
 
 describe('application messages match what the real peers sent', () => {
   it('has manifests to check', () => {
-    expect(manifests.map((m) => m.name)).toEqual(expect.arrayContaining(['socketio-node.expected.json', 'graphql-ws.expected.json', 'signalr.expected.json', 'mqtt-aedes.expected.json', 'stomp-stompjs.expected.json']));
+    expect(manifests.map((m) => m.name)).toEqual(expect.arrayContaining(['socketio-node.expected.json', 'graphql-ws.expected.json', 'signalr.expected.json', 'mqtt-aedes.expected.json', 'mqtt5-mosquitto.expected.json', 'stomp-stompjs.expected.json']));
   });
 
   it.each(manifests)('$name', async ({ spec }) => {
