@@ -314,6 +314,25 @@ describe.skipIf(needs(OPENSSL))('wsproxy --mode proxy, opening TLS inside CONNEC
     expect(randoms.size).toBe(2);
   });
 
+  it('a built-in fault applies inside an intercepted tunnel: --fragment 4 re-cuts each message, both peers take it whole', async () => {
+    const p = await forwardProxy({ ca: [real.cert], faults: { fragment: 4 } });
+    const long = 'a message long enough to be cut into several frames';
+    try {
+      const answers = await talk(`wss://localhost:${target.port}/cut`, ['hi', long], { agent: new ConnectAgent(p.port, { ca: ca.certPem }) as never });
+      expect(answers).toEqual(['echo: hi', `echo: ${long}`]);
+    } finally {
+      await p.close();
+    }
+    expect(target.got.slice(-2)).toEqual(['hi', long]);
+    expect(ofType(p.events, 'connection')[0]!.proxy).toMatchObject({ request: 'CONNECT', tls: 'intercepted' });
+    const data = ofType(p.events, 'message').filter((e) => e.message.type === 'text');
+    expect(data.map((e) => e.message.text)).toEqual(['hi', 'echo: hi', long, `echo: ${long}`]);
+    for (const { message } of data) expect(message.fragments).toBe(Math.ceil(message.wireLength / 4));
+    const client = ofType(p.events, 'frame').filter((e) => e.frame.direction === 'client' && e.frame.opcode !== 8);
+    expect(client.every((e) => e.frame.masked)).toBe(true);
+    expect(notices(p.events, 'proxy.fragmented').length).toBeGreaterThanOrEqual(4);
+  });
+
   it('--write records an intercepted tunnel as plaintext TCP to the real host and port', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'wsproxy-forward-write-')), 'proxied.pcap');
     const sink = createWriteStream(file);
