@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openCapture } from '../src/capture/index.js';
+import { ALERT_CATALOGUE } from '../src/alerts.js';
 import { CaptureDissector } from '../src/engine/capture-dissector.js';
 import type { DissectEvent } from '../src/engine/events.js';
 
@@ -79,6 +80,14 @@ describe('crafted fixtures', () => {
   it('lists exactly the captures in fixtures/crafted', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.pcap')).sort();
     expect(expected.fixtures.map((f) => f.file).sort()).toEqual(files);
+  });
+
+  it('judges every code of the alert catalogue in every fixture (regenerate expected.json when the catalogue grows)', () => {
+    const catalogue = Object.keys(ALERT_CATALOGUE);
+    for (const fixture of expected.fixtures) {
+      const judged = new Set([...fixture.mustReport, ...fixture.mayReport, ...fixture.mustNotReport]);
+      expect(catalogue.filter((code) => !judged.has(code)), fixture.file).toEqual([]);
+    }
   });
 
   describe.each(expected.fixtures.map((f) => [f.file, f] as const))('%s', (file, fixture) => {
