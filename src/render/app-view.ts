@@ -4,12 +4,11 @@
  * latency of each kind of answer).
  */
 import type { AppEvent } from '../app/types.js';
+import { Samples } from '../websocket/samples.js';
 import { escapeText } from './escape.js';
 
 /** Distinct names counted per connection; beyond, the rest are counted together. */
 const MAX_NAMES = 1000;
-/** Latencies kept per kind of answer for the median; beyond, one in every n is kept. */
-const MAX_LATENCIES = 65536;
 /** Names listed in a summary line. */
 const SHOWN_NAMES = 12;
 /** Marks a latency key of messages that end or feed their sender's own request (AppEvent.ownRequest). */
@@ -25,38 +24,12 @@ export function viaText(e: AppEvent): string {
   return e.transport === 'websocket' ? 'ws' : e.transport === 'polling' ? 'poll' : e.transport;
 }
 
-class Latencies {
-  values: number[] = [];
-  count = 0;
-  min = Infinity;
-  max = -Infinity;
-  private stride = 1;
-
-  add(ms: number): void {
-    this.count++;
-    if (ms < this.min) this.min = ms;
-    if (ms > this.max) this.max = ms;
-    if (this.count % this.stride !== 0) return;
-    this.values.push(ms);
-    // Keep every other value once full: the median stays that of an even sample of all.
-    if (this.values.length >= MAX_LATENCIES) {
-      this.values = this.values.filter((_, i) => i % 2 === 0);
-      this.stride *= 2;
-    }
-  }
-
-  median(): number {
-    const sorted = [...this.values].sort((a, b) => a - b);
-    return sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
-  }
-}
-
 interface ConnStats {
   protocols: Map<string, number>;
   kinds: Map<string, number>;
   names: Map<string, number>;
   otherNames: number;
-  latencies: Map<string, Latencies>;
+  latencies: Map<string, Samples>;
   sessions: Set<string>;
   alerts: number;
 }
@@ -81,7 +54,7 @@ export class AppSummary {
       // A sender ending (or feeding) its own request is not an answer: counted apart.
       const key = `${e.ownRequest === true ? OWN : ''}${e.protocol} ${e.kind}`;
       let l = s.latencies.get(key);
-      if (l === undefined) s.latencies.set(key, (l = new Latencies()));
+      if (l === undefined) s.latencies.set(key, (l = new Samples()));
       l.add(e.latencyMs);
     }
     if (e.session !== null && s.sessions.size < 4) s.sessions.add(e.session);
@@ -105,7 +78,10 @@ export class AppSummary {
       lines.push(`     by name: ${shown.join(', ')}${rest > 0 ? `, others ${rest}` : ''}`);
     }
     for (const [key, l] of s.latencies) {
-      const spread = `${fmt(l.min)}/${fmt(l.median())}/${fmt(l.max)} ms (min/median/max)`;
+      // The same min/median/max as the heartbeat lines: an even count's median is the mean of the middle two.
+      const ms = l.spread();
+      if (ms === null) continue;
+      const spread = `${fmt(ms.min)}/${fmt(ms.median)}/${fmt(ms.max)} ms (min/median/max)`;
       if (key.startsWith(OWN)) lines.push(`     ${key.slice(OWN.length)} from the requester itself (not an answer) ${l.count} time(s), ${spread} after its request`);
       else lines.push(`     ${key} answered ${l.count} time(s) in ${spread}`);
     }
