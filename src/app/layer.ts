@@ -165,7 +165,19 @@ export class AppLayer {
     // A text message that is not UTF-8 is no application message (message.utf8-invalid says why).
     const text = m.opcode === 0x1 ? m.text : null;
     if (text === undefined) return null;
-    const out = this.feed(state, { conn: event.conn, direction: m.direction, transport: 'websocket', at: m.end, text, data: m.data, session: null });
+    // `data` read only by a decoder or sniffer that wants it: a large binary message relayed by
+    // wsproxy is built from its pieces only then (src/websocket/payload-pieces.ts).
+    const out = this.feed(state, {
+      conn: event.conn,
+      direction: m.direction,
+      transport: 'websocket',
+      at: m.end,
+      text,
+      get data() {
+        return m.data;
+      },
+      session: null,
+    });
     if (out.length === 0) return null;
     const app = out.filter((e): e is AppEvent => e.type === 'app');
     if (app.length > 0) event.app = app;

@@ -39,6 +39,11 @@ export interface ConnectionDissectorOptions {
    * holds what comes next and calls resume() until it is not. None (wsdump): no bound.
    */
   budget?: WorkBudget;
+  /**
+   * Keep large payloads as views of the chunks handed in, building them only when read (see
+   * FrameParser's keepPieces): for wsproxy, whose chunks are socket reads of their own.
+   */
+  keepPieces?: boolean;
   /** The client's address: HTTP exchanges of one client are judged as series (poll, long-poll). */
   clientAddress?: string;
   /** The judge of exchange patterns shared by the capture's connections (src/engine/http-patterns.ts). */
@@ -122,8 +127,8 @@ export class ConnectionDissector {
   private readonly alertCounts = { error: 0, warning: 0, info: 0 };
   private readonly closeCodes: Record<Direction, (number | null)[]> = { client: [], server: [] };
   private readonly limits: Partial<Limits>;
-  /** `{ budget }` for the sessions, when there is one. */
-  private readonly budgeted: { budget?: WorkBudget };
+  /** `{ budget, keepPieces }` for the sessions, when given. */
+  private readonly sessionOptions: { budget?: WorkBudget; keepPieces?: boolean };
   private readonly maxEarly: number;
   private readonly fallback: boolean;
   private readonly serverPort: number | undefined;
@@ -142,7 +147,7 @@ export class ConnectionDissector {
     options: ConnectionDissectorOptions = {},
   ) {
     this.limits = options.limits ?? {};
-    this.budgeted = options.budget !== undefined ? { budget: options.budget } : {};
+    this.sessionOptions = { ...(options.budget !== undefined ? { budget: options.budget } : {}), ...(options.keepPieces ? { keepPieces: true } : {}) };
     this.maxEarly = options.maxEarlyBytes ?? DEFAULT_MAX_EARLY;
     this.fallback = options.fallbackToMidstream ?? false;
     this.serverPort = options.serverPort;
@@ -389,7 +394,7 @@ export class ConnectionDissector {
     const ws = this.websocket();
     ws.client.overheadBytes += attempt.head.headBytes;
     ws.server.overheadBytes += head.headBytes + exchange.interim.reduce((n, r) => n + r.headBytes, 0);
-    this.session = new WebSocketSession({ limits: this.limits, extensions: extensionsFor(attempt.verdict), ...this.budgeted });
+    this.session = new WebSocketSession({ limits: this.limits, extensions: extensionsFor(attempt.verdict), ...this.sessionOptions });
     for (const piece of held) {
       out.push(...this.fromSession('bytes' in piece ? this.session.push('client', piece.bytes, piece.at) : this.session.gap('client', piece.gap, piece.at)));
     }
@@ -473,7 +478,7 @@ export class ConnectionDissector {
 
   /** A session for streams joined without their handshake (see assumedPermessageDeflate). */
   private midstreamSession(): WebSocketSession {
-    return new WebSocketSession({ limits: this.limits, extensions: [assumedPermessageDeflate()], extensionsKnown: false, synced: false, ...this.budgeted });
+    return new WebSocketSession({ limits: this.limits, extensions: [assumedPermessageDeflate()], extensionsKnown: false, synced: false, ...this.sessionOptions });
   }
 
   /** The handshake event: the request's alerts, then the response's, in one place. */

@@ -140,7 +140,7 @@ export class ConnectionTap {
     readonly server: Endpoint,
     private readonly options: ConnectionTapOptions,
   ) {
-    this.dissector = new ConnectionDissector(conn, { ...(options.limits ? { limits: options.limits } : {}), ...(options.budget ? { budget: options.budget } : {}), clientAddress: client.ip, ...(options.httpPatterns ? { httpPatterns: options.httpPatterns } : {}), appEvents: Boolean(options.app) });
+    this.dissector = new ConnectionDissector(conn, { ...(options.limits ? { limits: options.limits } : {}), ...(options.budget ? { budget: options.budget } : {}), keepPieces: true, clientAddress: client.ip, ...(options.httpPatterns ? { httpPatterns: options.httpPatterns } : {}), appEvents: Boolean(options.app) });
     this.clock = options.clock ?? captureClock;
     const timeout = options.pingTimeout ?? 0;
     this.pings = timeout > 0 && options.onPingTimeout ? new PingWatch(conn, timeout, options.onPingTimeout) : null;

@@ -9,6 +9,7 @@
 import type { Alert, Direction } from '../alerts.js';
 import type { DissectEvent, FrameEvent, MessageEvent } from '../engine/events.js';
 import type { Frame, StreamPosition } from '../websocket/types.js';
+import { dataPrefix, piecesOf } from '../websocket/payload-pieces.js';
 import { decodeUtf8Lossy } from '../websocket/utf8.js';
 import { ascii, ByteWriter, HEX_DIGITS, LINE_ROOM, NULL, spellHex } from './byte-writer.js';
 import { isUnsafeCodePoint } from './escape.js';
@@ -262,7 +263,7 @@ export class NdjsonEncoder extends ByteWriter {
     this.put(this.lengthPart(f.lengthEncoding, f.headerLength));
     this.shortHex(f.header);
     this.put(PAYLOAD);
-    this.payloadHex(f.data);
+    this.payloadHex(dataPrefix(f, this.maxHex));
     const end = (+f.truncated << 1) | +f.incomplete;
     const close = f.opcode === 0x8 && f.data.length >= 2 && !f.truncated;
     if (!close && f.alerts.length === 0) {
@@ -295,9 +296,10 @@ export class NdjsonEncoder extends ByteWriter {
       if (!m.truncated && m.data.length * 6 + LINE_ROOM <= this.chunk) this.utf8Text(m.data);
       else this.text(jsonText(m.text));
     } else {
-      this.payloadHex(m.data);
+      this.payloadHex(dataPrefix(m, this.maxHex));
       this.put(SHA256);
-      this.pos += this.buffer.write(sha256(m.data), this.pos, 'latin1');
+      // A payload still in pieces (wsproxy) is hashed piece by piece, never joined.
+      this.pos += this.buffer.write(piecesOf(m)?.sha256() ?? sha256(m.data), this.pos, 'latin1');
       this.buffer[this.pos++] = 0x22;
     }
     if (m.close !== undefined) {

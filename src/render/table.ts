@@ -5,6 +5,7 @@ import type { AppEvent } from '../app/types.js';
 import type { DissectEvent, Endpoint, ProxyVia, FrameEvent, HandshakeEvent, HttpExchangeEvent, MessageEvent, OtherTrafficEvent } from '../engine/events.js';
 import type { ExtensionOffer } from '../http/extensions.js';
 import type { Frame, Message } from '../websocket/types.js';
+import { dataPrefix } from '../websocket/payload-pieces.js';
 import { decodeUtf8Lossy, isValidUtf8Prefix } from '../websocket/utf8.js';
 import { AppSummary, appText, viaText } from './app-view.js';
 import { ascii } from './byte-writer.js';
@@ -288,7 +289,7 @@ export class TableRenderer {
         this.noteTime(event.frame.start.ts);
         if (this.view === 'messages') return this.alerts(event.frame.alerts);
         if (!this.options.full && event.frame.alerts.length === 0) return this.headed(this.frameRow(event.conn, event.frame));
-        return this.headed(this.frameRow(event.conn, event.frame)) + this.fullPayload(event.frame.data, event.frame.opcode === 0x1 && !event.frame.rsv1) + this.alerts(event.frame.alerts);
+        return this.headed(this.frameRow(event.conn, event.frame)) + this.fullPayload(event.frame, event.frame.opcode === 0x1 && !event.frame.rsv1) + this.alerts(event.frame.alerts);
       case 'message':
         if (this.view === 'messages') return this.messageView(event);
         return this.message(event.message);
@@ -323,7 +324,7 @@ export class TableRenderer {
   /** --messages: a row per message, its application message (if any) as the content. */
   private messageView(event: MessageEvent): string {
     this.inRow = event.app?.[0];
-    return this.headed(this.messageRow(event.conn, event.message, this.inRow)) + this.fullPayload(event.message.data, event.message.text !== undefined) + this.alerts(event.message.alerts);
+    return this.headed(this.messageRow(event.conn, event.message, this.inRow)) + this.fullPayload(event.message, event.message.text !== undefined) + this.alerts(event.message.alerts);
   }
 
   /** An application message: a line under the message it came from (in --messages, the first one is the row's content already). */
@@ -552,12 +553,16 @@ export class TableRenderer {
     if (m.text !== undefined) return `"${escapeText(this.oneLineJson(m.text, m.truncated), this.previewChars)}"`;
     // Ping and Pong payloads are bytes, often readable ones.
     if (m.type !== 'binary' && !m.compressed && looksLikeText(m.data)) return `"${escapeText(decodeUtf8Lossy(m.data), this.previewChars)}"`;
-    return hexPreview(m.data, Math.max(1, Math.floor(this.previewChars / 3)));
+    const count = Math.max(1, Math.floor(this.previewChars / 3));
+    return hexPreview(dataPrefix(m, count + 1), count);
   }
 
   /** --full: the whole payload under its row, escaped text or a hex dump, indented. */
-  private fullPayload(data: Uint8Array, isText: boolean): string {
-    if (!this.options.full || data.length === 0) return '';
+  private fullPayload(of: { data: Uint8Array }, isText: boolean): string {
+    if (!this.options.full) return '';
+    // Read only here: a payload kept in pieces (wsproxy) is built only for --full.
+    const data = of.data;
+    if (data.length === 0) return '';
     if (isText) return `      ${escapeText(decodeUtf8Lossy(data)).replace(/\\n/g, '\\n\n      ')}\n`;
     let out = '';
     for (let at = 0; at < data.length; at += 16) {
@@ -619,11 +624,13 @@ export class TableRenderer {
     const width = this.previewChars;
     // (With no room for content, preview() has its own answers.)
     if (f.truncated || f.payloadLength === 0 || f.rsv1 || width < 1) return false;
-    const data = f.data;
     if (f.opcode === 0x2) {
       const count = Math.max(1, Math.floor(width / 3));
-      return out.hexCell(data, Math.min(count, data.length), data.length > count);
+      // One byte more than shown says whether there is more, without building a payload kept in pieces.
+      const first = dataPrefix(f, count + 1);
+      return out.hexCell(first, Math.min(count, first.length), first.length > count);
     }
+    const data = f.data;
     if (f.opcode !== 0x1) return false;
     const shown = Math.min(width, data.length);
     for (let i = 0; i < shown; i++) {
@@ -708,10 +715,14 @@ export class TableRenderer {
       const reason = decodeUtf8Lossy(f.data.subarray(2));
       return `${code}${reason ? ` "${escapeText(reason, width - 8)}"` : ''}`;
     }
-    const sample = f.data.subarray(0, width * 4);
+    // The first bytes only: a payload kept in pieces is not built for a preview.
+    const sample = dataPrefix(f, width * 4);
     // A continuation or control frame does not say whether it carries text: judge by content.
     const asText = !f.rsv1 && (f.opcode === 0x1 || (f.opcode !== 0x2 && looksLikeText(sample)));
-    if (!asText) return hexPreview(f.data, Math.max(1, Math.floor(width / 3))) + more;
+    if (!asText) {
+      const count = Math.max(1, Math.floor(width / 3));
+      return hexPreview(dataPrefix(f, count + 1), count) + more;
+    }
     // A whole text message in one frame that is JSON spread over lines: shown on one line.
     if (f.opcode === 0x1 && f.fin && !f.truncated && (sample.includes(0x0a) || sample.includes(0x0d) || sample.includes(0x09))) {
       return `"${escapeText(this.oneLineJson(decodeUtf8Lossy(f.data), false), width)}"`;

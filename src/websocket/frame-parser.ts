@@ -16,6 +16,7 @@ import { makeAlert, type Alert, type AlertCode, type AlertExtra, type Direction 
 import { isControlOpcode, isReservedOpcode, MAX_CONTROL_PAYLOAD, opcodeName } from './constants.js';
 import { uninitialisedBytes } from './bytes.js';
 import { applyMask } from './mask.js';
+import { defineLazyBytes, PayloadPieces } from './payload-pieces.js';
 import { DEFAULT_LIMITS, type Frame, type LengthEncoding, type Limits, type StreamPosition } from './types.js';
 
 /** See FrameParser.resumePoint. */
@@ -38,6 +39,14 @@ export interface FrameParserOptions {
    * scanning for a plausible header, exactly as after a gap.
    */
   synced?: boolean;
+  /**
+   * Keep a payload that arrives in several pieces as views of the input chunks, and build its
+   * `payload` and `data` only when they are read (see PayloadPieces): for a caller whose chunks
+   * are exactly what they carry (wsproxy's socket reads), and are never written to after.
+   * Pieces under PIECE_MIN bytes are copied, so a payload trickled a byte at a time is not
+   * millions of views.
+   */
+  keepPieces?: boolean;
 }
 
 /**
@@ -46,6 +55,10 @@ export interface FrameParserOptions {
  * candidates are accepted on their header alone (confirming them would mean buffering them).
  */
 const RESYNC_WINDOW = 128 * 1024;
+
+/** With keepPieces, pieces shorter than this are copied into a buffer of the frame's own (at most PIECE_COPY bytes each). */
+const PIECE_MIN = 1024;
+const PIECE_COPY = 16 * 1024;
 
 /** The longest header: 2 + 8 (64-bit length) + 4 (masking key). */
 const MAX_HEADER = 14;
@@ -215,6 +228,11 @@ export class FrameParser {
   /** The kept payload when it spans chunks (an owned copy, grown up to keepLimit). */
   private buf: Uint8Array | null = null;
   private keptLen = 0;
+  /** With keepPieces: the kept payload so far, views and copies in order (null when not in use). */
+  private readonly pieces: Uint8Array[] | null;
+  /** The copy the last small pieces went into, while it has room (its used part is added to `pieces` when closed). */
+  private tail: Uint8Array | null = null;
+  private tailUsed = 0;
   private gapMissing = 0;
   private gapAt = 0;
 
@@ -234,6 +252,7 @@ export class FrameParser {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.allowedRsv = (options.allowedRsv ?? 0) & 7;
     this.joined = options.synced === false;
+    this.pieces = options.keepPieces === true ? [] : null;
     if (this.joined) this.loseFraming(0, 0);
   }
 
@@ -455,6 +474,10 @@ export class FrameParser {
     this.single = null;
     this.buf = null;
     this.keptLen = 0;
+    if (this.pieces !== null) {
+      this.pieces.length = 0;
+      this.tail = null;
+    }
     this.gapMissing = 0;
     this.gapAt = 0;
   }
@@ -522,6 +545,7 @@ export class FrameParser {
   private keep(bytes: Uint8Array): void {
     const n = bytes.length;
     if (n === 0) return;
+    if (this.pieces !== null) return this.keepPiece(bytes);
     if (this.keptLen === 0 && this.buf === null && n === this.keepLimit && this.received === this.payloadLength) {
       this.single = bytes;
       this.keptLen = n;
@@ -541,6 +565,37 @@ export class FrameParser {
     }
     this.buf.set(bytes, this.keptLen);
     this.keptLen = need;
+  }
+
+  /** keepPieces: a view of a large piece; a small one is copied (into the frame's current copy while it has room). */
+  private keepPiece(bytes: Uint8Array): void {
+    const pieces = this.pieces!;
+    // A large piece, or the whole payload in one (as keep() keeps it): a view.
+    if (bytes.length >= PIECE_MIN || (this.keptLen === 0 && bytes.length === this.keepLimit)) {
+      this.closeTail();
+      pieces.push(bytes);
+      this.keptLen += bytes.length;
+      return;
+    }
+    for (let at = 0; at < bytes.length; ) {
+      if (this.tail === null || this.tailUsed === this.tail.length) {
+        this.closeTail();
+        // As in keep(): sized by what has arrived, never by what the header declares.
+        this.tail = uninitialisedBytes(Math.min(this.keepLimit - this.keptLen, PIECE_COPY, Math.max(64, 8 * (this.keptLen + bytes.length - at))));
+        this.tailUsed = 0;
+      }
+      const n = Math.min(bytes.length - at, this.tail.length - this.tailUsed);
+      this.tail.set(n === bytes.length ? bytes : bytes.subarray(at, at + n), this.tailUsed);
+      this.tailUsed += n;
+      this.keptLen += n;
+      at += n;
+    }
+  }
+
+  private closeTail(): void {
+    if (this.tail === null) return;
+    this.pieces!.push(this.tail.subarray(0, this.tailUsed));
+    this.tail = null;
   }
 
   private loseFraming(at: number, missing: number): void {
@@ -564,11 +619,15 @@ export class FrameParser {
     const keyComplete = this.masked && this.hdrLen === this.headerLength;
     const maskingKey = keyComplete ? header.subarray(this.headerLength - 4, this.headerLength) : null;
     let payload: Uint8Array;
+    let lazy: PayloadPieces | null = null;
     if (this.single !== null) payload = this.single;
     else if (this.buf !== null) payload = this.buf.length === this.keptLen ? this.buf : this.buf.subarray(0, this.keptLen);
-    else payload = new Uint8Array(0);
+    else if (this.pieces !== null && (this.closeTail(), this.pieces.length > 0)) {
+      payload = this.pieces[0]!;
+      if (this.pieces.length > 1) lazy = new PayloadPieces(this.pieces.slice(), this.keptLen, maskingKey);
+    } else payload = new Uint8Array(0);
     // §5.3: unmask into a new buffer; the bytes as sent stay in `payload`.
-    const data = maskingKey !== null ? applyMask(payload, maskingKey, 0) : payload;
+    const data = lazy !== null ? payload : maskingKey !== null ? applyMask(payload, maskingKey, 0) : payload;
 
     const alerts: Alert[] = [];
     if (this.pendingResync !== null) {
@@ -613,7 +672,7 @@ export class FrameParser {
       alerts.push(this.alert('frame.incomplete', `Stream ended ${where}: ${missing} bytes of the frame are missing.`, { missing }));
     }
 
-    this.out.push({
+    const frame: Frame = {
       direction: this.direction,
       offset: this.frameStart,
       fin: this.fin,
@@ -635,7 +694,9 @@ export class FrameParser {
       start: this.startPos,
       end: this.lastPos,
       alerts,
-    });
+    };
+    if (lazy !== null) defineLazyBytes(frame, lazy, true);
+    this.out.push(frame);
   }
 
   // --- resynchronisation ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ import { SUSPENDED, type ExtensionDecoder } from './extension.js';
 import { DEFAULT_LIMITS, type Frame, type Limits, type Message } from './types.js';
 import { decodeUtf8Lossy, isValidUtf8, isValidUtf8Prefix } from './utf8.js';
 import { ownedBytes } from './bytes.js';
+import { defineLazyBytes, piecesOf, type PayloadPieces } from './payload-pieces.js';
 
 const NO_BYTES = new Uint8Array(0);
 
@@ -19,6 +20,8 @@ interface OpenMessage {
    */
   view: Uint8Array | null;
   owned: Uint8Array | null;
+  /** A message of one frame whose payload is still in pieces (FrameParser keepPieces): its data stays so. */
+  pieces: PayloadPieces | null;
   kept: number;
   wireLength: number;
   truncated: boolean;
@@ -50,6 +53,14 @@ export interface MessageAssemblerOptions {
 
 function frameWhere(frame: Frame): AlertExtra {
   return { direction: frame.direction, offset: frame.offset, ...(frame.start.packet !== undefined ? { packet: frame.start.packet } : {}) };
+}
+
+/** The frame's fields but its bytes, without building a payload kept in pieces (a spread would read it). */
+function withoutBytes(frame: Frame): Frame {
+  if (piecesOf(frame) === undefined) return frame;
+  const fields: Record<string, unknown> = {};
+  for (const key of Object.keys(frame)) if (key !== 'payload' && key !== 'data') fields[key] = frame[key as keyof Frame];
+  return fields as unknown as Frame;
 }
 
 /**
@@ -150,15 +161,15 @@ export class MessageAssembler {
       return out;
     }
     if (frame.fin) {
-      const msg: OpenMessage = { first: frame, frameOffsets: [], view: null, owned: null, kept: 0, wireLength: 0, truncated: false, overLimit: false, alerts: [] };
+      const msg: OpenMessage = { first: frame, frameOffsets: [], view: null, owned: null, pieces: null, kept: 0, wireLength: 0, truncated: false, overLimit: false, alerts: [] };
       this.append(msg, frame);
       const message = this.complete(msg, frame);
       if (message !== null) out.push(message);
       return out;
     }
     // Only what the message needs of its first frame, without the views of the read chunk.
-    const first: Frame = { ...frame, header: NO_BYTES, payload: NO_BYTES, data: NO_BYTES, maskingKey: null, alerts: [] };
-    this.open = { first, frameOffsets: [], view: null, owned: null, kept: 0, wireLength: 0, truncated: false, overLimit: false, alerts: [] };
+    const first: Frame = { ...withoutBytes(frame), header: NO_BYTES, payload: NO_BYTES, data: NO_BYTES, maskingKey: null, alerts: [] };
+    this.open = { first, frameOffsets: [], view: null, owned: null, pieces: null, kept: 0, wireLength: 0, truncated: false, overLimit: false, alerts: [] };
     this.append(this.open, frame);
     return out;
   }
@@ -184,6 +195,13 @@ export class MessageAssembler {
       msg.alerts.push(makeAlert('message.too-large', `Message is larger than the ${limit}-byte reassembly limit: content kept up to the limit.`, frameWhere(msg.first)));
     }
     const room = limit - msg.kept;
+    const pieces = piecesOf(frame);
+    if (pieces !== undefined && msg !== this.open && msg.kept === 0 && pieces.length <= room) {
+      // A message of one frame, whole: its data as it is, still in pieces.
+      msg.pieces = pieces;
+      msg.kept = pieces.length;
+      return;
+    }
     let piece = frame.data;
     if (piece.length > room) {
       msg.truncated = true;
@@ -209,10 +227,19 @@ export class MessageAssembler {
 
   /** The message, or null when its decoding ran out of budget (see `suspended`). */
   private complete(msg: OpenMessage, last: Frame, finished = true): Message | null {
-    const data = msg.view ?? (msg.owned === null ? NO_BYTES : msg.owned.subarray(0, msg.kept));
     // Nothing to decode (no extension, or a message cut off): built at once.
-    if (!finished || this.extensions.length === 0) return this.message(msg, last, data, msg.wireLength, msg.truncated, false, false);
+    if (!finished || this.extensions.length === 0) {
+      if (msg.pieces !== null) return this.message(msg, last, NO_BYTES, msg.wireLength, msg.truncated, false, false, msg.pieces);
+      return this.message(msg, last, this.content(msg), msg.wireLength, msg.truncated, false, false);
+    }
+    const data = this.content(msg);
     return this.decode({ msg, last, data, length: msg.wireLength, truncated: msg.truncated, compressed: false, undecodable: false, next: 0, resuming: false });
+  }
+
+  /** The message's content so far, one buffer. */
+  private content(msg: OpenMessage): Uint8Array {
+    if (msg.pieces !== null) return msg.pieces.data();
+    return msg.view ?? (msg.owned === null ? NO_BYTES : msg.owned.subarray(0, msg.kept));
   }
 
   /** Runs the extensions' decoders over a message, from where it stands; null when one ran out of budget. */
@@ -242,7 +269,8 @@ export class MessageAssembler {
     return this.message(d.msg, d.last, d.data, d.length, d.truncated, d.compressed, d.undecodable);
   }
 
-  private message(msg: OpenMessage, last: Frame, data: Uint8Array, length: number, truncated: boolean, compressed: boolean, undecodable: boolean): Message {
+  /** With `pieces`, the message's `data` is built from them when first read (`data` is a placeholder). */
+  private message(msg: OpenMessage, last: Frame, data: Uint8Array, length: number, truncated: boolean, compressed: boolean, undecodable: boolean, pieces?: PayloadPieces): Message {
     const first = msg.first;
     const message: Message = {
       direction: this.options.direction,
@@ -260,6 +288,7 @@ export class MessageAssembler {
       end: last.end,
       alerts: msg.alerts,
     };
+    if (pieces !== undefined) defineLazyBytes(message, pieces, false);
     if (first.opcode === Opcode.Text && !undecodable) this.decodeText(message, first);
     return message;
   }

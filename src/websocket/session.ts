@@ -29,6 +29,8 @@ export interface WebSocketSessionOptions {
    * when a message's inflation runs out of it, the session is `suspended` and resume() goes on.
    */
   budget?: WorkBudget;
+  /** Keep large payloads as views of the chunks pushed, built only when read (FrameParser's keepPieces). */
+  keepPieces?: boolean;
 }
 
 function other(direction: Direction): Direction {
@@ -42,9 +44,9 @@ class HalfSession {
   closedAt: { offset: number; packet?: number } | null = null;
 
   /** `allowedRsv` is null when the negotiated extensions are unknown. */
-  constructor(direction: Direction, limits: Limits, decoders: ExtensionDecoder[], readonly allowedRsv: number | null, synced: boolean) {
+  constructor(direction: Direction, limits: Limits, decoders: ExtensionDecoder[], readonly allowedRsv: number | null, synced: boolean, keepPieces: boolean) {
     // While resynchronising, accept RSV1 when extensions are unknown: permessage-deflate is the usual case.
-    this.parser = new FrameParser({ direction, limits, allowedRsv: allowedRsv ?? RSV1, synced });
+    this.parser = new FrameParser({ direction, limits, allowedRsv: allowedRsv ?? RSV1, synced, keepPieces });
     this.assembler = new MessageAssembler({ direction, limits, extensions: decoders });
   }
 }
@@ -71,7 +73,7 @@ export class WebSocketSession {
     const make = (direction: Direction): HalfSession => {
       const decoders = extensions.map((e) => e.createDecoder(direction, limits, options.budget));
       const mask = decoders.reduce((m, d) => m | d.rsvMask, 0);
-      return new HalfSession(direction, limits, decoders, known ? mask : null, options.synced ?? true);
+      return new HalfSession(direction, limits, decoders, known ? mask : null, options.synced ?? true, options.keepPieces === true);
     };
     this.halves = { client: make('client'), server: make('server') };
   }

@@ -4,9 +4,12 @@
  * describe it: handshake, frames, fragments joined, control frames, close codes.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
+import { NdjsonEncoder } from '../../src/render/ndjson-encoder.js';
+import { piecesOf } from '../../src/websocket/payload-pieces.js';
 import { closeServer, hasTool, needs, ofType, proxyTo, type Proxied } from './helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -125,5 +128,42 @@ asyncio.run(main())
     const fromClient = ofType(p.events, 'message').filter((e) => e.message.direction === 'client');
     expect(fromClient.map((e) => e.message.type)).toEqual(['text', 'binary', 'close']);
     expect(fromClient[0]!.message.text).toBe('hello from python');
+  });
+});
+
+describe('large messages (in many reads) through the proxy', () => {
+  it('are dissected from the pieces they arrived in: the same data, hashed without being joined', async () => {
+    const p = await proxied(await wsEcho(false));
+    const client = new WebSocket(`ws://127.0.0.1:${p.port}/big`, { perMessageDeflate: false });
+    const received: Buffer[] = [];
+    client.on('message', (data) => received.push(data as Buffer));
+    await once(client, 'open');
+    // The application layer looks at a connection's first 8 binary messages for a protocol (and reads them whole).
+    for (let i = 0; i < 8; i++) client.send(Buffer.from([0xf5, i]), { binary: true });
+    const payloads = [1 << 20, 3 * (1 << 20) + 5].map((n, k) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + k + (i >> 11)) & 0xff)));
+    for (const payload of payloads) client.send(payload, { binary: true });
+    await expect.poll(() => received.length, { timeout: 10_000 }).toBe(10);
+    received.splice(0, 8);
+    client.close(1000);
+    await once(client, 'close');
+    await ended(p);
+    received.forEach((back, i) => expect(Buffer.compare(back, payloads[i]!)).toBe(0));
+
+    const messages = ofType(p.events, 'message').map((e) => e.message).filter((m) => m.type === 'binary' && m.length > 2);
+    expect(messages.map((m) => `${m.direction} ${m.length}`).sort()).toEqual(payloads.flatMap((b) => [`client ${b.length}`, `server ${b.length}`]).sort());
+    const lines: Buffer[] = [];
+    const encoder = new NdjsonEncoder({}, (b) => lines.push(Buffer.from(b)));
+    for (const m of messages) {
+      const payload = payloads.find((b) => b.length === m.length)!;
+      // Kept in pieces by the proxy, and not built by the hash nor the hex of the line.
+      expect(piecesOf(m)?.built).toBe(false);
+      encoder.write({ type: 'message', conn: 1, message: m });
+      encoder.flush();
+      const line = JSON.parse(Buffer.concat(lines.splice(0)).toString()) as { sha256: string; payload: string };
+      expect(line.sha256).toBe(createHash('sha256').update(payload).digest('hex'));
+      expect(line.payload).toBe(payload.subarray(0, 256).toString('hex'));
+      expect(piecesOf(m)?.built).toBe(false);
+      expect(Buffer.compare(Buffer.from(m.data), payload)).toBe(0);
+    }
   });
 });
