@@ -41,7 +41,11 @@ export interface Frame {
   header: Uint8Array;
   /** Payload bytes as sent (still masked for masked frames); at most the configured limit. */
   payload: Uint8Array;
-  /** Payload after XOR with the masking key (the same bytes as `payload` when unmasked). */
+  /**
+   * Payload after XOR with the masking key (the same bytes as `payload` when unmasked). With
+   * the parser's keepPieces (wsproxy), a payload of several pieces is built on first read, as
+   * `payload` is (src/websocket/payload-pieces.ts).
+   */
   data: Uint8Array;
   /** True when `payload`/`data` hold fewer bytes than `payloadLength` (limit, or stream ended). */
   truncated: boolean;
@@ -68,7 +72,10 @@ export interface Message {
   wireLength: number;
   /** Length after extensions (inflated length for permessage-deflate), else wireLength. */
   length: number;
-  /** The content (unmasked, joined, decompressed), at most the reassembly limit. */
+  /**
+   * The content (unmasked, joined, decompressed), at most the reassembly limit. For a message of
+   * one frame whose payload is kept in pieces (wsproxy), built on first read.
+   */
   data: Uint8Array;
   truncated: boolean;
   /** Set by an extension that transformed the payload (permessage-deflate). */
