@@ -2,11 +2,27 @@
 // streamed to disk with PcapStreamWriter, so generating 800 MB never holds more than one batch
 // in memory. The same scale always gives the same bytes: runs on different days compare.
 import { createCipheriv } from 'node:crypto';
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { constants, createDeflateRaw } from 'node:zlib';
 import { computeAccept, encodeFrame, hkdfExpandLabel, PcapStreamWriter, TcpConversationRecorder } from '../dist/index.js';
 
 export const SERVER_PORT = 8080;
+
+/**
+ * Builds the capture `name` once per scale in `dir` (`build(path)` returns its facts, kept
+ * beside it as JSON); a later run with the same BENCH_DIR reuses it, the bytes being deterministic.
+ */
+export async function benchCapture(dir, scale, name, build) {
+  const path = join(dir, `${name}-${scale}.pcap`);
+  const meta = `${path}.json`;
+  if (existsSync(meta)) return { path, ...JSON.parse(readFileSync(meta, 'utf8')) };
+  const start = Date.now();
+  const info = await build(path);
+  process.stderr.write(`bench: built ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) in ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
+  writeFileSync(meta, JSON.stringify(info));
+  return { path, ...info };
+}
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const enc = (s) => new TextEncoder().encode(s);
 

@@ -2,36 +2,29 @@
 //   BENCH_SCALE=0.1  a tenth of the issue's sizes, for a quick run (default 1: ~370 MB bulk)
 //   BENCH_RUNS=3     median of 3 runs per measurement (default 1: the full run takes minutes)
 //   BENCH_DIR=dir    keep the captures there and reuse them on the next run of the same scale
+//   BENCH_NODE=path  the node binary that runs wsdump (default: the one running the bench)
 //   BENCH_ONLY=bulk,compressed,many,scaling,tls,socketio   a subset (tls: the bulk capture inside TLS 1.3,
 //                    wsdump --keylog against tshark -o tls.keylog_file: with the same key log;
 //                    socketio: a Socket.IO session of ~300,000 events through the application layer)
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { SERVER_PORT, TLS_SERVER_PORT, writeBulk, writeBulkTls, writeCompressed, writeManyConnections, writeSocketIo } from './captures.mjs';
+import { benchCapture, SERVER_PORT, TLS_SERVER_PORT, writeBulk, writeBulkTls, writeCompressed, writeManyConnections, writeSocketIo } from './captures.mjs';
 import { fmt, hasCommand, hasGnuTime, medianOf, run } from './measure.mjs';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'bulk,compressed,many,scaling,tls,socketio').split(','));
 const WSDUMP = new URL('../bin/wsdump.js', import.meta.url).pathname;
+/** The node that runs wsdump (BENCH_NODE=/path/to/node measures another version; tshark is unchanged). */
+const NODE = process.env.BENCH_NODE ?? process.execPath;
 const tshark = hasCommand('tshark');
 
 const dir = process.env.BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'wsdump-bench-'));
 mkdirSync(dir, { recursive: true });
 
-/** Builds a capture once per scale; with BENCH_DIR, a later run reuses it (the bytes are deterministic). */
-async function capture(name, build) {
-  const path = join(dir, `${name}-${SCALE}.pcap`);
-  const meta = `${path}.json`;
-  if (existsSync(meta)) return { path, ...JSON.parse(readFileSync(meta, 'utf8')) };
-  const start = Date.now();
-  const info = await build(path);
-  process.stderr.write(`bench: built ${path} (${(statSync(path).size / 1e6).toFixed(1)} MB) in ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
-  writeFileSync(meta, JSON.stringify(info));
-  return { path, ...info };
-}
+const capture = (name, build) => benchCapture(dir, SCALE, name, build);
 
 const TSHARK_JSON = ['-Y', 'websocket', '-T', 'json', '-e', 'websocket.fin', '-e', 'websocket.opcode', '-e', 'websocket.mask', '-e', 'websocket.payload_length', '-e', 'websocket.masking_key'];
 /**
@@ -51,11 +44,11 @@ const decodeAs = ['-d', `tcp.port==${SERVER_PORT},http`];
 async function measureCapture(label, cap, { withoutPayload = false, wsdumpArgs = [], tsharkArgs = decodeAs, targets = { json: '0.25x', table: '0.35x' }, extra = [], withTshark = true } = {}) {
   const mb = statSync(cap.path).size / 1e6;
   const tools = [
-    ['wsdump --json', process.execPath, [WSDUMP, ...wsdumpArgs, '--json', cap.path]],
-    ...(withoutPayload ? [['wsdump --json --payload 0', process.execPath, [WSDUMP, ...wsdumpArgs, '--json', '--payload', '0', cap.path]]] : []),
-    ['wsdump (table)', process.execPath, [WSDUMP, ...wsdumpArgs, cap.path]],
-    ['wsdump --summary', process.execPath, [WSDUMP, ...wsdumpArgs, '--summary', cap.path]],
-    ...extra.map(([tool, args]) => [tool, process.execPath, [WSDUMP, ...wsdumpArgs, ...args, cap.path]]),
+    ['wsdump --json', NODE, [WSDUMP, ...wsdumpArgs, '--json', cap.path]],
+    ...(withoutPayload ? [['wsdump --json --payload 0', NODE, [WSDUMP, ...wsdumpArgs, '--json', '--payload', '0', cap.path]]] : []),
+    ['wsdump (table)', NODE, [WSDUMP, ...wsdumpArgs, cap.path]],
+    ['wsdump --summary', NODE, [WSDUMP, ...wsdumpArgs, '--summary', cap.path]],
+    ...extra.map(([tool, args]) => [tool, NODE, [WSDUMP, ...wsdumpArgs, ...args, cap.path]]),
     ...(tshark && withTshark
       ? [
           [TJ, 'tshark', ['-r', cap.path, ...tsharkArgs, ...TSHARK_JSON]],
@@ -130,8 +123,8 @@ function compareWithBulk(sio, sioRows, bulk, bulkRows) {
  */
 async function measureScaling(single, doubled) {
   const tools = [
-    ['wsdump --json', process.execPath, (path) => [WSDUMP, '--json', path]],
-    ['wsdump (table)', process.execPath, (path) => [WSDUMP, path]],
+    ['wsdump --json', NODE, (path) => [WSDUMP, '--json', path]],
+    ['wsdump (table)', NODE, (path) => [WSDUMP, path]],
     ...(tshark ? [['tshark (one-line summary)', 'tshark', (path) => ['-r', path, ...decodeAs, '-Y', 'websocket']]] : []),
   ];
   const results = new Map(tools.map(([tool]) => [tool, { single: [], doubled: [] }]));
@@ -166,7 +159,7 @@ async function measureScaling(single, doubled) {
 function versions() {
   const line = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8' }).stdout?.split('\n')[0] ?? '?';
   const os = existsSync('/etc/debian_version') ? `Debian ${readFileSync('/etc/debian_version', 'utf8').trim()}` : process.platform;
-  return `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${os}; Node ${process.version}; ${tshark ? line('tshark', ['--version']) : 'tshark not installed'}; ${hasGnuTime ? 'peak RSS and CPU time (user + system) from GNU time' : 'peak RSS from /proc VmHWM, no CPU time (GNU time missing)'}`;
+  return `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${os}; Node ${NODE === process.execPath ? process.version : spawnSync(NODE, ['--version'], { encoding: 'utf8' }).stdout.trim()}; ${tshark ? line('tshark', ['--version']) : 'tshark not installed'}; ${hasGnuTime ? 'peak RSS and CPU time (user + system) from GNU time' : 'peak RSS from /proc VmHWM, no CPU time (GNU time missing)'}`;
 }
 
 try {
