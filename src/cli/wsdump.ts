@@ -9,6 +9,7 @@ import { NdjsonEncoder, ndjsonLines } from '../render/ndjson-encoder.js';
 import { ByteWriter } from '../render/byte-writer.js';
 import { escapeText } from '../render/escape.js';
 import { canRequireModules, preloadDecoders } from '../app/load.js';
+import { boundHeap } from './heap-bounds.js';
 import { Progress } from './progress.js';
 import {
   appOptionsFrom,
@@ -207,7 +208,10 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
     if (ts !== undefined) setTimeOrigin(ts);
     collect(harIn);
   }
+  // Peak memory alike on Node 20, 22 and 24 (src/cli/heap-bounds.ts).
+  const heap = boundHeap();
   for await (const batch of capture?.batches ?? []) {
+    heap.check();
     if (first) {
       const packet = batch.find((item) => item.kind === 'packet');
       if (packet !== undefined) {
@@ -223,6 +227,7 @@ async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): 
     if (out.isClosed) break;
   }
   collect(dissector.finish());
+  heap.release();
   har?.close();
   await flush();
   progress?.hide();
