@@ -43,16 +43,7 @@ export class PayloadPieces {
   /** The payload as sent (still masked for a masked frame), one buffer. */
   payload(): Uint8Array {
     if (this.key === null) return this.data();
-    if (this.asSent === null) {
-      const out = uninitialisedBytes(this.length);
-      let at = 0;
-      for (const piece of this.pieces) {
-        out.set(piece, at);
-        at += piece.length;
-      }
-      this.asSent = out;
-    }
-    return this.asSent;
+    return (this.asSent ??= this.joined());
   }
 
   /**
@@ -62,15 +53,21 @@ export class PayloadPieces {
    */
   data(): Uint8Array {
     if (this.unmasked === null) {
-      const out = uninitialisedBytes(this.length);
-      let at = 0;
-      for (const piece of this.pieces) {
-        out.set(piece, at);
-        at += piece.length;
-      }
+      const out = this.joined();
       this.unmasked = this.key === null ? out : applyMask(out, this.key, 0, out);
     }
     return this.unmasked;
+  }
+
+  /** The pieces copied into one new buffer (always new, unlike concatBytes: data() unmasks it in place). */
+  private joined(): Uint8Array {
+    const out = uninitialisedBytes(this.length);
+    let at = 0;
+    for (const piece of this.pieces) {
+      out.set(piece, at);
+      at += piece.length;
+    }
+    return out;
   }
 
   /**
