@@ -15,12 +15,15 @@
  */
 import { makeAlert, type Alert } from '../alerts.js';
 import type { ConnectionEndEvent, DissectEvent, HandshakeEvent, HttpExchangeEvent, MessageEvent } from '../engine/events.js';
+import { piecesOf } from '../websocket/payload-pieces.js';
 import type { StreamPosition } from '../websocket/types.js';
 import { AppHeartbeats } from './heartbeats.js';
 import { Pairs } from './pairs.js';
 import { pollingPackets } from './polling.js';
 import { protocolByName, protocolBySniffing, protocolForSubprotocol, protocolForTarget, type ProtocolEntry } from './registry.js';
 import type { AppDecoder, AppEvent, AppInput, AppOutput, DecoderContext } from './types.js';
+
+const NO_BYTES = new Uint8Array(0);
 
 export interface AppLayerOptions {
   /**
@@ -165,19 +168,14 @@ export class AppLayer {
     // A text message that is not UTF-8 is no application message (message.utf8-invalid says why).
     const text = m.opcode === 0x1 ? m.text : null;
     if (text === undefined) return null;
-    // `data` read only by a decoder or sniffer that wants it: a large binary message relayed by
-    // wsproxy is built from its pieces only then (src/websocket/payload-pieces.ts).
-    const out = this.feed(state, {
-      conn: event.conn,
-      direction: m.direction,
-      transport: 'websocket',
-      at: m.end,
-      text,
-      get data() {
-        return m.data;
-      },
-      session: null,
-    });
+    // A large binary message relayed by wsproxy may still be in pieces (src/websocket/payload-pieces.ts):
+    // its `data` is then built only if a decoder or sniffer reads it. Only then: with an accessor
+    // on every message, wsdump's peak RSS on 4,000 messages of 256 KiB rose from ~100 to ~150 MB
+    // and its CPU time by a quarter (bench/hostile.mjs's pinned and unpinned shapes).
+    const inPieces = piecesOf(m) !== undefined;
+    const input: AppInput = { conn: event.conn, direction: m.direction, transport: 'websocket', at: m.end, text, data: inPieces ? NO_BYTES : m.data, session: null };
+    if (inPieces) Object.defineProperty(input, 'data', { get: () => m.data, enumerable: true });
+    const out = this.feed(state, input);
     if (out.length === 0) return null;
     const app = out.filter((e): e is AppEvent => e.type === 'app');
     if (app.length > 0) event.app = app;
