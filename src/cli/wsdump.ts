@@ -11,6 +11,7 @@ import { escapeText } from '../render/escape.js';
 import { canRequireModules, preloadDecoders } from '../app/load.js';
 import { boundHeap } from './heap-bounds.js';
 import { Progress } from './progress.js';
+import { keepFreedMemory } from './malloc-hint.js';
 import {
   appOptionsFrom,
   EventFilter,
@@ -100,6 +101,7 @@ function counter(onBytes: (n: number) => void): Transform {
 const PROGRESS_MIN_BYTES = 20 * 1024 * 1024;
 
 async function dissectCapture(path: string, options: WsdumpOptions, io: CliIo): Promise<number> {
+  keepFreedMemory();
   let source: string | NodeJS.ReadableStream = path === '-' ? io.stdin : path;
   let progress: Progress | null = null;
   if (path !== '-' && options.progress !== false && io.stderr.isTTY) {
