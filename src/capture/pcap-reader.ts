@@ -39,7 +39,11 @@ export async function openPcap(
   // The sniffer has checked that the file header is all there.
   const head = await input.peekAtLeast(FILE_HEADER_LENGTH);
   const first = (await input.read()) ?? Buffer.alloc(0);
-  const u32 = (buf: Buffer, at: number): number => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+  // Four per record: read by bytes, which the compiler inlines, rather than through
+  // Buffer#readUInt32LE's call and bounds checks (callers check the bounds).
+  const u32 = le
+    ? (buf: Uint8Array, at: number): number => (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0
+    : (buf: Uint8Array, at: number): number => ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
   const major = le ? head.readUInt16LE(4) : head.readUInt16BE(4);
   const minor = le ? head.readUInt16LE(6) : head.readUInt16BE(6);
   if (major !== 2) {

@@ -739,6 +739,8 @@ export class TableRenderer {
   }
 
   private message(m: Message): string {
+    // Most messages are one frame, plain, with nothing to say under their frame's row.
+    if (m.close === undefined && m.fragments === 1 && !m.compressed && m.answers === undefined && m.alerts.length === 0) return '';
     const c = this.c;
     const parts: string[] = [];
     if (m.close) {

@@ -20,7 +20,8 @@ export function uninitialisedBytes(n: number, alignWith = 0): Uint8Array {
   }
   let start = slabUsed + ((alignWith - slabUsed) & 3);
   if (start + n > slab.byteLength) {
-    slab = new ArrayBuffer(SLAB_SIZE);
+    // Not zero-filled either (new ArrayBuffer is): every byte handed out is written first.
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE).buffer;
     start = alignWith & 3;
   }
   slabUsed = start + n;

@@ -216,7 +216,8 @@ export class FrameParser {
   private lengthEncoding: LengthEncoding = 7;
   private payloadLength = 0;
   private tooLarge = false;
-  private headerAlerts: Alert[] = [];
+  /** Alerts about the header (a 64-bit length), made for the few frames that have one. */
+  private headerAlerts: Alert[] | null = null;
   /** Payload bytes seen or skipped (including bytes lost in a gap). */
   private received = 0;
   /** Payload bytes to keep: min(payloadLength, maxFramePayload). */
@@ -467,7 +468,7 @@ export class FrameParser {
     this.hdrLen = 0;
     this.payloadLength = 0;
     this.tooLarge = false;
-    this.headerAlerts = [];
+    this.headerAlerts = null;
     this.received = 0;
     this.keepLimit = 0;
     this.keeping = true;
@@ -506,13 +507,14 @@ export class FrameParser {
     this.payloadLength = hi * TWO_POW_32 + lo;
     if (hi <= MAX_SAFE_HIGH) return;
     const declared = ((BigInt(hi) << 32n) | BigInt(lo)).toString();
+    const headerAlerts = (this.headerAlerts ??= []);
     if ((hi & 0x80000000) !== 0) {
-      this.headerAlerts.push(
+      headerAlerts.push(
         this.alert('frame.length-msb-set', `64-bit payload length ${declared} has its most significant bit set.`, { declared }),
       );
     }
     this.tooLarge = true;
-    this.headerAlerts.push(
+    headerAlerts.push(
       this.alert(
         'frame.length-too-large',
         `Declared payload length ${declared} is above ${Number.MAX_SAFE_INTEGER}: the frame cannot be followed and framing of the ${this.direction} stream is lost.`,
@@ -647,7 +649,7 @@ export class FrameParser {
       );
       this.pendingResync = null;
     }
-    alerts.push(...this.headerAlerts);
+    if (this.headerAlerts !== null) for (const a of this.headerAlerts) alerts.push(a);
     if (!this.tooLarge && this.payloadLength > this.limits.maxFramePayload) {
       alerts.push(
         this.alert(

@@ -12,6 +12,12 @@ function hex32(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex');
 }
 
+/** Every byte 0 (a loop rather than `every` and a callback: this runs for every masked frame). */
+function isZero(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
 /**
  * The checks that need nothing but the frame header (RFC 6455 §5.1-§5.5, §10.3). Message
  * and connection level rules (fragmentation, close, ping) live in the assembler and session.
@@ -61,7 +67,7 @@ export function checkFrameHeader(frame: Frame, ctx: FrameRuleContext): Alert[] {
   }
 
   // §10.3: a zero key leaves the payload readable by intermediaries; that is what masking prevents.
-  if (frame.maskingKey !== null && frame.maskingKey.every((b) => b === 0)) {
+  if (frame.maskingKey !== null && isZero(frame.maskingKey)) {
     alerts.push(makeAlert('mask.key-zero', 'Masking key 00000000 leaves the payload unmasked: keys must come from a strong random source so a proxy cannot be poisoned by chosen bytes.', where()));
   }
   return alerts;
