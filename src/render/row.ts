@@ -6,13 +6,20 @@
  * fast path cannot lay out with certainty (wide or combining characters, a colored cell that
  * must be cut, a newline) still go through cli-table3, so output never changes.
  */
-import Table from 'cli-table3';
+import { onFirstUse } from '../lazy.js';
 import { ByteWriter, digitCount, isSmallCount, spellHex } from './byte-writer.js';
+
+/**
+ * cli-table3 (with string-width, emoji-regex, strip-ansi) is required by the first row that
+ * needs it: most captures have none, and loading it cost every table ~10 ms of its start.
+ */
+const loadTable = onFirstUse<typeof import('cli-table3')>('cli-table3');
 
 const NO_CHARS = { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '' };
 
 /** The row as cli-table3 draws it, trailing spaces removed, with a newline. */
 export function cliTableRow(cells: readonly string[], widths: readonly number[]): string {
+  const Table = loadTable();
   const t = new Table({
     colWidths: [...widths],
     wordWrap: false,

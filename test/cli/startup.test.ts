@@ -45,6 +45,16 @@ describe('what wsdump loads', () => {
     expect(loads(deflate.loaded, /\/node_modules\/pako\//)).toBe(true);
   });
 
+  it('the table loads cli-table3 only for a row its own layout cannot do', () => {
+    // ws-basic has such a row (above); every row of chromium.pcap is plain.
+    const plain = run('fixtures/real/chromium.pcap');
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).toMatch(/C→S 1   100 text/);
+    expect(loads(plain.loaded, /\/render\/row\.js$/)).toBe(true);
+    expect(loads(plain.loaded, /\/node_modules\/cli-table3\//)).toBe(false);
+    expect(loads(plain.loaded, /\/node_modules\/string-width\//)).toBe(false);
+  });
+
   it('a wss:// capture loads the TLS layer, and only then', () => {
     const tls = run('--json', 'fixtures/tls/tls13-aes128gcm.pcap');
     expect(tls.status).toBe(0);
