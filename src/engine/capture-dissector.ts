@@ -188,6 +188,15 @@ export class CaptureDissector {
   }
 
   private flowEvents(flowEvents: FlowEvent[]): DissectEvent[] {
+    if (flowEvents.length === 1) {
+      // One packet's bytes for a connection already under way (nearly every call): what the
+      // loop below does, without an array of its own to copy the connection's events into.
+      const e = flowEvents[0]!;
+      if (e.type === 'data') {
+        const flow = this.flows.get(e.conn);
+        if (flow !== undefined && flow.sniffed) return flow.dissector.data(flow.swapped ? flip(e.direction) : e.direction, e.bytes, { packet: e.packet, ts: e.ts });
+      }
+    }
     const out: DissectEvent[] = [];
     for (let i = 0; i < flowEvents.length; i++) {
       const e = flowEvents[i]!;

@@ -203,10 +203,13 @@ export class TcpReassembler {
       // The common case, the next bytes in order with nothing queued: what the general path
       // below would do, without building pieces.
       if (flags.ack) this.onAck(conn, opposite(direction), segment.ack, packet, ts);
-      out.push({ type: 'data', conn: conn.id, direction, bytes: segment.payload, packet, ts });
+      const data: FlowEvent = { type: 'data', conn: conn.id, direction, bytes: segment.payload, packet, ts };
       half.history.append(segment.payload);
       half.next = seqAdd(half.next, length);
       half.offset += length;
+      // Nearly always the only event: an array made with it (a push into an empty one allocates room for 17).
+      if (out.length === 0) return [data];
+      out.push(data);
       return out;
     }
     if (flags.rst) {

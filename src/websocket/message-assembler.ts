@@ -128,9 +128,9 @@ export class MessageAssembler {
 
     if (control) {
       // §5.4: control frames may be injected in the middle of a fragmented message.
-      out.push(this.controlMessage(frame));
+      const message = this.controlMessage(frame);
       if (frame.opcode === Opcode.Close) this.closeSent = true;
-      return out;
+      return [message];
     }
 
     if (frame.opcode === Opcode.Continuation) {
@@ -164,7 +164,10 @@ export class MessageAssembler {
       const msg: OpenMessage = { first: frame, frameOffsets: [], view: null, owned: null, pieces: null, kept: 0, wireLength: 0, truncated: false, overLimit: false, alerts: [] };
       this.append(msg, frame);
       const message = this.complete(msg, frame);
-      if (message !== null) out.push(message);
+      if (message === null) return out;
+      // (An array made with its one element: a push into an empty one allocates room for 17.)
+      if (out.length === 0) return [message];
+      out.push(message);
       return out;
     }
     // Only what the message needs of its first frame, without the views of the read chunk.
@@ -185,7 +188,9 @@ export class MessageAssembler {
   }
 
   private append(msg: OpenMessage, frame: Frame): void {
-    msg.frameOffsets.push(frame.offset);
+    // Most messages are one frame: their list is made with its one element.
+    if (msg.frameOffsets.length === 0) msg.frameOffsets = [frame.offset];
+    else msg.frameOffsets.push(frame.offset);
     msg.wireLength += frame.payloadLength;
     if (frame.truncated) msg.truncated = true;
     const limit = this.limits.maxMessageSize;
