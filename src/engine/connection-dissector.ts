@@ -515,8 +515,11 @@ export class ConnectionDissector {
   }
 
   private fromSession(events: SessionEvent[]): DissectEvent[] {
-    const out: DissectEvent[] = [];
-    for (const e of events) {
+    // One event for each: written over the session's own array (made for this call and
+    // not kept by it), rather than pushed into a new one.
+    const out = events as unknown as DissectEvent[];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
       if (e.type === 'frame') {
         const totals = sideOf(this.totals, e.frame.direction);
         totals.frames++;
@@ -540,7 +543,7 @@ export class ConnectionDissector {
           this.countAlerts(e.frame.alerts);
           this.health.frameAlerts(e.frame);
         }
-        out.push({ type: 'frame', conn: this.conn, frame: e.frame });
+        out[i] = { type: 'frame', conn: this.conn, frame: e.frame };
       } else if (e.type === 'message') {
         sideOf(this.totals, e.message.direction).messages++;
         if (e.message.opcode === Opcode.Text || e.message.opcode === Opcode.Binary) {
@@ -550,9 +553,9 @@ export class ConnectionDissector {
         this.countAlerts(e.message.alerts);
         this.health.message(e.message);
         if (e.message.opcode === Opcode.Close && e.message.close) this.closeCodes[e.message.direction].push(e.message.close.code);
-        out.push({ type: 'message', conn: this.conn, message: e.message });
+        out[i] = { type: 'message', conn: this.conn, message: e.message };
       } else {
-        out.push(this.alertEvent(e.alert));
+        out[i] = this.alertEvent(e.alert);
       }
     }
     return out;

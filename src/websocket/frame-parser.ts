@@ -67,6 +67,8 @@ const MAX_HEADER = 14;
 const MAX_SAFE_HIGH = 0x1fffff;
 const TWO_POW_32 = 0x1_0000_0000;
 
+const NO_POSITION: StreamPosition = {};
+
 interface Piece {
   readonly bytes: Uint8Array;
   /** Stream offset of bytes[0]. */
@@ -148,7 +150,8 @@ class ByteQueue {
 
   /** Copy `n` buffered bytes into `dst` at `at` and consume them; returns the last byte's position. */
   readInto(dst: Uint8Array, at: number, n: number): StreamPosition {
-    let pos: StreamPosition = {};
+    // (n is at least 1: the loop below always sets it; no object made for nothing.)
+    let pos = NO_POSITION;
     let done = 0;
     while (done < n) {
       const piece = this.pieces[this.head]!;
