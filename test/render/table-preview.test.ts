@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { escapeText } from '../../src/render/escape.js';
+import { compactJson } from '../../src/render/json-text.js';
 import { TableRenderer } from '../../src/render/table.js';
 import { runs } from '../helpers/fuzz.js';
 import { makeFrame } from '../websocket/frame-factory.js';
@@ -27,10 +28,18 @@ describe('text preview in the frame table', () => {
         const full = Buffer.from(chars.join(''));
         const data = full.subarray(0, Math.max(0, full.length - cut));
         if (data.length === 0) return;
-        expect(previewOf(data)).toBe(`"${escapeText(new TextDecoder().decode(data), CHARS)}"`);
+        // A whole JSON text spread over lines (a tab, CR or LF in its first 4 x CHARS bytes) reads as compact JSON.
+        const text = new TextDecoder().decode(data);
+        const spread = data.subarray(0, 4 * CHARS).some((b) => b === 0x0a || b === 0x0d || b === 0x09);
+        expect(previewOf(data)).toBe(`"${escapeText(spread ? (compactJson(text) ?? text) : text, CHARS)}"`);
       }),
       { numRuns: runs(1000) },
     );
+  });
+
+  it('shows JSON spread over lines on one line (a counterexample fast-check found: seed 389685417)', () => {
+    expect(previewOf(Buffer.from('{\n}'))).toBe('"{}"');
+    expect(previewOf(Buffer.from('{\n}aa'))).toBe('"{\\n}aa"');
   });
 
   it('cuts right after the last character shown', () => {
