@@ -121,6 +121,17 @@ async function ended(p: Proxied): Promise<void> {
 const TEXTS = ['alpha bravo charlie delta echo foxtrot', 'héllo wörld — ✓ 🙂', 'python '.repeat(50)];
 const BYTES = Buffer.from(Array.from({ length: 60 }, (_, i) => (i * 7) & 0xff));
 
+/**
+ * The alert codes, but one: the ws client ends TCP as soon as both Close frames have passed (ws
+ * does), at times before the proxy passes on the server's FIN (it did in a full run under load),
+ * and the tap then says so (close.client-tcp-first, §7.1.1, info). Which FIN comes first is a race.
+ */
+function alertsButTheCloseRace(events: Parameters<typeof ofType>[0]): string[] {
+  return ofType(events, 'alert')
+    .map((e) => e.alert.code)
+    .filter((code) => code !== 'close.client-tcp-first');
+}
+
 describe.skipIf(needs(PYTHON))("Python's websockets as the server behind an intercepting proxy", () => {
   it('--fragment 3 with permessage-deflate: the server inflates the re-framed compressed messages whole', async () => {
     const server = await pythonServer();
@@ -145,7 +156,7 @@ describe.skipIf(needs(PYTHON))("Python's websockets as the server behind an inte
     const frames = ofType(p.events, 'frame').map((e) => e.frame);
     expect(frames.filter((f) => f.opcode === 0).every((f) => !f.rsv1)).toBe(true);
     expect(frames.filter((f) => f.direction === 'client').every((f) => f.masked)).toBe(true);
-    expect(ofType(p.events, 'alert').map((e) => e.alert.code)).toEqual([]);
+    expect(alertsButTheCloseRace(p.events)).toEqual([]);
   });
 
   it('--script rewriting and injecting, with --fragment 4: the server gets what the script made, uncompressed', async () => {
@@ -179,7 +190,7 @@ describe.skipIf(needs(PYTHON))("Python's websockets as the server behind an inte
       expect(message.compressed).toBe(false);
       expect(message.fragments).toBe(Math.ceil(message.wireLength / 4));
     }
-    expect(ofType(p.events, 'alert').map((e) => e.alert.code)).toEqual([]);
+    expect(alertsButTheCloseRace(p.events)).toEqual([]);
   });
 
   it('--close-after 3:4001 with permessage-deflate: the server takes the proxy\'s masked Close and answers it', async () => {
@@ -198,8 +209,6 @@ describe.skipIf(needs(PYTHON))("Python's websockets as the server behind an inte
     expect(server.lines.find((l) => l.event === 'open')!.extensions).toEqual(['permessage-deflate']);
     await ended(p);
     expect(ofType(p.events, 'notice').filter((e) => e.code === 'proxy.closed')[0]!.message).toBe('#1: the proxy sent Close 4001 to both sides after 3 message(s) (--close-after).');
-    // The ws client ends TCP as soon as it has answered the Close (ws does), at times before the
-    // proxy passes on the server's FIN: the tap then says so (§7.1.1, info). Nothing else.
-    expect(ofType(p.events, 'alert').map((e) => e.alert.code).filter((code) => code !== 'close.client-tcp-first')).toEqual([]);
+    expect(alertsButTheCloseRace(p.events)).toEqual([]);
   });
 });
