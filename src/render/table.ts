@@ -715,8 +715,9 @@ export class TableRenderer {
       const reason = decodeUtf8Lossy(f.data.subarray(2));
       return `${code}${reason ? ` "${escapeText(reason, width - 8)}"` : ''}`;
     }
-    // The first bytes only: a payload kept in pieces is not built for a preview.
-    const sample = dataPrefix(f, width * 4);
+    // The first bytes only (a payload kept in pieces is not built for a preview): the verdict
+    // on text and the check for lines are about what the preview shows, not the whole payload.
+    const sample = dataPrefix(f, width * 4).subarray(0, width * 4);
     // A continuation or control frame does not say whether it carries text: judge by content.
     const asText = !f.rsv1 && (f.opcode === 0x1 || (f.opcode !== 0x2 && looksLikeText(sample)));
     if (!asText) {

@@ -1,4 +1,4 @@
-import { makeAlert, type Alert, type AlertExtra, type Direction } from '../alerts.js';
+import { makeAlert, type Alert, type Direction } from '../alerts.js';
 import { decodeClose } from './close.js';
 import { isControlOpcode, isReservedOpcode, opcodeName, Opcode } from './constants.js';
 import { SUSPENDED, type ExtensionDecoder } from './extension.js';
@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS, type Frame, type Limits, type Message } from './types.j
 import { decodeUtf8Lossy, isValidUtf8, isValidUtf8Prefix } from './utf8.js';
 import { ownedBytes } from './bytes.js';
 import { defineLazyBytes, piecesOf, type PayloadPieces } from './payload-pieces.js';
+import { frameWhere } from './rules.js';
 
 const NO_BYTES = new Uint8Array(0);
 
@@ -49,10 +50,6 @@ export interface MessageAssemblerOptions {
   limits?: Partial<Limits>;
   /** The negotiated extensions for this direction, in negotiation order. */
   extensions?: ExtensionDecoder[];
-}
-
-function frameWhere(frame: Frame): AlertExtra {
-  return { direction: frame.direction, offset: frame.offset, ...(frame.start.packet !== undefined ? { packet: frame.start.packet } : {}) };
 }
 
 /** The frame's fields but its bytes, without building a payload kept in pieces (a spread would read it). */

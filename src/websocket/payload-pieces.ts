@@ -149,7 +149,11 @@ export function piecesOf(target: object): PayloadPieces | undefined {
   return (target as { [PIECES]?: PayloadPieces })[PIECES];
 }
 
-/** The first `n` bytes of `target.data`, without building the whole of it when it is in pieces. */
+/**
+ * At least the first `n` bytes of `target.data` (all when fewer), without building the whole of
+ * it when it is in pieces. Otherwise `target.data` itself, whole: the same buffer on every call,
+ * which the NDJSON encoder's hex cache relies on; a caller that wants only `n` cuts it.
+ */
 export function dataPrefix(target: { data: Uint8Array }, n: number): Uint8Array {
   const pieces = piecesOf(target);
   return pieces !== undefined ? pieces.prefix(n) : target.data;

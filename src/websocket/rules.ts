@@ -12,7 +12,8 @@ function hex32(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex');
 }
 
-function frameWhere(frame: Frame): AlertExtra {
+/** Where a frame's alert points: its direction, stream offset and first packet. */
+export function frameWhere(frame: Frame): AlertExtra {
   return { direction: frame.direction, offset: frame.offset, ...(frame.start.packet !== undefined ? { packet: frame.start.packet } : {}) };
 }
 

@@ -42,6 +42,14 @@ describe('text preview in the frame table', () => {
     expect(previewOf(Buffer.from('{\n}aa'))).toBe('"{\\n}aa"');
   });
 
+  it('judges a continuation frame by its first bytes only, as a preview shows only those', () => {
+    // Text for longer than the preview looks at, then a control byte: shown as the text it starts with.
+    const data = Buffer.concat([Buffer.from('a'.repeat(4 * CHARS)), Buffer.from([0x00, 0x01])]);
+    const table = new TableRenderer({ colorLevel: 0, width: 200, view: 'frames', payloadChars: CHARS });
+    const row = table.render({ type: 'frame', conn: 1, frame: makeFrame({ opcode: 0, fin: true, direction: 'server', data, start: { packet: 1, ts: 0 }, end: { packet: 1, ts: 0 } }) });
+    expect(row).toContain(`"${'a'.repeat(CHARS)}…"`);
+  });
+
   it('cuts right after the last character shown', () => {
     expect(previewOf(Buffer.from('a'.repeat(CHARS)))).toBe(`"${'a'.repeat(CHARS)}"`);
     expect(previewOf(Buffer.from('a'.repeat(CHARS + 1)))).toBe(`"${'a'.repeat(CHARS)}…"`);
