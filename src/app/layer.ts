@@ -25,6 +25,20 @@ import type { AppDecoder, AppEvent, AppInput, AppOutput, DecoderContext } from '
 
 const NO_BYTES = new Uint8Array(0);
 
+/** The message behind an input whose `data` is built only when read (see `message` below). */
+const MESSAGE = Symbol('message');
+/**
+ * That `data`: one getter for every input, reading the message from the input it is called on.
+ * A closure per input kept every large payload alive until the next mark-compact (the comment
+ * on the accessors in src/websocket/payload-pieces.ts says how that was measured).
+ */
+const LAZY_DATA: PropertyDescriptor = {
+  enumerable: true,
+  get(this: { [MESSAGE]: MessageEvent['message'] }) {
+    return this[MESSAGE].data;
+  },
+};
+
 export interface AppLayerOptions {
   /**
    * A protocol name (see PROTOCOLS): every connection is decoded as that; `none`: the layer
@@ -174,7 +188,10 @@ export class AppLayer {
     // and its CPU time by a quarter (bench/hostile.mjs's pinned and unpinned shapes).
     const inPieces = piecesOf(m) !== undefined;
     const input: AppInput = { conn: event.conn, direction: m.direction, transport: 'websocket', at: m.end, text, data: inPieces ? NO_BYTES : m.data, session: null };
-    if (inPieces) Object.defineProperty(input, 'data', { get: () => m.data, enumerable: true });
+    if (inPieces) {
+      Object.defineProperty(input, MESSAGE, { value: m });
+      Object.defineProperty(input, 'data', LAZY_DATA);
+    }
     const out = this.feed(state, input);
     if (out.length === 0) return null;
     const app = out.filter((e): e is AppEvent => e.type === 'app');

@@ -125,23 +125,56 @@ export class PayloadPieces {
  */
 const PIECES = Symbol('payload pieces');
 
+/** The pieces `payload` is built from: kept when `data` is replaced (PIECES is then cleared). */
+const PAYLOAD_PIECES = Symbol('payload pieces of payload');
+
+type Lazy = { [PIECES]?: PayloadPieces; [PAYLOAD_PIECES]?: PayloadPieces };
+
+/** Writing `data` or `payload` replaces the accessor with a plain value (and `data` forgets its pieces). */
+function plain(target: object, name: 'data' | 'payload', value: Uint8Array): void {
+  Object.defineProperty(target, name, { value, enumerable: true, configurable: true, writable: true });
+}
+
+/*
+ * The accessors are the same four functions for every object, reading the pieces from the
+ * object they are called on. They were closures made for each object, and with those V8's
+ * scavenges kept every payload alive (and promoted it) until the next mark-compact: measured
+ * in wsproxy, Node 20, the read chunks behind them piled up to ~70 MB between mark-compacts, 8
+ * of them per 512 MiB relayed, where the same traffic without pieces, or with these shared
+ * functions, is freed by each scavenge (docs/performance.md, "Pieces kept alive by closures").
+ */
+const DATA: PropertyDescriptor = {
+  enumerable: true,
+  configurable: true,
+  get(this: Lazy) {
+    return this[PIECES]!.data();
+  },
+  set(this: Lazy, value: Uint8Array) {
+    this[PIECES] = undefined;
+    plain(this, 'data', value);
+  },
+};
+const PAYLOAD: PropertyDescriptor = {
+  enumerable: true,
+  configurable: true,
+  get(this: Lazy) {
+    return this[PAYLOAD_PIECES]!.payload();
+  },
+  set(this: Lazy, value: Uint8Array) {
+    plain(this, 'payload', value);
+  },
+};
+
 /**
  * Gives `target` a `data` (and, with `payload`, a `payload`) that builds the buffer from
  * `pieces` when first read; writing the property replaces it with a plain value.
  */
 export function defineLazyBytes(target: { data: Uint8Array; payload?: Uint8Array }, pieces: PayloadPieces, payload: boolean): void {
   Object.defineProperty(target, PIECES, { value: pieces, writable: true, configurable: true, enumerable: false });
-  const lazy = (name: 'data' | 'payload', get: () => Uint8Array): PropertyDescriptor => ({
-    enumerable: true,
-    configurable: true,
-    get,
-    set(value: Uint8Array) {
-      if (name === 'data') (target as { [PIECES]?: PayloadPieces })[PIECES] = undefined;
-      Object.defineProperty(target, name, { value, enumerable: true, configurable: true, writable: true });
-    },
-  });
-  Object.defineProperty(target, 'data', lazy('data', () => pieces.data()));
-  if (payload) Object.defineProperty(target, 'payload', lazy('payload', () => pieces.payload()));
+  Object.defineProperty(target, 'data', DATA);
+  if (!payload) return;
+  Object.defineProperty(target, PAYLOAD_PIECES, { value: pieces, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(target, 'payload', PAYLOAD);
 }
 
 /** The pieces behind `target`'s `data`, while it has not been replaced. */

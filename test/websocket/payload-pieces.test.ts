@@ -180,6 +180,28 @@ describe('WebSocketSession keepPieces: messages and their NDJSON lines', () => {
     }
   });
 
+  it('gives every frame and message in pieces the same accessor functions, never closures of its own', () => {
+    // Closures made per object kept every payload alive through V8's scavenges until the next
+    // mark-compact (wsproxy's read chunks piled up to ~70 MB, 8 mark-compacts per 512 MiB
+    // relayed on Node 20): the accessors must read the pieces from the object they are called on.
+    const lazy = [1, 2].flatMap((seed) => events(true, 'server', encodeFrame({ opcode: 0x2, payload: bytes(200_000, seed), maskingKey: null }), [65536]));
+    const frames = lazy.filter((e) => e.type === 'frame').map((e) => (e as { frame: Frame }).frame);
+    const messages = lazy.filter((e) => e.type === 'message').map((e) => (e as { message: { data: Uint8Array } }).message);
+    expect(frames).toHaveLength(2);
+    expect(messages).toHaveLength(2);
+    const accessor = (o: object, name: string) => Object.getOwnPropertyDescriptor(o, name)!;
+    for (const name of ['data', 'payload']) {
+      expect(accessor(frames[0]!, name).get).toBeTypeOf('function');
+      expect(accessor(frames[1]!, name).get).toBe(accessor(frames[0]!, name).get);
+      expect(accessor(frames[1]!, name).set).toBe(accessor(frames[0]!, name).set);
+    }
+    expect(accessor(messages[1]!, 'data').get).toBe(accessor(messages[0]!, 'data').get);
+    expect(accessor(messages[0]!, 'data').get).toBe(accessor(frames[0]!, 'data').get);
+    // Each still reads its own bytes.
+    expect(Buffer.from(messages[1]!.data).equals(Buffer.from(bytes(200_000, 2)))).toBe(true);
+    expect(Buffer.from(frames[0]!.payload).equals(Buffer.from(bytes(200_000, 1)))).toBe(true);
+  });
+
   it('builds text and fragmented messages as before', () => {
     const text = 'é'.repeat(20_000);
     const wire = Buffer.concat([
