@@ -15,7 +15,7 @@
  */
 import { makeAlert, type Alert } from '../alerts.js';
 import type { ConnectionEndEvent, DissectEvent, HandshakeEvent, HttpExchangeEvent, MessageEvent } from '../engine/events.js';
-import { piecesOf } from '../websocket/payload-pieces.js';
+import { dataPrefix, piecesOf } from '../websocket/payload-pieces.js';
 import type { StreamPosition } from '../websocket/types.js';
 import { AppHeartbeats } from './heartbeats.js';
 import { Pairs } from './pairs.js';
@@ -187,7 +187,7 @@ export class AppLayer {
     // on every message, wsdump's peak RSS on 4,000 messages of 256 KiB rose from ~100 to ~150 MB
     // and its CPU time by a quarter (bench/hostile.mjs's pinned and unpinned shapes).
     const inPieces = piecesOf(m) !== undefined;
-    const input: AppInput = { conn: event.conn, direction: m.direction, transport: 'websocket', at: m.end, text, data: inPieces ? NO_BYTES : m.data, session: null };
+    const input: AppInput = { conn: event.conn, direction: m.direction, transport: 'websocket', at: m.end, text, data: inPieces ? NO_BYTES : m.data, ...(inPieces ? { head: dataPrefix(m, 16) } : {}), session: null };
     if (inPieces) {
       Object.defineProperty(input, MESSAGE, { value: m });
       Object.defineProperty(input, 'data', LAZY_DATA);

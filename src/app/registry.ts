@@ -55,6 +55,12 @@ function looksLikeEngineIo(input: AppInput): boolean {
   return input.direction === 'server' && text.startsWith('0{') && text.includes('"sid"') && text.includes('"pingInterval"');
 }
 
+/**
+ * The bytes a sniffer's first test looks at: the message's first bytes, without building a
+ * large payload that is still in pieces (only a message that passes that test is read whole).
+ */
+const lead = (input: AppInput): Uint8Array => input.head ?? input.data;
+
 /** MessagePack's map and array formats (spec "Formats": fixmap, fixarray, array 16/32, map 16/32). */
 const msgpackContainer = (b: number) => (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf);
 /** CBOR major types 4 (array) and 5 (map), RFC 8949 §3.1. */
@@ -86,7 +92,7 @@ export const PROTOCOLS: readonly ProtocolEntry[] = [
     // connection (or, mid-connection, by a JSON record ended by 0x1E).
     name: 'signalr',
     description: 'ASP.NET Core SignalR hub protocol, JSON and MessagePack: handshake, invocations, stream items, completions, pings',
-    sniff: (input) => input.data[0] === 0x7b && input.data.includes(0x1e) && signalr().isSignalR(input),
+    sniff: (input) => lead(input)[0] === 0x7b && input.data.includes(0x1e) && signalr().isSignalR(input),
     create: (context) => signalr().createSignalRDecoder(context),
   },
   {
@@ -101,7 +107,7 @@ export const PROTOCOLS: readonly ProtocolEntry[] = [
     description: 'MQTT 3.1, 3.1.1 and 5.0: control packets however messages cut them, PUBLISH paired with PUBACK/PUBREC/PUBCOMP, SUBSCRIBE with SUBACK, pings',
     // "mqtt" is registered for MQTT over WebSocket (MQTT 3.1.1 and 5.0 §6); "mqttv3.1" is what 3.1 clients offer.
     subprotocols: ['mqtt', 'mqttv3.1'],
-    sniff: (input) => input.direction === 'client' && input.data[0] === 0x10 && mqtt().isMqttConnect(input.data),
+    sniff: (input) => input.direction === 'client' && lead(input)[0] === 0x10 && mqtt().isMqttConnect(input.data),
     create: (context) => mqtt().createMqttDecoder(context),
   },
   {
@@ -116,14 +122,14 @@ export const PROTOCOLS: readonly ProtocolEntry[] = [
     name: 'msgpack',
     description: 'MessagePack binary messages, each decoded when it parses whole',
     subprotocols: ['msgpack', 'messagepack'],
-    sniff: (input) => input.text === null && input.data.length > 1 && msgpackContainer(input.data[0]!) && msgpack().isMsgpack(input.data),
+    sniff: (input) => input.text === null && lead(input).length > 1 && msgpackContainer(lead(input)[0]!) && msgpack().isMsgpack(input.data),
     create: (context) => msgpack().createMsgpackDecoder(context),
   },
   {
     name: 'cbor',
     description: 'CBOR binary messages (RFC 8949), each decoded when it parses whole',
     subprotocols: ['cbor'],
-    sniff: (input) => input.text === null && input.data.length > 1 && cborContainer(input.data[0]!) && cbor().isCbor(input.data),
+    sniff: (input) => input.text === null && lead(input).length > 1 && cborContainer(lead(input)[0]!) && cbor().isCbor(input.data),
     create: (context) => cbor().createCborDecoder(context),
   },
   {

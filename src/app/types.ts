@@ -119,6 +119,11 @@ export interface AppInput {
   text: string | null;
   /** The bytes (for text, its UTF-8 bytes). */
   data: Uint8Array;
+  /**
+   * The first bytes of `data` (up to 16, all when fewer), where reading `data` would build it
+   * (a large binary message wsproxy keeps in pieces); absent otherwise. What sniffing looks at.
+   */
+  head?: Uint8Array;
   /** A session id the transport carried (the sid of an Engine.IO polling request), or null. */
   session: string | null;
 }

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Direction } from '../../src/alerts.js';
+import { AppLayer } from '../../src/app/layer.js';
+import type { DissectEvent } from '../../src/engine/events.js';
 import { NdjsonEncoder } from '../../src/render/ndjson-encoder.js';
 import { TableRenderer } from '../../src/render/table.js';
 import { encodeFrame } from '../../src/websocket/frame-encoder.js';
@@ -200,6 +202,25 @@ describe('WebSocketSession keepPieces: messages and their NDJSON lines', () => {
     // Each still reads its own bytes.
     expect(Buffer.from(messages[1]!.data).equals(Buffer.from(bytes(200_000, 2)))).toBe(true);
     expect(Buffer.from(frames[0]!.payload).equals(Buffer.from(bytes(200_000, 1)))).toBe(true);
+  });
+
+  it('lets the application layer sniff a message in pieces by its first bytes, building it only when they pass', () => {
+    const sniffed = (payload: Uint8Array) => {
+      const lazy = events(true, 'client', encodeFrame({ opcode: 0x2, payload, maskingKey: KEY }), [65536]);
+      const m = (lazy.find((e) => e.type === 'message') as { message: { data: Uint8Array } }).message;
+      expect(piecesOf(m)?.built).toBe(false);
+      const out = new AppLayer().process(lazy.filter((e) => e.type !== 'alert').map((e) => ({ ...e, conn: 1 }) as DissectEvent));
+      return { built: piecesOf(m)!.built, app: out.filter((e) => e.type === 'app') };
+    };
+    // No sniffer's first byte (SignalR 0x7b, MQTT 0x10, MessagePack and CBOR containers): not built.
+    expect(sniffed(new Uint8Array(300_000).fill(0x5a))).toEqual({ built: false, app: [] });
+    // A MessagePack map (fixmap of one bin 32 entry): its first bytes pass, so it is read whole, and decoded.
+    const bin = 300_000;
+    const msgpack = Buffer.concat([Buffer.from([0x81, 0xa1, 0x6b, 0xc6]), Buffer.from([bin >>> 24, (bin >>> 16) & 0xff, (bin >>> 8) & 0xff, bin & 0xff]), Buffer.from(bytes(bin))]);
+    const seen = sniffed(msgpack);
+    expect(seen.built).toBe(true);
+    expect(seen.app).toHaveLength(1);
+    expect((seen.app[0] as { protocol: string }).protocol).toBe('msgpack');
   });
 
   it('builds text and fragmented messages as before', () => {
