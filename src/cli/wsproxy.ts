@@ -28,6 +28,7 @@ import {
 import { addInterceptOptions, faultsFrom, reportScriptError, reportScriptFailures, scriptFrom, type InterceptCliOptions } from './intercept-options.js';
 import { describeFaults, hasFaults } from '../proxy/intercept/faults.js';
 import { addProxyModeOptions, caMain, forwardFrom, type ProxyModeCliOptions } from './proxy-mode.js';
+import { keepFreedMemory } from './malloc-hint.js';
 
 export interface WsproxyOptions extends ViewOptions, InterceptCliOptions, ProxyModeCliOptions {
   listen: HostPort;
@@ -269,6 +270,10 @@ function waitForStop(signal: AbortSignal | undefined): Promise<void> {
 }
 
 async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyControl): Promise<number> {
+  // Each scavenge frees tens of MB of read chunks at once, which glibc handed back to the kernel
+  // and faulted in again (src/cli/malloc-hint.ts): with the hint, relaying 1 MiB messages took
+  // ~10% less CPU in alternating runs (docs/performance.md, the ninth round).
+  keepFreedMemory();
   const proxyMode = options.mode === 'proxy';
   if (!proxyMode && options.target === undefined) throw new UsageError("required option '-t, --target <target>' not specified (or --mode proxy: clients say where they go)");
   if (proxyMode && options.target !== undefined) throw new UsageError('--mode proxy takes no --target: each client says where it goes');
