@@ -20,7 +20,11 @@
  */
 const HINT_BYTES = 4 * 1024 * 1024;
 
-export function keepFreedMemory(): void {
+/**
+ * `bytes`: the block (the heap then keeps up to twice that free); at most 31 MiB, since glibc
+ * adjusts its thresholds only for blocks up to 32 MiB.
+ */
+export function keepFreedMemory(bytes = HINT_BYTES): void {
   // allocUnsafeSlow: not zero-filled, not from Node's pool; the reference is dropped at once.
-  Buffer.allocUnsafeSlow(HINT_BYTES);
+  Buffer.allocUnsafeSlow(bytes);
 }

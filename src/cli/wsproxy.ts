@@ -270,10 +270,12 @@ function waitForStop(signal: AbortSignal | undefined): Promise<void> {
 }
 
 async function runProxy(options: WsproxyOptions, io: CliIo, control: WsproxyControl): Promise<number> {
-  // Each scavenge frees tens of MB of read chunks at once, which glibc handed back to the kernel
-  // and faulted in again (src/cli/malloc-hint.ts): with the hint, relaying 1 MiB messages took
-  // ~10% less CPU in alternating runs (docs/performance.md, the ninth round).
-  keepFreedMemory();
+  // Each scavenge frees ~32 MB of read chunks at once, which glibc handed back to the kernel and
+  // faulted in again (src/cli/malloc-hint.ts): relaying 1 MiB messages took ~10% less CPU with a
+  // hint. wsdump's 4 MiB (free memory kept up to 8 MiB) helped only some processes (minor faults
+  // per 1.5 GiB relayed 360-750 in some, 13,000-20,000 in others); 16 MiB keeps up to 32 MiB, a
+  // whole burst: 470-1,900 in each of the 8 processes tried (docs/performance.md, the ninth round).
+  keepFreedMemory(16 * 1024 * 1024);
   const proxyMode = options.mode === 'proxy';
   if (!proxyMode && options.target === undefined) throw new UsageError("required option '-t, --target <target>' not specified (or --mode proxy: clients say where they go)");
   if (proxyMode && options.target !== undefined) throw new UsageError('--mode proxy takes no --target: each client says where it goes');
