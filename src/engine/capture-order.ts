@@ -65,20 +65,22 @@ export class CaptureOrder {
   private held: { direction: Direction; events: DissectEvent[] } | null = null;
 
   /**
-   * What to emit now of `events`, just decoded from `direction`'s bytes; `waiting(d)` says
-   * whether direction d holds bytes that may complete an older frame.
+   * What to emit now of `events`, just decoded from `direction`'s bytes; `streams.waiting(d)`
+   * says whether direction d holds bytes that may complete an older frame (an object rather
+   * than a closure: a connection's session answers, and a closure per open connection cost 96
+   * bytes of 16,000 connections' heap).
    */
-  order(direction: Direction, events: DissectEvent[], waiting: (direction: Direction) => boolean): DissectEvent[] {
+  order(direction: Direction, events: DissectEvent[], streams: { waiting(direction: Direction): boolean }): DissectEvent[] {
     const other: Direction = direction === 'client' ? 'server' : 'client';
     const held = this.held;
     if (held !== null && held.direction !== direction) {
       // The direction that was waiting spoke: still undecided, the held events keep waiting.
-      if (events.length === 0 && waiting(direction)) return [];
+      if (events.length === 0 && streams.waiting(direction)) return [];
       this.held = null;
       return mergeInCaptureOrder(held.events, events);
     }
     if (events.length === 0) return events;
-    if (!waiting(other)) return held === null ? events : this.flush(events);
+    if (!streams.waiting(other)) return held === null ? events : this.flush(events);
     if (held === null) this.held = { direction, events: [...events] };
     else held.events.push(...events);
     return this.held!.events.length > MAX_HELD ? this.flush([]) : [];

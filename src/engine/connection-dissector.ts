@@ -7,7 +7,7 @@ import type { FramePoint } from '../websocket/frame-parser.js';
 import { assumedPermessageDeflate } from '../websocket/permessage-deflate.js';
 import type { WorkBudget } from '../websocket/extension.js';
 import { WebSocketSession, type SessionEvent } from '../websocket/session.js';
-import { DEFAULT_LIMITS, type Limits, type StreamPosition } from '../websocket/types.js';
+import { withDefaults, type Limits, type StreamPosition } from '../websocket/types.js';
 import type { ConnectionEndEvent, DirectionTotals, DissectEvent, HandshakeEvent, HttpExchangeEvent, TransportTotals } from './events.js';
 import { CaptureOrder } from './capture-order.js';
 import { extensionsFor } from './extensions.js';
@@ -73,6 +73,9 @@ interface Attempt {
 
 const DEFAULT_MAX_EARLY = 1024 * 1024;
 
+/** The session options of every connection that has neither a budget nor keepPieces (wsdump's): shared, never written. */
+const NO_SESSION_OPTIONS: { budget?: WorkBudget; keepPieces?: boolean } = Object.freeze({});
+
 /** How telling each kind is: a connection keeps the most telling kind it has shown. */
 const KIND_RANK: Record<ConnectionEndEvent['kind'], number> = { unknown: 0, tls: 1, 'not-http': 1, http: 2, refused: 3, websocket: 4 };
 
@@ -125,8 +128,9 @@ export class ConnectionDissector {
   /** The entries of each side's `totals.byOpcode`, by opcode (0-15). */
   private readonly byOpcode: Record<Direction, (DirectionTotals['byOpcode'][string] | undefined)[]> = { client: [], server: [] };
   private readonly alertCounts = { error: 0, warning: 0, info: 0 };
-  private readonly closeCodes: Record<Direction, (number | null)[]> = { client: [], server: [] };
-  private readonly limits: Partial<Limits>;
+  /** Made at the first Close message: a connection left open has none. */
+  private closeCodes: Record<Direction, (number | null)[]> | null = null;
+  private readonly limits: Readonly<Limits>;
   /** `{ budget, keepPieces }` for the sessions, when given. */
   private readonly sessionOptions: { budget?: WorkBudget; keepPieces?: boolean };
   private readonly maxEarly: number;
@@ -140,14 +144,13 @@ export class ConnectionDissector {
   private readonly health = new ConnectionHealth();
   /** Keeps the two directions' events in capture order while one resynchronises. */
   private readonly order = new CaptureOrder();
-  private readonly waiting = (direction: Direction) => this.session?.waiting(direction) ?? false;
 
   constructor(
     readonly conn: number,
     options: ConnectionDissectorOptions = {},
   ) {
-    this.limits = options.limits ?? {};
-    this.sessionOptions = { ...(options.budget !== undefined ? { budget: options.budget } : {}), ...(options.keepPieces ? { keepPieces: true } : {}) };
+    this.limits = withDefaults(options.limits);
+    this.sessionOptions = options.budget === undefined && options.keepPieces !== true ? NO_SESSION_OPTIONS : { ...(options.budget !== undefined ? { budget: options.budget } : {}), ...(options.keepPieces ? { keepPieces: true } : {}) };
     this.maxEarly = options.maxEarlyBytes ?? DEFAULT_MAX_EARLY;
     this.fallback = options.fallbackToMidstream ?? false;
     this.serverPort = options.serverPort;
@@ -161,7 +164,7 @@ export class ConnectionDissector {
       this.http = new HttpConnection({ maxHeldBytes: this.maxEarly, mayUpgrade, bodies: true });
       this.exchanges = new HttpExchanges({
         conn,
-        limits: { maxMessageSize: this.limits.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize, maxInflatedSize: this.limits.maxInflatedSize ?? DEFAULT_LIMITS.maxInflatedSize },
+        limits: this.limits,
         patterns: options.httpPatterns ?? null,
         client: options.clientAddress ?? null,
         transports: this.transports,
@@ -205,7 +208,7 @@ export class ConnectionDissector {
     switch (this.phase) {
       case 'websocket':
         this.health.bytes(direction, pos.ts);
-        return this.order.order(direction, this.fromSession(this.session!.push(direction, bytes, pos)), this.waiting);
+        return this.order.order(direction, this.fromSession(this.session!.push(direction, bytes, pos)), this.session!);
       case 'http':
         return this.fromHttp(this.http!.push(direction, bytes, pos), pos);
       case 'done':
@@ -216,7 +219,7 @@ export class ConnectionDissector {
   gap(direction: Direction, size: number, pos: StreamPosition = {}): DissectEvent[] {
     sideOf(this.totals, direction).missing += size;
     const events: DissectEvent[] = [this.alertEvent(makeAlert('tcp.gap', `${size} byte(s) of the ${direction}'s stream were not captured.`, { direction, ...(pos.packet !== undefined ? { packet: pos.packet } : {}), detail: { size } }))];
-    if (this.phase === 'websocket') return this.order.order(direction, [...events, ...this.fromSession(this.session!.gap(direction, size, pos))], this.waiting);
+    if (this.phase === 'websocket') return this.order.order(direction, [...events, ...this.fromSession(this.session!.gap(direction, size, pos))], this.session!);
     if (this.phase === 'http') events.push(...this.fromHttp(this.http!.gap(direction, size, pos), pos, { direction, size }));
     return events;
   }
@@ -229,7 +232,7 @@ export class ConnectionDissector {
     this.health.tcpEnd(direction, how.reason, how.by, pos);
     if (this.phase === 'http') return this.fromHttp(this.http!.end(direction, pos), pos);
     if (this.phase !== 'websocket') return [];
-    return this.order.order(direction, this.fromSession(this.session!.end(direction, pos)), this.waiting);
+    return this.order.order(direction, this.fromSession(this.session!.end(direction, pos)), this.session!);
   }
 
   /** The connection is over (both ends closed, or the capture ended). */
@@ -265,7 +268,7 @@ export class ConnectionDissector {
       kind: this.kind,
       totals: this.totals,
       alerts: { ...this.alertCounts },
-      closeCodes: this.closeCodes,
+      closeCodes: this.closeCodes ?? { client: [], server: [] },
       duration: this.firstTs !== undefined && this.lastTs !== undefined ? this.lastTs - this.firstTs : null,
       heartbeat: websocket ? this.session!.heartbeatStats() : null,
       appHeartbeat: null,
@@ -391,6 +394,9 @@ export class ConnectionDissector {
     this.phase = 'websocket';
     this.setKind('websocket');
     this.health.websocket(at.ts, true);
+    // The HTTP phase is over for good: its exchanges go unless one is still to be told at the end
+    // (its Map and options were ~400 bytes of every open WebSocket connection).
+    if (this.exchanges?.idle) this.exchanges = null;
     const ws = this.websocket();
     ws.client.overheadBytes += attempt.head.headBytes;
     ws.server.overheadBytes += head.headBytes + exchange.interim.reduce((n, r) => n + r.headBytes, 0);
@@ -552,7 +558,7 @@ export class ConnectionDissector {
         }
         this.countAlerts(e.message.alerts);
         this.health.message(e.message);
-        if (e.message.opcode === Opcode.Close && e.message.close) this.closeCodes[e.message.direction].push(e.message.close.code);
+        if (e.message.opcode === Opcode.Close && e.message.close) (this.closeCodes ??= { client: [], server: [] })[e.message.direction].push(e.message.close.code);
         out[i] = { type: 'message', conn: this.conn, message: e.message };
       } else {
         out[i] = this.alertEvent(e.alert);

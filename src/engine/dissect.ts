@@ -17,5 +17,5 @@ export async function* dissect(source: string | NodeJS.ReadableStream, options: 
     // A TLS connection appeared: its layer is loaded on first use, then what waited is decoded.
     if (dissector.waiting) yield* await dissector.resume();
   }
-  yield* dissector.finish();
+  for (const events of dissector.finishing()) yield* events;
 }

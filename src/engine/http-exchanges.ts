@@ -98,6 +98,11 @@ export class HttpExchanges {
   private readonly states = new Map<HttpExchange, ExchangeState>();
   constructor(private readonly options: HttpExchangesOptions) {}
 
+  /** Nothing is waiting to be told: finish() would emit nothing. */
+  get idle(): boolean {
+    return this.states.size === 0;
+  }
+
   /** This exchange is a WebSocket upgrade attempt: the handshake event tells it, not an `http` event. */
   ignore(exchange: HttpExchange): void {
     this.state(exchange).ignored = true;

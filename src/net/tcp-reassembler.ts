@@ -170,7 +170,8 @@ export class TcpReassembler {
       conn = this.table.get(key);
       if (conn !== undefined) {
         this.table.delete(key);
-        this.table.set(key, conn);
+        // The connection's own key: the one just built is a rope (see open()).
+        this.table.set(conn.key, conn);
       }
     }
     if (conn !== undefined && flags.syn && !flags.ack && !this.isSameSyn(conn, segment)) {
@@ -274,7 +275,10 @@ export class TcpReassembler {
     return conn.client.ip === segment.src && conn.client.port === segment.srcPort && conn.halves.client.isn === segment.seq;
   }
 
-  private open(key: string, segment: ReassemblerSegment, packet: number, ts: number): Connection {
+  private open(lookupKey: string, segment: ReassemblerSegment, packet: number, ts: number): Connection {
+    // flowKey's template makes a rope of ~11 strings (~350 bytes, kept for as long as the
+    // connection and then in `closed`); a flat copy is ~60.
+    const key = Buffer.from(lookupKey, 'latin1').toString('latin1');
     while (this.table.size >= this.maxConnections) {
       const oldest = this.table.values().next().value;
       if (oldest === undefined) break;

@@ -17,7 +17,7 @@ import { isControlOpcode, isReservedOpcode, MAX_CONTROL_PAYLOAD, opcodeName } fr
 import { uninitialisedBytes } from './bytes.js';
 import { applyMask } from './mask.js';
 import { defineLazyBytes, PayloadPieces } from './payload-pieces.js';
-import { DEFAULT_LIMITS, type Frame, type LengthEncoding, type Limits, type StreamPosition } from './types.js';
+import { withDefaults, type Frame, type LengthEncoding, type Limits, type StreamPosition } from './types.js';
 
 /** See FrameParser.resumePoint. */
 export interface FramePoint {
@@ -198,7 +198,7 @@ interface PendingResync {
 
 export class FrameParser {
   private readonly direction: Direction;
-  private readonly limits: Limits;
+  private readonly limits: Readonly<Limits>;
   private allowedRsv: number;
   private readonly q = new ByteQueue();
   private state: State = 'info';
@@ -253,7 +253,7 @@ export class FrameParser {
 
   constructor(options: FrameParserOptions) {
     this.direction = options.direction;
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.limits = withDefaults(options.limits);
     this.allowedRsv = (options.allowedRsv ?? 0) & 7;
     this.joined = options.synced === false;
     this.pieces = options.keepPieces === true ? [] : null;

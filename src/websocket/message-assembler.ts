@@ -2,7 +2,7 @@ import { makeAlert, type Alert, type Direction } from '../alerts.js';
 import { decodeClose } from './close.js';
 import { isControlOpcode, isReservedOpcode, opcodeName, Opcode } from './constants.js';
 import { SUSPENDED, type ExtensionDecoder } from './extension.js';
-import { DEFAULT_LIMITS, type Frame, type Limits, type Message } from './types.js';
+import { withDefaults, type Frame, type Limits, type Message } from './types.js';
 import { decodeUtf8Lossy, isValidUtf8, isValidUtf8Prefix } from './utf8.js';
 import { ownedBytes } from './bytes.js';
 import { defineLazyBytes, piecesOf, type PayloadPieces } from './payload-pieces.js';
@@ -49,7 +49,7 @@ export interface MessageAssemblerOptions {
   direction: Direction;
   limits?: Partial<Limits>;
   /** The negotiated extensions for this direction, in negotiation order. */
-  extensions?: ExtensionDecoder[];
+  extensions?: readonly ExtensionDecoder[];
 }
 
 /** The frame's fields but its bytes, without building a payload kept in pieces (a spread would read it). */
@@ -68,15 +68,18 @@ function withoutBytes(frame: Frame): Frame {
  * split across fragments (§5.6).
  */
 export class MessageAssembler {
-  private readonly limits: Limits;
-  private readonly extensions: ExtensionDecoder[];
+  private readonly direction: Direction;
+  private readonly limits: Readonly<Limits>;
+  private readonly extensions: readonly ExtensionDecoder[];
   private open: OpenMessage | null = null;
   /** A message whose decoding was suspended (see `suspended`). */
   private decoding: Decoding | null = null;
   private closeSent = false;
 
-  constructor(private readonly options: MessageAssemblerOptions) {
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+  /** Keeps what it reads of `options`, not the object: one per direction of every open connection. */
+  constructor(options: MessageAssemblerOptions) {
+    this.direction = options.direction;
+    this.limits = withDefaults(options.limits);
     this.extensions = options.extensions ?? [];
   }
 
@@ -275,7 +278,7 @@ export class MessageAssembler {
   private message(msg: OpenMessage, last: Frame, data: Uint8Array, length: number, truncated: boolean, compressed: boolean, undecodable: boolean, pieces?: PayloadPieces): Message {
     const first = msg.first;
     const message: Message = {
-      direction: this.options.direction,
+      direction: this.direction,
       type: first.opcodeName,
       opcode: first.opcode,
       frameOffsets: msg.frameOffsets,
@@ -307,7 +310,7 @@ export class MessageAssembler {
 
   private controlMessage(frame: Frame): Message {
     const message: Message = {
-      direction: this.options.direction,
+      direction: this.direction,
       type: opcodeName(frame.opcode),
       opcode: frame.opcode,
       frameOffsets: [frame.offset],

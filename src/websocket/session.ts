@@ -6,7 +6,7 @@ import { FrameParser, type FramePoint } from './frame-parser.js';
 import { HeartbeatTracker, type HeartbeatStats } from './heartbeat.js';
 import { MessageAssembler } from './message-assembler.js';
 import { checkFrameHeader, MaskingKeyTracker } from './rules.js';
-import { DEFAULT_LIMITS, type Frame, type Limits, type Message, type StreamPosition } from './types.js';
+import { withDefaults, type Frame, type Limits, type Message, type StreamPosition } from './types.js';
 
 export type SessionEvent =
   | { type: 'frame'; frame: Frame }
@@ -37,6 +37,8 @@ function other(direction: Direction): Direction {
   return direction === 'client' ? 'server' : 'client';
 }
 
+const NO_DECODERS: readonly ExtensionDecoder[] = Object.freeze([]);
+
 class HalfSession {
   readonly parser: FrameParser;
   readonly assembler: MessageAssembler;
@@ -44,7 +46,7 @@ class HalfSession {
   closedAt: { offset: number; packet?: number } | null = null;
 
   /** `allowedRsv` is null when the negotiated extensions are unknown. */
-  constructor(direction: Direction, limits: Limits, decoders: ExtensionDecoder[], readonly allowedRsv: number | null, synced: boolean, keepPieces: boolean) {
+  constructor(direction: Direction, limits: Readonly<Limits>, decoders: readonly ExtensionDecoder[], readonly allowedRsv: number | null, synced: boolean, keepPieces: boolean) {
     // While resynchronising, accept RSV1 when extensions are unknown: permessage-deflate is the usual case.
     this.parser = new FrameParser({ direction, limits, allowedRsv: allowedRsv ?? RSV1, synced, keepPieces });
     this.assembler = new MessageAssembler({ direction, limits, extensions: decoders });
@@ -67,11 +69,12 @@ export class WebSocketSession {
   private deferred: (() => SessionEvent[])[] | null = null;
 
   constructor(options: WebSocketSessionOptions = {}) {
-    const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const limits = withDefaults(options.limits);
     const extensions = options.extensions ?? [];
     const known = options.extensionsKnown ?? true;
     const make = (direction: Direction): HalfSession => {
-      const decoders = extensions.map((e) => e.createDecoder(direction, limits, options.budget));
+      // Without extensions both directions share one empty list (an array per direction of every open connection, else).
+      const decoders = extensions.length === 0 ? NO_DECODERS : extensions.map((e) => e.createDecoder(direction, limits, options.budget));
       const mask = decoders.reduce((m, d) => m | d.rsvMask, 0);
       return new HalfSession(direction, limits, decoders, known ? mask : null, options.synced ?? true, options.keepPieces === true);
     };

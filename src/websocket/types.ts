@@ -121,3 +121,20 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxMessageSize: 16 * 1024 * 1024,
   maxInflatedSize: 64 * 1024 * 1024,
 };
+
+/**
+ * `limits` with DEFAULT_LIMITS where it says nothing (as `{ ...DEFAULT_LIMITS, ...limits }`),
+ * without a copy when there is nothing to merge: the limits given (wsdump's are complete), or
+ * DEFAULT_LIMITS itself. Each direction's parser and assembler of every connection asked for a
+ * copy of their own: 16,000 open connections held 80,000 of them (issue 25). Neither is ever
+ * written to.
+ */
+export function withDefaults(limits: Partial<Limits> | undefined): Readonly<Limits> {
+  if (limits === undefined) return DEFAULT_LIMITS;
+  const given = LIMIT_KEYS.filter((key) => key in limits).length;
+  if (given === 0) return DEFAULT_LIMITS;
+  if (given === LIMIT_KEYS.length) return limits as Limits;
+  return { ...DEFAULT_LIMITS, ...limits };
+}
+
+const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof Limits)[];

@@ -24,6 +24,27 @@ describe('ByteHistory', () => {
     );
   });
 
+  it('keeps each history to itself when many share one arena (appends interleaved)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat({ max: 5 }), fc.uint8Array({ minLength: 1, maxLength: 300 })), { maxLength: 60 }),
+        (appends) => {
+          const histories = Array.from({ length: 6 }, () => new ByteHistory(2048));
+          const all: number[][] = histories.map(() => []);
+          for (const [which, bytes] of appends) {
+            histories[which]!.append(bytes);
+            all[which]!.push(...bytes);
+          }
+          for (let h = 0; h < histories.length; h++) {
+            const mine = all[h]!.slice(-2048);
+            for (let back = 1; back <= mine.length; back++) expect(histories[h]!.at(back)).toBe(mine[mine.length - back]);
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   it('forgets everything on clear()', () => {
     const history = new ByteHistory(8);
     history.append(Uint8Array.of(1, 2, 3));
