@@ -3,6 +3,8 @@
  * arriving after its first copy was delivered can still be compared byte for byte. A ring
  * buffer that grows on demand up to its bound, so idle or small connections cost little.
  */
+import { Arena } from '../arena.js';
+
 /**
  * Capacity is what the bytes need, in steps of STEP bytes, and at least half as much again as
  * before (so a stream growing by small pieces is not copied each time): a short connection (a
@@ -12,29 +14,9 @@
  */
 const STEP = 64;
 
-/** Histories up to ARENA_PIECE bytes are carved from an ARENA_SIZE buffer of their own. */
-const ARENA_SIZE = 8192;
-const ARENA_PIECE = 1024;
-let arena = new ArrayBuffer(0);
-let arenaUsed = 0;
-
-/**
- * A buffer of `n` bytes (only bytes written are ever read). A small one is a piece of an arena
- * that only histories share: an allocation of its own for each direction of each short
- * connection showed in profiles, and pieces of Node's buffer pool (as it was) kept whole 8 KiB
- * pools alive for the short-lived buffers beside them: 16,000 open connections held 17 MB of
- * pools for 6 MB of history (issue 25).
- */
-function historyBytes(n: number): Uint8Array {
-  if (n > ARENA_PIECE) return Buffer.allocUnsafeSlow(n);
-  if (arenaUsed + n > arena.byteLength) {
-    arena = new ArrayBuffer(ARENA_SIZE);
-    arenaUsed = 0;
-  }
-  const bytes = new Uint8Array(arena, arenaUsed, n);
-  arenaUsed += n;
-  return bytes;
-}
+/** Histories up to 2 KiB share arenas of 8 KiB (see src/arena.ts); larger ones are not zero-filled. */
+const arena = new Arena(8192);
+const historyBytes = (n: number): Uint8Array => (n > 2048 ? Buffer.allocUnsafeSlow(n) : arena.bytes(n));
 
 export class ByteHistory {
   private buffer: Uint8Array = new Uint8Array(0);

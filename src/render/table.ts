@@ -773,7 +773,8 @@ export class TableRenderer {
       case 'notice':
         return `${this.c.info('ℹ')} ${this.c.dim(event.code)} ${escapeText(event.message, 300)}\n`;
       case 'connection':
-        this.endpoints.set(event.conn, `${endpoint(event.client)} → ${endpoint(event.server)}`);
+        // Joined, not a template: a template's rope of ~10 strings was ~300 bytes of every open connection.
+        this.endpoints.set(event.conn, [endpoint(event.client), ' → ', endpoint(event.server)].join(''));
         return '';
       case 'handshake':
         this.paths.set(event.conn, `${event.request.target}${event.upgraded ? '' : ` (${event.response ? `${event.response.status} refused` : 'unanswered'})`}`);
