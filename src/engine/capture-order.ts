@@ -66,9 +66,8 @@ export class CaptureOrder {
 
   /**
    * What to emit now of `events`, just decoded from `direction`'s bytes; `streams.waiting(d)`
-   * says whether direction d holds bytes that may complete an older frame (an object rather
-   * than a closure: a connection's session answers, and a closure per open connection cost 96
-   * bytes of 16,000 connections' heap).
+   * says whether direction d holds bytes that may complete an older frame (the connection's
+   * session answers: a closure and its context were 96 bytes more per open connection).
    */
   order(direction: Direction, events: DissectEvent[], streams: { waiting(direction: Direction): boolean }): DissectEvent[] {
     const other: Direction = direction === 'client' ? 'server' : 'client';
