@@ -141,29 +141,26 @@ function plain(target: object, name: 'data' | 'payload', value: Uint8Array): voi
  * scavenges kept every payload alive (and promoted it) until the next mark-compact: measured
  * in wsproxy, Node 20, the read chunks behind them piled up to ~70 MB between mark-compacts, 8
  * of them per 512 MiB relayed, where the same traffic without pieces, or with these shared
- * functions, is freed by each scavenge (docs/performance.md, "Pieces kept alive by closures").
+ * functions, is freed by each scavenge (docs/performance.md, "pieces kept alive by closures").
  */
-const DATA: PropertyDescriptor = {
-  enumerable: true,
-  configurable: true,
-  get(this: Lazy) {
+const accessor = (get: (this: Lazy) => Uint8Array, set: (this: Lazy, value: Uint8Array) => void): PropertyDescriptor => ({ enumerable: true, configurable: true, get, set });
+const DATA = accessor(
+  function () {
     return this[PIECES]!.data();
   },
-  set(this: Lazy, value: Uint8Array) {
+  function (value) {
     this[PIECES] = undefined;
     plain(this, 'data', value);
   },
-};
-const PAYLOAD: PropertyDescriptor = {
-  enumerable: true,
-  configurable: true,
-  get(this: Lazy) {
+);
+const PAYLOAD = accessor(
+  function () {
     return this[PAYLOAD_PIECES]!.payload();
   },
-  set(this: Lazy, value: Uint8Array) {
+  function (value) {
     plain(this, 'payload', value);
   },
-};
+);
 
 /**
  * Gives `target` a `data` (and, with `payload`, a `payload`) that builds the buffer from
