@@ -25,7 +25,7 @@ import type { AppDecoder, AppEvent, AppInput, AppOutput, DecoderContext } from '
 
 const NO_BYTES = new Uint8Array(0);
 
-/** The message behind an input whose `data` is built only when read (see `message` below). */
+/** The message behind an input whose `data` is built only when read (see messageInput). */
 const MESSAGE = Symbol('message');
 /**
  * That `data`: one getter for every input, reading the message from the input it is called on.
@@ -38,6 +38,22 @@ const LAZY_DATA: PropertyDescriptor = {
     return this[MESSAGE].data;
   },
 };
+
+/**
+ * What decoders and sniffers get of a WebSocket message. A large binary message relayed by
+ * wsproxy may still be in pieces (src/websocket/payload-pieces.ts): its `data` is then built
+ * only if a decoder or sniffer reads it, and `head` holds its first bytes for the sniffers. Only
+ * then: with an accessor on every message, wsdump's peak RSS on 4,000 messages of 256 KiB rose
+ * from ~100 to ~150 MB and its CPU time by a quarter (bench/hostile.mjs's pinned and unpinned
+ * shapes).
+ */
+export function messageInput(conn: number, m: MessageEvent['message'], text: string | null): AppInput {
+  if (piecesOf(m) === undefined) return { conn, direction: m.direction, transport: 'websocket', at: m.end, text, data: m.data, session: null };
+  const input: AppInput = { conn, direction: m.direction, transport: 'websocket', at: m.end, text, data: NO_BYTES, head: dataPrefix(m, 16), session: null };
+  Object.defineProperty(input, MESSAGE, { value: m });
+  Object.defineProperty(input, 'data', LAZY_DATA);
+  return input;
+}
 
 export interface AppLayerOptions {
   /**
@@ -182,17 +198,7 @@ export class AppLayer {
     // A text message that is not UTF-8 is no application message (message.utf8-invalid says why).
     const text = m.opcode === 0x1 ? m.text : null;
     if (text === undefined) return null;
-    // A large binary message relayed by wsproxy may still be in pieces (src/websocket/payload-pieces.ts):
-    // its `data` is then built only if a decoder or sniffer reads it. Only then: with an accessor
-    // on every message, wsdump's peak RSS on 4,000 messages of 256 KiB rose from ~100 to ~150 MB
-    // and its CPU time by a quarter (bench/hostile.mjs's pinned and unpinned shapes).
-    const inPieces = piecesOf(m) !== undefined;
-    const input: AppInput = { conn: event.conn, direction: m.direction, transport: 'websocket', at: m.end, text, data: inPieces ? NO_BYTES : m.data, ...(inPieces ? { head: dataPrefix(m, 16) } : {}), session: null };
-    if (inPieces) {
-      Object.defineProperty(input, MESSAGE, { value: m });
-      Object.defineProperty(input, 'data', LAZY_DATA);
-    }
-    const out = this.feed(state, input);
+    const out = this.feed(state, messageInput(event.conn, m, text));
     if (out.length === 0) return null;
     const app = out.filter((e): e is AppEvent => e.type === 'app');
     if (app.length > 0) event.app = app;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Direction } from '../../src/alerts.js';
-import { AppLayer } from '../../src/app/layer.js';
+import { AppLayer, messageInput } from '../../src/app/layer.js';
 import type { DissectEvent } from '../../src/engine/events.js';
 import { NdjsonEncoder } from '../../src/render/ndjson-encoder.js';
 import { TableRenderer } from '../../src/render/table.js';
@@ -10,7 +10,7 @@ import { encodeFrame } from '../../src/websocket/frame-encoder.js';
 import { FrameParser } from '../../src/websocket/frame-parser.js';
 import { dataPrefix, PayloadPieces, piecesOf } from '../../src/websocket/payload-pieces.js';
 import { WebSocketSession, type SessionEvent } from '../../src/websocket/session.js';
-import type { Frame } from '../../src/websocket/types.js';
+import type { Frame, Message } from '../../src/websocket/types.js';
 import { runs } from '../helpers/fuzz.js';
 
 const KEY = Uint8Array.from([0x37, 0xfa, 0x21, 0x3d]);
@@ -221,6 +221,26 @@ describe('WebSocketSession keepPieces: messages and their NDJSON lines', () => {
     expect(seen.built).toBe(true);
     expect(seen.app).toHaveLength(1);
     expect((seen.app[0] as { protocol: string }).protocol).toBe('msgpack');
+  });
+
+  it('gives the application layer inputs whose lazy data is one shared getter, with the first bytes in head', () => {
+    // A getter made per input kept every payload alive through V8's scavenges, as the frames' did.
+    const messages = [1, 2].map((seed) => {
+      const lazy = events(true, 'client', encodeFrame({ opcode: 0x2, payload: bytes(200_000, seed), maskingKey: KEY }), [65536]);
+      return (lazy.find((e) => e.type === 'message') as { message: Message }).message;
+    });
+    const inputs = messages.map((m) => messageInput(1, m, null));
+    const getter = (o: object) => Object.getOwnPropertyDescriptor(o, 'data')!.get;
+    expect(getter(inputs[0]!)).toBeTypeOf('function');
+    expect(getter(inputs[1]!)).toBe(getter(inputs[0]!));
+    expect(Buffer.from(inputs[1]!.head!).equals(Buffer.from(bytes(200_000, 2).subarray(0, 16)))).toBe(true);
+    expect(piecesOf(messages[1]!)!.built).toBe(false);
+    expect(Buffer.from(inputs[1]!.data).equals(Buffer.from(bytes(200_000, 2)))).toBe(true);
+    // A message not in pieces: its data as it is, no head.
+    const whole = (events(false, 'client', encodeFrame({ opcode: 0x2, payload: bytes(300), maskingKey: KEY }), [65536]).find((e) => e.type === 'message') as { message: Message }).message;
+    const plainInput = messageInput(1, whole, null);
+    expect(plainInput.data).toBe(whole.data);
+    expect(plainInput.head).toBeUndefined();
   });
 
   it('builds text and fragmented messages as before', () => {
